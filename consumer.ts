@@ -1,0 +1,64 @@
+/**
+ * `deno task consume [--drain]`: lands the stream in the lake (the S3 bucket
+ * when `S3_BUCKET` is set, else `LAKE_DIR`), committing offsets only after
+ * each object is durable. Runs until SIGINT/SIGTERM; with `--drain`, lands
+ * what the stream holds now and exits (a one-shot job).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadConfig } from "./lib/config.ts";
+import { openLake, openStream } from "./lib/connect.ts";
+import { startLanding } from "./lib/landing.ts";
+import { logger } from "./lib/log.ts";
+import { runMain, shutdownSignal } from "./lib/main.ts";
+import { reportProgress } from "./lib/progress.ts";
+
+const log = logger("consumer");
+
+await runMain(async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { drain: { type: "boolean", default: false } },
+  });
+  const config = loadConfig();
+  const shutdown = shutdownSignal();
+  const stream = openStream(config);
+  const lake = openLake(config);
+  const landing = await startLanding({
+    stream,
+    lake,
+    groupId: config.groupId,
+    limits: {
+      maxEvents: config.flushMaxEvents,
+      maxBytes: config.flushMaxBytes,
+      maxAgeMs: config.flushMaxAgeMs,
+    },
+  });
+  log.info("consuming", {
+    stream: stream.location,
+    group: config.groupId,
+    lake: lake.location,
+  });
+  const { stats } = landing.sink;
+  const stop = reportProgress(
+    () => ({ ...stats }),
+    (counts) => log.info("progress", counts),
+    { rateOf: "events" },
+  );
+  try {
+    if (values.drain) {
+      await Promise.race([landing.drain(), landing.done]);
+    } else {
+      const stopped = new Promise((resolve) =>
+        shutdown.addEventListener("abort", resolve, { once: true })
+      );
+      await Promise.race([stopped, landing.done]);
+    }
+  } finally {
+    stop();
+    await landing.stop();
+  }
+  await landing.done;
+  log.info("consumer finished", { ...stats });
+});

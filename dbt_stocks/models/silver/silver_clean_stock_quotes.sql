@@ -1,0 +1,97 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['symbol', 'quote_ts'],
+        on_schema_change='fail'
+    )
+}}
+
+{%- set columns = silver_quote_columns() %}
+
+with
+
+quotes as (
+
+    select * from {{ ref('bronze_stg_stock_quotes') }}
+
+    {% if is_incremental() %}
+    -- only rows loaded since the newest one silver holds, less a lookback for
+    -- loads that committed late
+    where loaded_at > (
+        select {{ dbt.dateadd('hour', -1 * var('silver_lookback_hours'), "coalesce(max(loaded_at), cast('1900-01-01' as timestamp))") }}
+        from {{ this }}
+    )
+    {% endif %}
+
+),
+
+valid_quotes as (
+
+    select {{ columns | join(', ') }}
+    from quotes
+    where {{ quote_rejection_reason() }} is null
+
+),
+
+{% if is_incremental() %}
+
+touched_keys as (
+
+    select distinct symbol, quote_ts from valid_quotes
+
+),
+
+-- delete+insert replaces every touched (symbol, quote_ts): bring the row
+-- silver already holds for each into the ranking, so that an older fetch
+-- arriving late (or a replay) can never replace a newer one. That row is
+-- already the winner of every earlier bronze row of its key.
+current_quotes as (
+
+    select {% for column in columns %}current_quotes.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ this }} as current_quotes
+    inner join touched_keys
+        on current_quotes.symbol = touched_keys.symbol
+        and current_quotes.quote_ts = touched_keys.quote_ts
+
+),
+
+candidates as (
+
+    select {{ columns | join(', ') }} from valid_quotes
+    union all
+    select {{ columns | join(", ") }} from current_quotes where 1 = 0
+
+),
+
+{% else %}
+
+candidates as (
+
+    select {{ columns | join(', ') }} from valid_quotes
+
+),
+
+{% endif %}
+
+ranked as (
+
+    select
+        candidates.*,
+        row_number() over (
+            partition by symbol, quote_ts
+            order by {{ newest_fetch_order() }}
+        ) as fetch_rank
+    from candidates
+
+),
+
+final as (
+
+    select {{ columns | join(', ') }}
+    from ranked
+    where fetch_rank = 1
+
+)
+
+select * from final

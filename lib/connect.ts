@@ -1,0 +1,52 @@
+/**
+ * Opens the configured implementation behind each seam: the stream (Kafka or
+ * embedded), the lake (S3 or a local directory) and the warehouse (DuckDB).
+ * Nothing else in the pipeline knows which one runs.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+import type { Lake } from "./lake.ts";
+import { LocalLake } from "./lake/local.ts";
+import { S3Lake } from "./lake/s3.ts";
+import type { Stream } from "./stream.ts";
+import { EmbeddedStream } from "./stream/embedded.ts";
+import { KafkaStream, parseBrokers } from "./stream/kafka.ts";
+import type { Warehouse } from "./warehouse.ts";
+import { DuckDBWarehouse } from "./warehouse/duckdb.ts";
+
+/** Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
+export function openStream(config: Config): Stream {
+  if (config.kafkaBrokers) {
+    return new KafkaStream({
+      brokers: parseBrokers(config.kafkaBrokers),
+      topic: config.topic,
+      partitions: config.partitions,
+      clientId: config.clientId,
+    });
+  }
+  return new EmbeddedStream({
+    dir: config.streamDir,
+    topic: config.topic,
+    partitions: config.partitions,
+  });
+}
+
+/** The S3 bucket when `S3_BUCKET` is set, else the local directory `LAKE_DIR`. */
+export function openLake(config: Config): Lake {
+  if (config.s3Bucket) {
+    return new S3Lake({
+      bucket: config.s3Bucket,
+      endpoint: config.s3Endpoint,
+      region: config.s3Region,
+      accessKeyId: config.s3AccessKeyId,
+      secretAccessKey: config.s3SecretAccessKey,
+    });
+  }
+  return new LocalLake(config.lakeDir);
+}
+
+/** The configured warehouse (`WAREHOUSE`), opened. */
+export async function openWarehouse(config: Config): Promise<Warehouse> {
+  return await DuckDBWarehouse.open(config.duckdbPath);
+}

@@ -1,0 +1,266 @@
+/**
+ * The embedded warehouse: a DuckDB file through `@duckdb/node-api`.
+ *
+ * A DuckDB file takes one writing process at a time, so the loader holds it
+ * only while loading and {@linkcode DuckDBWarehouse.close} releases it before
+ * dbt opens it; opening waits (with backoff) while another process holds it.
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+} from "@duckdb/node-api";
+import { logger } from "../log.ts";
+import { backoffDelay, sleep } from "../retry.ts";
+import type { LoadFile, LoadResult, Warehouse } from "../warehouse.ts";
+
+/** Options for {@linkcode DuckDBWarehouse.open}. */
+export interface DuckDBWarehouseOptions {
+  /**
+   * How long to wait for another process (dbt, a reader) to release the file, in milliseconds.
+   *
+   * @default {60000}
+   */
+  lockWaitMs?: number;
+}
+
+const log = logger("duckdb");
+
+/** Tables of the RAW schema, created on first use. */
+const BOOTSTRAP = `
+create schema if not exists raw;
+create table if not exists raw.source_stock_quotes (
+  v json not null,
+  stream_topic varchar not null,
+  stream_partition integer not null,
+  stream_offset bigint not null,
+  stream_timestamp timestamptz not null,
+  file_name varchar not null,
+  loaded_at timestamptz not null,
+  primary key (stream_topic, stream_partition, stream_offset)
+);
+create table if not exists raw.load_ledger (
+  file_name varchar primary key,
+  file_size bigint not null,
+  rows_in_file integer not null,
+  rows_inserted integer not null,
+  rows_duplicate integer not null,
+  rows_rejected integer not null,
+  loaded_at timestamptz not null
+);
+create table if not exists raw.rejected_stock_quotes (
+  file_name varchar not null,
+  line_number integer not null,
+  line varchar not null,
+  reason_field varchar not null,
+  reason_value varchar not null,
+  reason_rule varchar not null,
+  rejected_at timestamptz not null,
+  primary key (file_name, line_number)
+);
+`;
+
+const STAGING = `
+create or replace temp table staging_rows (
+  line varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
+  timestamp_ms bigint, file_name varchar
+);
+create or replace temp table staging_files (file_name varchar, file_size bigint, rows_in_file integer);
+create or replace temp table staging_rejects (
+  file_name varchar, line_number integer, line varchar,
+  reason_field varchar, reason_value varchar, reason_rule varchar
+);
+`;
+
+/** Inserts new coordinates, ledger and rejects in one transaction; literal SQL, no data in it. */
+const LOAD = `
+begin transaction;
+create or replace temp table fresh as
+  select * from (
+    select *, row_number() over (
+      partition by stream_topic, stream_partition, stream_offset order by file_name
+    ) as copy_number
+    from staging_rows
+  ) as staged
+  where copy_number = 1
+    and not exists (
+      select 1 from raw.source_stock_quotes as loaded
+      where loaded.stream_topic = staged.stream_topic
+        and loaded.stream_partition = staged.stream_partition
+        and loaded.stream_offset = staged.stream_offset
+    );
+insert into raw.source_stock_quotes
+  select line::json, stream_topic, stream_partition, stream_offset,
+         make_timestamptz(timestamp_ms * 1000), file_name, now()
+  from fresh;
+insert into raw.load_ledger
+  select f.file_name, f.file_size, f.rows_in_file,
+         coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0),
+         coalesce(r.rejected, 0), now()
+  from staging_files as f
+  left join (select file_name, count(*) as inserted from fresh group by file_name) as i
+    using (file_name)
+  left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
+    using (file_name);
+insert into raw.rejected_stock_quotes
+  select file_name, line_number, line, reason_field, reason_value, reason_rule, now()
+  from staging_rejects;
+commit;
+`;
+
+/** The DuckDB warehouse. */
+export class DuckDBWarehouse implements Warehouse {
+  /** The database file, absolute. */
+  readonly location: string;
+  #instance: DuckDBInstance;
+  #connection: DuckDBConnection;
+
+  private constructor(
+    location: string,
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+  ) {
+    this.location = location;
+    this.#instance = instance;
+    this.#connection = connection;
+  }
+
+  /**
+   * Opens (creating if needed) the database file and its RAW tables.
+   *
+   * @param path The database file.
+   * @param options How long to wait for the file's lock.
+   * @returns The warehouse.
+   * @throws {Error} When another process still holds the file after `lockWaitMs`.
+   */
+  static async open(
+    path: string,
+    options: DuckDBWarehouseOptions = {},
+  ): Promise<DuckDBWarehouse> {
+    const { lockWaitMs = 60_000 } = options;
+    const location = resolve(path);
+    await Deno.mkdir(dirname(location), { recursive: true });
+    const deadline = Date.now() + lockWaitMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const instance = await DuckDBInstance.create(location);
+        const connection = await instance.connect();
+        await connection.run(BOOTSTRAP);
+        return new DuckDBWarehouse(location, instance, connection);
+      } catch (error) {
+        const message = (error as Error).message ?? String(error);
+        if (!/lock/i.test(message)) throw error;
+        if (Date.now() >= deadline) {
+          throw new Error(
+            `Cannot open the DuckDB warehouse ${location} as another process (dbt, or another loader) has held it for ${lockWaitMs} ms`,
+            { cause: error },
+          );
+        }
+        const delay = Math.min(
+          backoffDelay(attempt, { baseMs: 100, maxMs: 2_000 }),
+          deadline - Date.now(),
+        );
+        log.info("waiting for the DuckDB file's lock", {
+          path: location,
+          retry_in_ms: delay,
+        });
+        await sleep(Math.max(delay, 0));
+      }
+    }
+  }
+
+  /** Keys of the objects in the load ledger. */
+  async loadedKeys(): Promise<Set<string>> {
+    const reader = await this.#connection.runAndReadAll(
+      "select file_name from raw.load_ledger",
+    );
+    return new Set(reader.getRows().map((row) => row[0] as string));
+  }
+
+  /** Loads objects in one transaction; rows already loaded (same coordinates) are skipped. */
+  async load(files: LoadFile[]): Promise<LoadResult> {
+    const connection = this.#connection;
+    await connection.run(STAGING);
+    await append(connection, "staging_rows", (rows) => {
+      for (const file of files) {
+        for (const row of file.rows) {
+          rows.appendVarchar(row.line);
+          rows.appendVarchar(row.topic);
+          rows.appendInteger(row.partition);
+          rows.appendBigInt(BigInt(row.offset));
+          rows.appendBigInt(BigInt(row.timestamp));
+          rows.appendVarchar(file.key);
+          rows.endRow();
+        }
+      }
+    });
+    await append(connection, "staging_files", (rows) => {
+      for (const file of files) {
+        rows.appendVarchar(file.key);
+        rows.appendBigInt(BigInt(file.size));
+        rows.appendInteger(file.rows.length + file.rejected.length);
+        rows.endRow();
+      }
+    });
+    await append(connection, "staging_rejects", (rows) => {
+      for (const file of files) {
+        for (const rejected of file.rejected) {
+          rows.appendVarchar(file.key);
+          rows.appendInteger(rejected.lineNumber);
+          rows.appendVarchar(rejected.line);
+          rows.appendVarchar(rejected.reason.field);
+          rows.appendVarchar(rejected.reason.value);
+          rows.appendVarchar(rejected.reason.rule);
+          rows.endRow();
+        }
+      }
+    });
+    try {
+      await connection.run(LOAD);
+    } catch (error) {
+      await connection.run("rollback").catch(() => {});
+      throw error;
+    }
+    const reader = await connection.runAndReadAll(
+      "select count(*)::integer from fresh",
+    );
+    const inserted = reader.getRows()[0][0] as number;
+    const rows = files.reduce((n, f) => n + f.rows.length, 0);
+    const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
+    await connection.run("drop table fresh; " + DROP_STAGING);
+    return {
+      files: files.length,
+      rows,
+      inserted,
+      duplicates: rows - inserted,
+      rejected,
+    };
+  }
+
+  /** Closes the connection and releases the file. */
+  close(): Promise<void> {
+    this.#connection.closeSync();
+    this.#instance.closeSync();
+    return Promise.resolve();
+  }
+}
+
+const DROP_STAGING =
+  "drop table staging_rows; drop table staging_files; drop table staging_rejects;";
+
+async function append(
+  connection: DuckDBConnection,
+  table: string,
+  fill: (appender: DuckDBAppender) => void,
+): Promise<void> {
+  const appender = await connection.createAppender(table, "main", "temp");
+  try {
+    fill(appender);
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}

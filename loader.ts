@@ -1,0 +1,33 @@
+/**
+ * `deno task load`: loads lake objects not yet in the ledger into the
+ * warehouse (`raw.source_stock_quotes`), one transaction per micro-batch of
+ * objects, then releases the warehouse so dbt can open it. A one-shot job:
+ * re-running it loads nothing twice.
+ *
+ * @module
+ */
+import { loadConfig } from "./lib/config.ts";
+import { openLake, openWarehouse } from "./lib/connect.ts";
+import { loadNewObjects } from "./lib/loader.ts";
+import { logger } from "./lib/log.ts";
+import { runMain, shutdownSignal } from "./lib/main.ts";
+
+const log = logger("loader");
+
+await runMain(async () => {
+  const config = loadConfig();
+  const signal = shutdownSignal();
+  const lake = openLake(config);
+  const warehouse = await openWarehouse(config);
+  try {
+    await loadNewObjects({
+      lake,
+      warehouse,
+      topic: config.topic,
+      signal,
+      onProgress: (totals) => log.info("progress", { ...totals }),
+    });
+  } finally {
+    await warehouse.close();
+  }
+});

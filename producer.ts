@@ -1,0 +1,54 @@
+/**
+ * `deno task produce [options]`: publishes quotes from a source to the stream
+ * (Kafka when `KAFKA_BROKERS` is set, else the embedded stream) until the
+ * source ends, the bound is reached, or SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import {
+  buildSource,
+  parseSourceArgs,
+  runSignal,
+  SOURCE_USAGE,
+} from "./lib/cli.ts";
+import { loadConfig } from "./lib/config.ts";
+import { openLake, openStream } from "./lib/connect.ts";
+import { logger } from "./lib/log.ts";
+import { runMain, shutdownSignal } from "./lib/main.ts";
+import { reportProgress } from "./lib/progress.ts";
+import { publish, type PublishStats } from "./lib/publisher.ts";
+
+const log = logger("producer");
+
+await runMain(async () => {
+  const args = parseSourceArgs(Deno.args);
+  if (args.flags.help) {
+    console.log(`Usage: deno task produce [options]\n\n${SOURCE_USAGE}`);
+    return;
+  }
+  const config = loadConfig();
+  const signal = runSignal(shutdownSignal(), args.durationMs);
+  const source = buildSource(args, config);
+  const stream = openStream(config);
+  const lake = openLake(config);
+  await stream.ensureTopic();
+  const producer = await stream.producer();
+  log.info("producing", {
+    source: source.name,
+    stream: stream.location,
+    topic: stream.topic,
+  });
+  const stats: PublishStats = { published: 0, rejected: 0 };
+  const stop = reportProgress(
+    () => ({ published: stats.published, rejected: stats.rejected }),
+    (counts) => log.info("progress", counts),
+    { rateOf: "published" },
+  );
+  try {
+    await publish({ source, producer, lake, signal, limit: args.count }, stats);
+  } finally {
+    stop();
+    await producer.close();
+  }
+  log.info("producer finished", { ...stats, skipped: source.stats.skipped });
+});

@@ -1,0 +1,20 @@
+/**
+ * `deno task transform [dbt args]`: runs `dbt build` (or the given dbt
+ * command) in the project's virtualenv against the configured warehouse.
+ *
+ * @module
+ */
+import { loadConfig } from "../lib/config.ts";
+import { runDbt } from "../lib/dbt.ts";
+import { runMain } from "../lib/main.ts";
+
+await runMain(async () => {
+  const config = loadConfig();
+  const args = Deno.args.length > 0 ? Deno.args : ["build"];
+  const result = await runDbt(args, {
+    duckdbPath: config.duckdbPath,
+    target: config.dbtTarget,
+    verbose: true,
+  });
+  return result.code;
+});

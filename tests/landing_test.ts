@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { decodeLines, type Lake, type LakeObject } from "../lib/lake.ts";
+import { LocalLake } from "../lib/lake/local.ts";
+import { LakeSink, startLanding } from "../lib/landing.ts";
+import { setLogSink } from "../lib/log.ts";
+import type { Quote } from "../lib/quote.ts";
+import type {
+  PartitionOffset,
+  StreamConsumer,
+  StreamMessage,
+} from "../lib/stream.ts";
+import { EmbeddedStream } from "../lib/stream/embedded.ts";
+
+const T = Date.UTC(2026, 10, 20, 14, 30) / 1000; // 2026-11-20T14:30:00Z
+
+function quote(symbol: string, n: number): Quote {
+  return {
+    symbol,
+    c: 100 + n,
+    d: n,
+    dp: n,
+    h: 200,
+    l: 50,
+    o: 100,
+    pc: 100,
+    t: T + n,
+    fetched_at: (T + n) * 1000 + 5,
+    source: "simulated",
+  };
+}
+
+function message(
+  partition: number,
+  offset: number,
+  value: string,
+  key = "AAPL",
+): StreamMessage {
+  return {
+    topic: "stock-quotes",
+    partition,
+    offset,
+    key,
+    value,
+    timestamp: (T + offset) * 1000,
+  };
+}
+
+/** The real local lake, with every put recorded in a shared journal (and optionally failing). */
+class JournalLake implements Lake {
+  readonly inner: LocalLake;
+  failures = 0;
+  constructor(dir: string, readonly journal: string[]) {
+    this.inner = new LocalLake(dir);
+  }
+  get location() {
+    return this.inner.location;
+  }
+  async put(key: string, body: Uint8Array) {
+    if (this.failures > 0) {
+      this.failures--;
+      this.journal.push(`put-failed ${key}`);
+      throw new Error("injected: lake unavailable");
+    }
+    await this.inner.put(key, body);
+    this.journal.push(`put ${key}`);
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  list(prefix: string): AsyncIterable<LakeObject> {
+    return this.inner.list(prefix);
+  }
+}
+
+/** Records commits in the journal; the sink only needs commit(). */
+function journalConsumer(journal: string[]): StreamConsumer {
+  return {
+    commit(offsets: PartitionOffset[]) {
+      for (const { partition, offset } of offsets) {
+        journal.push(`commit ${partition}@${offset}`);
+      }
+      return Promise.resolve();
+    },
+    run: () => Promise.resolve(),
+    endOffsets: () => Promise.resolve([]),
+    committedOffsets: () => Promise.resolve([]),
+    stop: () => Promise.resolve(),
+  };
+}
+
+const quiet = () => setLogSink({ write() {} });
+
+Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then commits", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const journal: string[] = [];
+  const lake = new JournalLake(dir, journal);
+  const sink = new LakeSink({
+    consumer: journalConsumer(journal),
+    lake,
+    limits: { maxEvents: 4, maxBytes: 1 << 20, maxAgeMs: 60_000 },
+  });
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 1,
+    messages: [
+      message(1, 10, JSON.stringify(quote("AAPL", 0))),
+      message(1, 11, JSON.stringify(quote("MSFT", 1)), "MSFT"),
+      message(1, 12, JSON.stringify(quote("AAPL", 2))),
+      message(1, 13, JSON.stringify(quote("AAPL", 3))),
+    ],
+  });
+  const aapl =
+    "stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+1+00000000000000000010+00000000000000000013.ndjson.gz";
+  const msft =
+    "stock-quotes/symbol=MSFT/date=2026-11-20/stock-quotes+1+00000000000000000011+00000000000000000011.ndjson.gz";
+  assert.deepEqual(journal, [`put ${aapl}`, `put ${msft}`, "commit 1@14"]);
+
+  const lines = (await decodeLines(await lake.get(aapl))).map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(lines.map((l) => l._stream.offset), [10, 12, 13]);
+  assert.deepEqual(lines[0], {
+    ...quote("AAPL", 0),
+    _stream: {
+      topic: "stock-quotes",
+      partition: 1,
+      offset: 10,
+      timestamp: T * 1000 + 10_000,
+    },
+  });
+  assert.deepEqual(sink.stats, {
+    consumed: 4,
+    events: 4,
+    deadLetters: 0,
+    objects: 2,
+    bytes: sink.stats.bytes,
+    retries: 0,
+  });
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("LakeSink dead-letters invalid events with their reason, and commits past them", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const journal: string[] = [];
+  const lake = new JournalLake(dir, journal);
+  const sink = new LakeSink({
+    consumer: journalConsumer(journal),
+    lake,
+    limits: { maxEvents: 3, maxBytes: 1 << 20, maxAgeMs: 60_000 },
+  });
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 0,
+    messages: [
+      message(0, 0, "{not json"),
+      message(0, 1, JSON.stringify({ ...quote("AAPL", 1), c: -5 })),
+      message(0, 2, JSON.stringify(quote("AAPL", 2))),
+    ],
+  });
+  const dead = "dead-letter/stock-quotes/date=2026-11-20/stock-quotes+0+" +
+    "00000000000000000000+00000000000000000001.ndjson.gz";
+  assert.equal(journal.at(-2), `put ${dead}`);
+  assert.equal(journal.at(-1), "commit 0@3");
+  const letters = (await decodeLines(await lake.get(dead))).map((l) =>
+    JSON.parse(l)
+  );
+  assert.equal(letters.length, 2);
+  assert.equal(letters[0].value, "{not json");
+  assert.equal(letters[0].reason.field, "event");
+  assert.match(letters[0].reason.rule, /^must be valid JSON/);
+  assert.deepEqual(letters[1].reason, {
+    field: "c",
+    value: "-5",
+    rule: "must be a finite number > 0",
+  });
+  assert.equal(sink.stats.deadLetters, 2);
+  assert.equal(sink.stats.events, 1);
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same keys", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const journal: string[] = [];
+  const lake = new JournalLake(dir, journal);
+  lake.failures = 2;
+  const sink = new LakeSink({
+    consumer: journalConsumer(journal),
+    lake,
+    limits: { maxEvents: 2, maxBytes: 1 << 20, maxAgeMs: 60_000 },
+  });
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 0,
+    messages: [
+      message(0, 0, JSON.stringify(quote("AAPL", 0))),
+      message(0, 1, JSON.stringify(quote("AAPL", 1))),
+    ],
+  });
+  const key =
+    "stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+0+00000000000000000000+00000000000000000001.ndjson.gz";
+  assert.deepEqual(journal, [
+    `put-failed ${key}`,
+    `put-failed ${key}`,
+    `put ${key}`,
+    "commit 0@2",
+  ]);
+  assert.equal(sink.stats.retries, 2);
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("LakeSink lands a batch once its oldest event reaches the age limit", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const journal: string[] = [];
+  let now = 1_000;
+  const sink = new LakeSink({
+    consumer: journalConsumer(journal),
+    lake: new JournalLake(dir, journal),
+    limits: { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 500 },
+    tickMs: 5,
+    now: () => now,
+  });
+  sink.start();
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 2,
+    messages: [message(2, 7, JSON.stringify(quote("AAPL", 0)))],
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(journal, [], "nothing lands before the age limit");
+  now += 500;
+  while (journal.length < 2) await new Promise((r) => setTimeout(r, 5));
+  sink.stop();
+  assert.equal(journal.at(-1), "commit 2@8");
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("startLanding drains the embedded stream into the local lake and resumes after a restart", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const stream = new EmbeddedStream({
+    dir: `${dir}/stream`,
+    topic: "stock-quotes",
+    pollIntervalMs: 5,
+  });
+  const lake = new LocalLake(`${dir}/lake`);
+  const limits = { maxEvents: 7, maxBytes: 1 << 20, maxAgeMs: 60_000 };
+  const producer = await stream.producer();
+  const symbols = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
+  const send = (from: number, to: number) =>
+    producer.send(
+      Array.from({ length: to - from }, (_, i) => {
+        const q = quote(symbols[(from + i) % 5], from + i);
+        return { key: q.symbol, value: JSON.stringify(q) };
+      }),
+    );
+
+  await send(0, 50);
+  let landing = await startLanding({ stream, lake, groupId: "lake", limits });
+  await landing.drain();
+  await landing.stop();
+  assert.equal(landing.sink.stats.events, 50);
+
+  await send(50, 80);
+  landing = await startLanding({ stream, lake, groupId: "lake", limits });
+  await landing.drain();
+  await landing.stop();
+  assert.equal(
+    landing.sink.stats.events,
+    30,
+    "the second run starts at the committed offsets",
+  );
+
+  const offsets = new Set<string>();
+  for await (const object of lake.list("stock-quotes/")) {
+    for (const line of await decodeLines(await lake.get(object.key))) {
+      const { _stream } = JSON.parse(line);
+      offsets.add(`${_stream.partition}:${_stream.offset}`);
+    }
+  }
+  assert.equal(offsets.size, 80, "every event landed exactly once");
+  await producer.close();
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});

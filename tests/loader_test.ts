@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { encodeLines, eventKey } from "../lib/lake.ts";
+import { LocalLake } from "../lib/lake/local.ts";
+import { loadNewObjects, parseLandedLine } from "../lib/loader.ts";
+import { setLogSink } from "../lib/log.ts";
+import type { LandedLine } from "../lib/partition_writer.ts";
+import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
+
+const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
+
+function landed(
+  partition: number,
+  offset: number,
+  symbol = "AAPL",
+): LandedLine {
+  return {
+    symbol,
+    c: 100 + offset / 100,
+    d: 1,
+    dp: 1,
+    h: 500,
+    l: 50,
+    o: 100,
+    pc: 99,
+    t: T + offset,
+    fetched_at: (T + offset) * 1000,
+    source: "simulated",
+    _stream: {
+      topic: "stock-quotes",
+      partition,
+      offset,
+      timestamp: (T + offset) * 1000 + 3,
+    },
+  };
+}
+
+/** Writes one object holding `offsets` of a partition, named as the consumer would. */
+async function land(
+  lake: LocalLake,
+  partition: number,
+  offsets: number[],
+  extra: string[] = [],
+) {
+  const key = eventKey("AAPL", "2026-11-20", {
+    topic: "stock-quotes",
+    partition,
+    firstOffset: offsets[0],
+    lastOffset: offsets[offsets.length - 1],
+  });
+  const lines = [
+    ...offsets.map((o) => JSON.stringify(landed(partition, o))),
+    ...extra,
+  ];
+  await lake.put(key, await encodeLines(lines));
+  return key;
+}
+
+async function query(path: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: "READ_ONLY",
+  });
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRows();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function loadOnce(lake: LocalLake, path: string) {
+  const warehouse = await DuckDBWarehouse.open(path);
+  try {
+    return await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      filesPerLoad: 400,
+    });
+  } finally {
+    await warehouse.close();
+  }
+}
+
+Deno.test("loadNewObjects loads every object once, past 1,000 objects, and a re-run loads nothing", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  for (let i = 0; i < 1_200; i++) await land(lake, i % 3, [i * 2, i * 2 + 1]);
+
+  const first = await loadOnce(lake, db);
+  assert.deepEqual(first, {
+    listed: 1_200,
+    files: 1_200,
+    rows: 2_400,
+    inserted: 2_400,
+    duplicates: 0,
+    rejected: 0,
+  });
+  const again = await loadOnce(lake, db);
+  assert.deepEqual(again, {
+    listed: 1_200,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  });
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, count(distinct file_name)::integer from raw.source_stock_quotes",
+    ),
+    [[2_400, 1_200]],
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[1_200]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects counts an event once when objects overlap after a consumer crash", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // Before the crash: offsets 10..14 landed but not committed; after it: 10..12 and 13..16.
+  await land(lake, 0, [10, 11, 12, 13, 14]);
+  assert.equal((await loadOnce(lake, db)).inserted, 5);
+  await land(lake, 0, [10, 11, 12]);
+  await land(lake, 0, [13, 14, 15, 16]);
+  const second = await loadOnce(lake, db);
+  assert.deepEqual(second, {
+    listed: 3,
+    files: 2,
+    rows: 7,
+    inserted: 2,
+    duplicates: 5,
+    rejected: 0,
+  });
+  const offsets = await query(
+    db,
+    "select stream_offset from raw.source_stock_quotes order by 1",
+  );
+  assert.deepEqual(offsets.map((r) => Number(r[0])), [
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+  ]);
+  assert.deepEqual(
+    await query(
+      db,
+      "select rows_in_file, rows_inserted, rows_duplicate from raw.load_ledger order by file_name",
+    ),
+    [[3, 0, 3], [5, 5, 0], [4, 2, 2]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects keeps refused lines with their reason and loads the rest", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  const noCoordinates = JSON.stringify({ ...landed(0, 3), _stream: undefined });
+  const badPrice = JSON.stringify({ ...landed(0, 4), l: 600 });
+  await land(lake, 0, [1, 2], [noCoordinates, badPrice, "not json"]);
+  const totals = await loadOnce(lake, db);
+  assert.equal(totals.inserted, 2);
+  assert.equal(totals.rejected, 3);
+  assert.deepEqual(
+    await query(
+      db,
+      "select line_number, reason_field, reason_rule from raw.rejected_stock_quotes order by 1",
+    ),
+    [
+      [
+        3,
+        "_stream",
+        "must hold the stream coordinates {topic, partition, offset, timestamp}",
+      ],
+      [4, "l", "must not exceed h (500)"],
+      [
+        5,
+        "event",
+        "must be valid JSON (Unexpected token 'o', \"not json\" is not valid JSON)",
+      ],
+    ],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("parseLandedLine returns the row with its stream coordinates", () => {
+  const line = JSON.stringify(landed(2, 42));
+  assert.deepEqual(parseLandedLine(line), {
+    line,
+    topic: "stock-quotes",
+    partition: 2,
+    offset: 42,
+    timestamp: (T + 42) * 1000 + 3,
+  });
+});
+
+Deno.test("DuckDBWarehouse waits for another process's lock, then says who holds it", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/warehouse.duckdb`;
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { DuckDBInstance } from "@duckdb/node-api";
+       const i = await DuckDBInstance.create(${JSON.stringify(db)});
+       await (await i.connect()).run("create table t (x int)");
+       console.log("holding"); await new Promise((r) => setTimeout(r, 5000));`,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  const restore = setLogSink({ write() {} });
+  await assert.rejects(
+    () => DuckDBWarehouse.open(db, { lockWaitMs: 300 }),
+    /Cannot open the DuckDB warehouse .* as another process \(dbt, or another loader\) has held it for 300 ms/,
+  );
+  restore();
+  holder.kill();
+  await holder.status;
+  await holder.stdout.cancel();
+  await Deno.remove(dir, { recursive: true });
+});
