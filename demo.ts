@@ -20,6 +20,7 @@ import { runDbt } from "./lib/dbt.ts";
 import { startLanding } from "./lib/landing.ts";
 import { loadNewObjects } from "./lib/loader.ts";
 import { logger } from "./lib/log.ts";
+import { skipFields } from "./lib/source.ts";
 import { runMain, shutdownSignal } from "./lib/main.ts";
 import { reportProgress } from "./lib/progress.ts";
 import { publish, type PublishStats } from "./lib/publisher.ts";
@@ -101,7 +102,7 @@ await runMain(async () => {
   log.info("landed", {
     published: published.published,
     source_rejects: published.rejected,
-    skipped: source.stats.skipped,
+    ...skipFields(source.stats),
     events: landed.events,
     dead_letters: landed.deadLetters,
     objects: landed.objects,

@@ -14,6 +14,7 @@ import {
 import { loadConfig } from "./lib/config.ts";
 import { openLake, openStream } from "./lib/connect.ts";
 import { logger } from "./lib/log.ts";
+import { skipFields } from "./lib/source.ts";
 import { runMain, shutdownSignal } from "./lib/main.ts";
 import { reportProgress } from "./lib/progress.ts";
 import { publish, type PublishStats } from "./lib/publisher.ts";
@@ -50,5 +51,5 @@ await runMain(async () => {
     stop();
     await producer.close();
   }
-  log.info("producer finished", { ...stats, skipped: source.stats.skipped });
+  log.info("producer finished", { ...stats, ...skipFields(source.stats) });
 });

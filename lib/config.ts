@@ -170,13 +170,15 @@ export const SETTINGS = {
   flushMaxBytes: {
     key: "FLUSH_MAX_BYTES",
     fallback: "4194304",
-    doc: "... or this many bytes of NDJSON.",
+    doc:
+      "A partition's open batch is landed once it holds this many bytes of NDJSON.",
     parse: positiveInt,
   },
   flushMaxAgeMs: {
     key: "FLUSH_MAX_AGE_MS",
     fallback: "2000",
-    doc: "... or when its oldest event has waited this long (milliseconds).",
+    doc:
+      "A partition's open batch is landed once its oldest event has waited this long (milliseconds).",
     parse: positiveInt,
   },
   warehouse: {
@@ -222,7 +224,7 @@ export const SETTINGS = {
     key: "SIM_RATE",
     fallback: "5",
     doc:
-      "Events per second of the simulated source; 0 < rate. One quote per symbol per second is real time.",
+      "Events per second of the simulated source; one quote per symbol per second keeps market time with the clock.",
     parse: positiveNumber,
   },
   simSeed: {

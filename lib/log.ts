@@ -22,7 +22,8 @@ const LEVELS: Record<Level, number> = {
   warn: 30,
   error: 40,
 };
-const SECRET_FIELD = /(key|token|secret|password|passphrase|credential)/i;
+const SECRET_FIELD =
+  /(api_?key|access_?key|private_?key|secret|password|passphrase|token|credential)/i;
 const REDACTED = "***";
 const MIN_SECRET_LENGTH = 4;
 

@@ -106,8 +106,10 @@ export async function publish(
 
   try {
     for await (const quote of source.quotes(signal, onReject)) {
-      if (failed || taken++ >= limit) break;
+      if (failed) break;
       batch.push({ key: quote.symbol, value: JSON.stringify(quote) });
+      // Stop at the limit now: a polling source may not yield again for a long time.
+      if (++taken >= limit) break;
       if (batch.length >= batchSize) {
         // Backpressure: wait for the previous send before filling another batch.
         await sending;

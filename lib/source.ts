@@ -54,3 +54,12 @@ export function emptyStats(): SourceStats {
 export function countSkip(stats: SourceStats, reason: string): void {
   stats.skipped[reason] = (stats.skipped[reason] ?? 0) + 1;
 }
+
+/** The skip counters as flat log fields: `{ skipped_all_zero: 3, … }`. */
+export function skipFields(stats: SourceStats): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(stats.skipped).map((
+      [reason, n],
+    ) => [`skipped_${reason}`, n]),
+  );
+}

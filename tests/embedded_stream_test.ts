@@ -5,11 +5,19 @@ import type { MessageBatch, StreamMessage } from "../lib/stream.ts";
 import { EmbeddedStream } from "../lib/stream/embedded.ts";
 
 function stream(dir: string, partitions = 3) {
-  return new EmbeddedStream({ dir, topic: "stock-quotes", partitions, pollIntervalMs: 10 });
+  return new EmbeddedStream({
+    dir,
+    topic: "stock-quotes",
+    partitions,
+    pollIntervalMs: 10,
+  });
 }
 
 /** Reads everything currently in the stream as `group`, committing nothing. */
-async function readAll(s: EmbeddedStream, group: string): Promise<StreamMessage[]> {
+async function readAll(
+  s: EmbeddedStream,
+  group: string,
+): Promise<StreamMessage[]> {
   const consumer = await s.consumer(group);
   const ends = await consumer.endOffsets();
   const total = ends.reduce((n, e) => n + e.offset, 0);
@@ -22,7 +30,9 @@ async function readAll(s: EmbeddedStream, group: string): Promise<StreamMessage[
     onRevoked: () => Promise.resolve(),
   });
   const started = committedStart(await consumer.committedOffsets());
-  while (seen.length < total - started) await new Promise((r) => setTimeout(r, 5));
+  while (seen.length < total - started) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
   await consumer.stop();
   await running;
   return seen;
@@ -37,22 +47,31 @@ Deno.test("EmbeddedStream keys each symbol to Kafka's default partition, offsets
   const s = stream(dir);
   const producer = await s.producer();
   const symbols = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
-  await producer.send(symbols.flatMap((key) => [1, 2].map((n) => ({ key, value: `${key}-${n}` }))));
+  await producer.send(
+    symbols.flatMap((key) =>
+      [1, 2].map((n) => ({ key, value: `${key}-${n}` }))
+    ),
+  );
   await producer.close();
 
   const messages = await readAll(s, "g");
   assert.equal(messages.length, 10);
   for (const m of messages) assert.equal(m.partition, partitionFor(m.key!, 3));
   for (let p = 0; p < 3; p++) {
-    const offsets = messages.filter((m) => m.partition === p).map((m) => m.offset);
+    const offsets = messages.filter((m) => m.partition === p).map((m) =>
+      m.offset
+    );
     assert.deepEqual(offsets, offsets.map((_, i) => i));
   }
   // Order per key is kept.
   for (const key of symbols) {
-    assert.deepEqual(messages.filter((m) => m.key === key).map((m) => m.value), [
-      `${key}-1`,
-      `${key}-2`,
-    ]);
+    assert.deepEqual(
+      messages.filter((m) => m.key === key).map((m) => m.value),
+      [
+        `${key}-1`,
+        `${key}-2`,
+      ],
+    );
   }
   await Deno.remove(dir, { recursive: true });
 });
@@ -65,7 +84,10 @@ Deno.test("EmbeddedStream continues offsets across producers, so a later run nev
     await producer.close();
   }
   const messages = await readAll(stream(dir, 1), "g");
-  assert.deepEqual(messages.map((m) => [m.offset, m.value]), [[0, "run-0"], [1, "run-1"], [
+  assert.deepEqual(messages.map((m) => [m.offset, m.value]), [[0, "run-0"], [
+    1,
+    "run-1",
+  ], [
     2,
     "run-2",
   ]]);
@@ -84,7 +106,9 @@ Deno.test("EmbeddedStream resumes a group from its committed offset", async () =
   const dir = await Deno.makeTempDir();
   const s = stream(dir, 1);
   const producer = await s.producer();
-  await producer.send(Array.from({ length: 5 }, (_, i) => ({ key: "AAPL", value: `v${i}` })));
+  await producer.send(
+    Array.from({ length: 5 }, (_, i) => ({ key: "AAPL", value: `v${i}` })),
+  );
 
   const first = await s.consumer("g");
   const got: number[] = [];
@@ -98,7 +122,10 @@ Deno.test("EmbeddedStream resumes a group from its committed offset", async () =
   while (got.length < 5) await new Promise((r) => setTimeout(r, 5));
   await first.stop();
   await running;
-  assert.deepEqual(await first.committedOffsets(), [{ partition: 0, offset: 3 }]);
+  assert.deepEqual(await first.committedOffsets(), [{
+    partition: 0,
+    offset: 3,
+  }]);
 
   await producer.send([{ key: "AAPL", value: "v5" }]);
   await producer.close();
@@ -111,7 +138,9 @@ Deno.test("EmbeddedStream resumes from an offset committed without a byte positi
   const dir = await Deno.makeTempDir();
   const s = stream(dir, 1);
   const producer = await s.producer();
-  await producer.send(Array.from({ length: 4 }, (_, i) => ({ key: "K", value: `v${i}` })));
+  await producer.send(
+    Array.from({ length: 4 }, (_, i) => ({ key: "K", value: `v${i}` })),
+  );
   await producer.close();
   await Deno.writeTextFile(
     join(dir, "stock-quotes", "offsets", "g.json"),
@@ -128,15 +157,21 @@ Deno.test("EmbeddedStream drops a torn last line left by a crashed producer", as
   await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
   await producer.close();
   const log = join(dir, "stock-quotes", "partition-0.log");
-  await Deno.writeTextFile(log, '{"o":2,"ts":1,"k":"K","v":"tor', { append: true });
+  await Deno.writeTextFile(log, '{"o":2,"ts":1,"k":"K","v":"tor', {
+    append: true,
+  });
 
   producer = await s.producer();
   await producer.send([{ key: "K", value: "c" }]);
   await producer.close();
-  assert.deepEqual((await readAll(s, "g")).map((m) => [m.offset, m.value]), [[0, "a"], [1, "b"], [
-    2,
-    "c",
-  ]]);
+  assert.deepEqual((await readAll(s, "g")).map((m) => [m.offset, m.value]), [
+    [0, "a"],
+    [1, "b"],
+    [
+      2,
+      "c",
+    ],
+  ]);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -146,14 +181,22 @@ Deno.test("EmbeddedStream allows one producer at a time", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `import { EmbeddedStream } from "${new URL("../lib/stream/embedded.ts", import.meta.url)}";
-       await new EmbeddedStream({ dir: ${JSON.stringify(dir)}, topic: "stock-quotes" }).producer();`,
+      `import { EmbeddedStream } from "${new URL(
+        "../lib/stream/embedded.ts",
+        import.meta.url,
+      )}";
+       await new EmbeddedStream({ dir: ${
+        JSON.stringify(dir)
+      }, topic: "stock-quotes" }).producer();`,
     ],
     stderr: "piped",
   });
   const { success, stderr } = await child.output();
   assert.equal(success, false);
-  assert.match(new TextDecoder().decode(stderr), /another process is producing/);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    /another process is producing/,
+  );
   await first.close();
   await Deno.remove(dir, { recursive: true });
 });

@@ -50,5 +50,5 @@
     newest fetched_at; on a tie the first landed copy, so that a replayed file
     (same events, new stream coordinates) never changes silver. -#}
 {% macro newest_fetch_order() -%}
-    fetched_at desc, loaded_at desc, stream_topic asc, stream_partition asc, stream_offset asc
+    fetched_at desc, loaded_at asc, stream_topic asc, stream_partition asc, stream_offset asc
 {%- endmacro %}

@@ -1,3 +1,5 @@
+{{ config(tags=['reconciliation']) }}
+
 -- silver_clean_stock_quotes, however incrementally built, must equal a
 -- from-scratch run over all of bronze: the same (symbol, quote_ts) keys, each
 -- with the same winning fetch. Returns the rows that differ.

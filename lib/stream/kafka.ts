@@ -779,6 +779,9 @@ class KafkaConsumer implements StreamConsumer {
     // A rejoin without a REBALANCING event (unknown member id, restart after
     // a crash) also restarts every partition from its committed offset.
     this.#revokeAll("rejoin");
+    // While stopping, the partitions held so far stay for stop() to revoke,
+    // and the new ones never get a batch.
+    if (this.#state !== "running") return;
     this.#assigned = new Set(partitions);
     log.info("partitions assigned", {
       groupId: this.#groupId,
@@ -806,10 +809,16 @@ class KafkaConsumer implements StreamConsumer {
     }
   }
 
+  /**
+   * Ends the current assignment: batches already fetched for it are dropped,
+   * and the handlers hear of its partitions before any later batch. While
+   * stopping, stop() (or the failure) revokes them instead.
+   */
   #revokeAll(reason: string): void {
     this.#generation++;
+    if (this.#state !== "running") return;
     const partitions = this.#takeAssigned();
-    if (partitions.length === 0 || this.#state !== "running") return;
+    if (partitions.length === 0) return;
     const handlers = this.#handlers!;
     this.#revoking = this.#revoking.then(async () => {
       await this.#idle();

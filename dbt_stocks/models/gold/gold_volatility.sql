@@ -17,7 +17,7 @@ returns as (
         cast(quote_ts as date) as quote_date,
         quote_ts,
         ln(price / lag(price) over (
-            partition by symbol
+            partition by symbol, cast(quote_ts as date)
             order by quote_ts
         )) as log_return
     from quotes

@@ -7,6 +7,9 @@
     )
 }}
 
+-- runs after the quarantine, which reads this model's watermark before it moves:
+-- depends_on: {{ ref('silver_quarantined_stock_quotes') }}
+
 {%- set columns = silver_quote_columns() %}
 
 with
@@ -18,10 +21,7 @@ quotes as (
     {% if is_incremental() %}
     -- only rows loaded since the newest one silver holds, less a lookback for
     -- loads that committed late
-    where loaded_at > (
-        select {{ dbt.dateadd('hour', -1 * var('silver_lookback_hours'), "coalesce(max(loaded_at), cast('1900-01-01' as timestamp))") }}
-        from {{ this }}
-    )
+    where {{ loaded_since_watermark('loaded_at') }}
     {% endif %}
 
 ),
@@ -60,7 +60,7 @@ candidates as (
 
     select {{ columns | join(', ') }} from valid_quotes
     union all
-    select {{ columns | join(", ") }} from current_quotes where 1 = 0
+    select {{ columns | join(', ') }} from current_quotes
 
 ),
 

@@ -7,17 +7,29 @@
     )
 }}
 
+{#-
+    The watermark is silver_clean_stock_quotes' (which runs after this model:
+    it depends on it), so both read the same window of bronze. This model's
+    own max(loaded_at) would be a poor watermark: invalid rows are rare, so
+    it would lag and the window would grow with RAW.
+-#}
+{%- set silver = none %}
+{%- if execute and model.resource_type != 'unit_test' %}
+    {%- set silver = adapter.get_relation(
+        database=this.database,
+        schema=this.schema,
+        identifier='silver_clean_stock_quotes'
+    ) %}
+{%- endif %}
+
 with
 
 quotes as (
 
     select * from {{ ref('bronze_stg_stock_quotes') }}
 
-    {% if is_incremental() %}
-    where loaded_at > (
-        select {{ dbt.dateadd('hour', -1 * var('silver_lookback_hours'), "coalesce(max(loaded_at), cast('1900-01-01' as timestamp))") }}
-        from {{ this }}
-    )
+    {% if is_incremental() and silver is not none %}
+    where {{ loaded_since_watermark('loaded_at', silver) }}
     {% endif %}
 
 ),

@@ -1,0 +1,298 @@
+/**
+ * The pipeline end to end through its entry points, as a user runs them:
+ * `demo.ts`, `producer.ts`, `consumer.ts` and `loader.ts` as subprocesses on
+ * the embedded defaults, with real DuckDB and real dbt.
+ */
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { finnhubQuote, startFakeFinnhub } from "./fake_finnhub.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SYMBOLS = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs an entry point with the pipeline's state under `dir`. */
+async function run(
+  script: string,
+  args: string[],
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", script, ...args],
+    cwd: ROOT,
+    env: {
+      STREAM_DIR: `${dir}/stream`,
+      LAKE_DIR: `${dir}/lake`,
+      DUCKDB_PATH: `${dir}/warehouse.duckdb`,
+      ...env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return {
+    code: output.code,
+    stdout: decode(output.stdout),
+    stderr: decode(output.stderr),
+  };
+}
+
+function assertSuccess(result: Run, what: string) {
+  assert.equal(
+    result.code,
+    0,
+    `${what} failed:\n${result.stderr}\n${result.stdout}`,
+  );
+}
+
+/** Every row of a table as text, in a stable order: equal snapshots mean equal tables. */
+async function snapshot(
+  path: string,
+  tables: string[],
+): Promise<Record<string, string[]>> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: "READ_ONLY",
+  });
+  const connection = await instance.connect();
+  try {
+    const out: Record<string, string[]> = {};
+    for (const table of tables) {
+      const reader = await connection.runAndReadAll(`select * from ${table}`);
+      out[table] = reader.getRows().map((row) =>
+        JSON.stringify(row, (_, v) => typeof v === "bigint" ? String(v) : v)
+      )
+        .sort();
+    }
+    return out;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function count(path: string, sql: string): Promise<number> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: "READ_ONLY",
+  });
+  const connection = await instance.connect();
+  try {
+    return Number((await connection.runAndReadAll(sql)).getRows()[0][0]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+const MODELS = [
+  "silver.silver_clean_stock_quotes",
+  "gold.gold_latest_kpi",
+  "gold.gold_candles",
+  "gold.gold_volatility",
+  "gold.gold_treechart",
+];
+
+Deno.test({
+  name:
+    "demo runs source to gold and prints every symbol; replaying the lake twice changes no silver or gold row",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const db = `${dir}/warehouse.duckdb`;
+
+    const demo = await run(
+      "demo.ts",
+      ["--duration", "5s", "--rate", "10"],
+      dir,
+    );
+    assertSuccess(demo, "demo");
+    for (const symbol of SYMBOLS) {
+      assert.match(
+        demo.stdout,
+        new RegExp(`^${symbol}\\s+\\d+\\.\\d{2}\\s`, "m"),
+      );
+    }
+    assert.match(demo.stderr, /msg="dbt build passed"/);
+    const raw = await count(db, "select count(*) from raw.source_stock_quotes");
+    assert.equal(raw, 50, "5 s at 10 events/s");
+    assert.equal(
+      await count(db, "select count(*) from silver.silver_clean_stock_quotes"),
+      50,
+    );
+    const before = await snapshot(db, MODELS);
+
+    // Backfill the same files twice (a copy of the lake's objects): new stream coordinates, the same quotes.
+    await new Deno.Command("cp", {
+      args: ["-r", `${dir}/lake/stock-quotes`, `${dir}/backfill`],
+    }).output();
+    for (let replay = 1; replay <= 2; replay++) {
+      const again = await run("demo.ts", [
+        "--source",
+        "replay",
+        "--file",
+        `${dir}/backfill`,
+      ], dir);
+      assertSuccess(again, `replay ${replay}`);
+      assert.equal(
+        await count(db, "select count(*) from raw.source_stock_quotes"),
+        raw * (replay + 1),
+      );
+      assert.deepEqual(
+        await snapshot(db, MODELS),
+        before,
+        `replay ${replay} changed silver or gold`,
+      );
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "produce, consume and load run as separate one-shot jobs and count every event once",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    assertSuccess(
+      await run("producer.ts", ["--count", "40", "--rate", "1000"], dir),
+      "produce",
+    );
+    assertSuccess(
+      await run("producer.ts", [
+        "--count",
+        "35",
+        "--rate",
+        "1000",
+        "--seed",
+        "7",
+      ], dir),
+      "produce",
+    );
+    const consume = await run("consumer.ts", ["--drain"], dir, {
+      FLUSH_MAX_EVENTS: "10",
+    });
+    assertSuccess(consume, "consume");
+    assert.match(
+      consume.stderr,
+      /msg="consumer finished" consumed=75 events=75 deadLetters=0/,
+    );
+    assertSuccess(await run("consumer.ts", ["--drain"], dir), "consume again");
+    const load = await run("loader.ts", [], dir);
+    assertSuccess(load, "load");
+    assert.match(
+      load.stderr,
+      /msg="load finished" listed=\d+ files=\d+ rows=75 inserted=75 duplicates=0 rejected=0/,
+    );
+    const reload = await run("loader.ts", [], dir);
+    assert.match(reload.stderr, /files=0 rows=0 inserted=0/);
+    assert.equal(
+      await count(
+        `${dir}/warehouse.duckdb`,
+        "select count(distinct (stream_partition, stream_offset)) from raw.source_stock_quotes",
+      ),
+      75,
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "producer --source finnhub publishes new quotes from the fake Finnhub, and stops clearly on a bad key",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const t = Math.floor(Date.now() / 1000) - 60;
+    await using fake = await startFakeFinnhub({
+      apiKey: "sentinel-key-7c1d",
+      scripts: Object.fromEntries(
+        SYMBOLS.map((s, i) => [s, [
+          { body: finnhubQuote({ c: 100 + i, t }) },
+          { body: finnhubQuote({ c: 101 + i, t }) }, // unchanged t: not re-published
+          { body: finnhubQuote({ c: 102 + i, t: t + 5 }) },
+        ]]),
+      ),
+    });
+    const env = {
+      FINNHUB_BASE_URL: fake.baseUrl,
+      FINNHUB_API_KEY: "sentinel-key-7c1d",
+      LOG_LEVEL: "debug",
+    };
+    const produce = await run(
+      "producer.ts",
+      ["--source", "finnhub", "--count", "10"],
+      dir,
+      env,
+    );
+    assertSuccess(produce, "produce");
+    assert.match(
+      produce.stderr,
+      /msg="producer finished" published=10 rejected=0 skipped_unchanged_t=5/,
+    );
+    assert.ok(
+      !produce.stderr.includes("sentinel-key-7c1d"),
+      "the key reached a log line",
+    );
+    assertSuccess(await run("consumer.ts", ["--drain"], dir), "consume");
+    assertSuccess(await run("loader.ts", [], dir), "load");
+    assert.equal(
+      await count(
+        `${dir}/warehouse.duckdb`,
+        "select count(*) from raw.source_stock_quotes where v->>'source' = 'finnhub'",
+      ),
+      10,
+    );
+
+    const denied = await run("producer.ts", ["--source", "finnhub"], dir, {
+      ...env,
+      FINNHUB_API_KEY: "wrong-key-123",
+      LOG_LEVEL: "info",
+    });
+    assert.equal(denied.code, 1);
+    const lines = denied.stderr.trim().split("\n").filter((l) =>
+      l.includes("level=error")
+    );
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0],
+      /Finnhub rejected the API key \(HTTP 401.*check FINNHUB_API_KEY/,
+    );
+    assert.ok(!denied.stderr.includes("wrong-key-123"));
+    assert.ok(!/\n\s+at /.test(denied.stderr), "no stack dump");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "the entry points refuse bad options with one clear line and exit 1",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    for (
+      const [args, message] of [
+        [
+          ["--source", "bloomberg"],
+          /'--source' must be one of simulated, finnhub, replay/,
+        ],
+        [["--source", "replay"], /'--file' must name a file or directory/],
+        [
+          ["--duration", "soon"],
+          /'--duration' must be a positive number followed by ms, s, m or h/,
+        ],
+        [["--source", "finnhub"], /FINNHUB_API_KEY/],
+      ] as const
+    ) {
+      const result = await run("producer.ts", [...args], dir, {
+        FINNHUB_API_KEY: "",
+      });
+      assert.equal(result.code, 1, args.join(" "));
+      assert.match(result.stderr, message);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
