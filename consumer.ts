@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "./lib/config.ts";
-import { openLake, openStream } from "./lib/connect.ts";
+import { flushLimits, openLake, openStream } from "./lib/connect.ts";
 import { startLanding } from "./lib/landing.ts";
 import { logger } from "./lib/log.ts";
 import { runMain, shutdownSignal } from "./lib/main.ts";
@@ -29,11 +29,7 @@ await runMain(async () => {
     stream,
     lake,
     groupId: config.groupId,
-    limits: {
-      maxEvents: config.flushMaxEvents,
-      maxBytes: config.flushMaxBytes,
-      maxAgeMs: config.flushMaxAgeMs,
-    },
+    limits: flushLimits(config),
   });
   log.info("consuming", {
     stream: stream.location,

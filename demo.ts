@@ -15,7 +15,12 @@ import {
   SOURCE_USAGE,
 } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
-import { openLake, openStream, openWarehouse } from "./lib/connect.ts";
+import {
+  flushLimits,
+  openLake,
+  openStream,
+  openWarehouse,
+} from "./lib/connect.ts";
 import { runDbt } from "./lib/dbt.ts";
 import { startLanding } from "./lib/landing.ts";
 import { loadNewObjects } from "./lib/loader.ts";
@@ -59,11 +64,7 @@ await runMain(async () => {
     stream,
     lake,
     groupId: config.groupId,
-    limits: {
-      maxEvents: config.flushMaxEvents,
-      maxBytes: config.flushMaxBytes,
-      maxAgeMs: config.flushMaxAgeMs,
-    },
+    limits: flushLimits(config),
   });
   const producer = await stream.producer();
   const published: PublishStats = { published: 0, rejected: 0 };

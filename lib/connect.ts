@@ -7,6 +7,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Lake } from "./lake.ts";
+import type { FlushLimits } from "./partition_writer.ts";
 import { LocalLake } from "./lake/local.ts";
 import { S3Lake } from "./lake/s3.ts";
 import type { Stream } from "./stream.ts";
@@ -49,4 +50,13 @@ export function openLake(config: Config): Lake {
 /** The configured warehouse (`WAREHOUSE`), opened. */
 export async function openWarehouse(config: Config): Promise<Warehouse> {
   return await DuckDBWarehouse.open(config.duckdbPath);
+}
+
+/** The landing's rotation limits (`FLUSH_MAX_*`). */
+export function flushLimits(config: Config): FlushLimits {
+  return {
+    maxEvents: config.flushMaxEvents,
+    maxBytes: config.flushMaxBytes,
+    maxAgeMs: config.flushMaxAgeMs,
+  };
 }

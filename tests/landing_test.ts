@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { decodeLines, type Lake, type LakeObject } from "../lib/lake.ts";
 import { LocalLake } from "../lib/lake/local.ts";
-import { LakeSink, startLanding } from "../lib/landing.ts";
+import {
+  LakeSink,
+  type LakeSinkOptions,
+  startLanding,
+} from "../lib/landing.ts";
+import type { FlushLimits } from "../lib/partition_writer.ts";
 import { setLogSink } from "../lib/log.ts";
 import type { Quote } from "../lib/quote.ts";
 import type {
@@ -90,7 +95,11 @@ function journalConsumer(journal: string[]): StreamConsumer {
 
 const quiet = () => setLogSink({ write() {} });
 
-Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then commits", async () => {
+/** A sink over a journaled local lake and consumer, cleaned up by `await using`. */
+async function journaled(
+  limits: Partial<FlushLimits>,
+  extra: Partial<LakeSinkOptions> = {},
+) {
   const restore = quiet();
   const dir = await Deno.makeTempDir();
   const journal: string[] = [];
@@ -98,8 +107,24 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
   const sink = new LakeSink({
     consumer: journalConsumer(journal),
     lake,
-    limits: { maxEvents: 4, maxBytes: 1 << 20, maxAgeMs: 60_000 },
+    limits: { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, ...limits },
+    ...extra,
   });
+  return {
+    journal,
+    lake,
+    sink,
+    async [Symbol.asyncDispose]() {
+      sink.stop();
+      restore();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then commits", async () => {
+  await using t = await journaled({ maxEvents: 4 });
+  const { journal, lake, sink } = t;
   await sink.onBatch({
     topic: "stock-quotes",
     partition: 1,
@@ -137,20 +162,11 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
     bytes: sink.stats.bytes,
     retries: 0,
   });
-  restore();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("LakeSink dead-letters invalid events with their reason, and commits past them", async () => {
-  const restore = quiet();
-  const dir = await Deno.makeTempDir();
-  const journal: string[] = [];
-  const lake = new JournalLake(dir, journal);
-  const sink = new LakeSink({
-    consumer: journalConsumer(journal),
-    lake,
-    limits: { maxEvents: 3, maxBytes: 1 << 20, maxAgeMs: 60_000 },
-  });
+  await using t = await journaled({ maxEvents: 3 });
+  const { journal, lake, sink } = t;
   await sink.onBatch({
     topic: "stock-quotes",
     partition: 0,
@@ -178,21 +194,12 @@ Deno.test("LakeSink dead-letters invalid events with their reason, and commits p
   });
   assert.equal(sink.stats.deadLetters, 2);
   assert.equal(sink.stats.events, 1);
-  restore();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same keys", async () => {
-  const restore = quiet();
-  const dir = await Deno.makeTempDir();
-  const journal: string[] = [];
-  const lake = new JournalLake(dir, journal);
+  await using t = await journaled({ maxEvents: 2 });
+  const { journal, lake, sink } = t;
   lake.failures = 2;
-  const sink = new LakeSink({
-    consumer: journalConsumer(journal),
-    lake,
-    limits: { maxEvents: 2, maxBytes: 1 << 20, maxAgeMs: 60_000 },
-  });
   await sink.onBatch({
     topic: "stock-quotes",
     partition: 0,
@@ -210,22 +217,15 @@ Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same
     "commit 0@2",
   ]);
   assert.equal(sink.stats.retries, 2);
-  restore();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("LakeSink lands a batch once its oldest event reaches the age limit", async () => {
-  const restore = quiet();
-  const dir = await Deno.makeTempDir();
-  const journal: string[] = [];
   let now = 1_000;
-  const sink = new LakeSink({
-    consumer: journalConsumer(journal),
-    lake: new JournalLake(dir, journal),
-    limits: { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 500 },
+  await using t = await journaled({ maxEvents: 100, maxAgeMs: 500 }, {
     tickMs: 5,
     now: () => now,
   });
+  const { journal, sink } = t;
   sink.start();
   await sink.onBatch({
     topic: "stock-quotes",
@@ -236,10 +236,7 @@ Deno.test("LakeSink lands a batch once its oldest event reaches the age limit", 
   assert.deepEqual(journal, [], "nothing lands before the age limit");
   now += 500;
   while (journal.length < 2) await new Promise((r) => setTimeout(r, 5));
-  sink.stop();
   assert.equal(journal.at(-1), "commit 2@8");
-  restore();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("startLanding drains the embedded stream into the local lake and resumes after a restart", async () => {

@@ -105,6 +105,21 @@ Deno.test("SimulatedSource starts a bounded fast run in the past so it ends now"
   assert.equal(quotes[0].t, now / 1000 - 999);
 });
 
+Deno.test("SimulatedSource gives integer times when a paced fast run starts in the past", async () => {
+  const now = Date.UTC(2026, 10, 21, 12);
+  const source = new SimulatedSource({
+    symbols: SYMBOLS,
+    count: 7,
+    rate: 7_000,
+    now: () => now,
+  });
+  const quotes = await collect(source);
+  assert.equal(quotes.length, 7);
+  for (const q of quotes) {
+    assert.ok(Number.isSafeInteger(q.fetched_at), String(q.fetched_at));
+  }
+});
+
 Deno.test("SimulatedSource paces events at the rate and stops when aborted", async () => {
   const source = new SimulatedSource({ symbols: SYMBOLS, rate: 100 });
   const controller = new AbortController();

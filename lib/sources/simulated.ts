@@ -116,7 +116,7 @@ export class SimulatedSource implements QuoteSource {
     const wallSpan = paced ? ((count - 1) * 1000) / rate : 0;
     const start = this.#options.start ??
       (Number.isFinite(marketSpan)
-        ? began - Math.max(0, marketSpan - wallSpan)
+        ? Math.round(began - Math.max(0, marketSpan - wallSpan))
         : began);
     const walks = symbols.map((symbol) => new Walk(symbol, seed));
     for (let emitted = 0; emitted < count && !signal.aborted; emitted++) {
