@@ -86,7 +86,7 @@ export async function runDbt(
       ?.replace(/^.*?(Done\.)/, "$1") ?? "";
   log.info(`dbt ${args[0]} ${result.success ? "passed" : "failed"}`, {
     target,
-    summary,
+    summary: summary || undefined,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   });
   return { success: result.success, code: result.code, summary, output };

@@ -85,6 +85,7 @@ export class LakeSink implements ConsumerHandlers {
   #writers = new Map<number, PartitionWriter>();
   #serial = new Map<number, Promise<void>>();
   #committed = new Map<number, number>();
+  #consumed = new Map<number, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #failure: Promise<never>;
   #fail!: (error: unknown) => void;
@@ -105,6 +106,14 @@ export class LakeSink implements ConsumerHandlers {
   /** Offsets committed so far, by partition. */
   get committed(): PartitionOffset[] {
     return [...this.#committed].map(([partition, offset]) => ({
+      partition,
+      offset,
+    }));
+  }
+
+  /** Offsets consumed so far (one past the last message buffered), by partition. */
+  get consumed(): PartitionOffset[] {
+    return [...this.#consumed].map(([partition, offset]) => ({
       partition,
       offset,
     }));
@@ -142,6 +151,7 @@ export class LakeSink implements ConsumerHandlers {
       }
       writer.add(batch.messages);
       this.stats.consumed += batch.messages.length;
+      this.#consumed.set(batch.partition, writer.lastOffset + 1);
       await this.#maybeFlush(batch.partition);
     });
   }
@@ -301,9 +311,12 @@ export async function startLanding(
   );
   done.catch(() => {});
 
-  const reached = (ends: PartitionOffset[]) => {
+  let finished = false;
+  done.then(() => (finished = true), () => (finished = true));
+  /** Whether every partition's offsets (consumed or committed) reached `ends`. */
+  const reached = (ends: PartitionOffset[], offsets: PartitionOffset[]) => {
     const now = new Map(
-      sink.committed.map(({ partition, offset }) => [partition, offset]),
+      offsets.map(({ partition, offset }) => [partition, offset]),
     );
     return ends.every(({ partition, offset }) =>
       Math.max(now.get(partition) ?? 0, before.get(partition) ?? 0) >= offset
@@ -315,9 +328,16 @@ export async function startLanding(
     done,
     async drain() {
       const ends = await consumer.endOffsets();
-      while (!reached(ends)) {
-        await Promise.race([sleep(50), done]);
-        await sink.flushAll();
+      // Wait until everything up to the ends is buffered, then land it in one flush.
+      while (!reached(ends, sink.committed)) {
+        if (reached(ends, sink.consumed)) await sink.flushAll();
+        else await Promise.race([sleep(50), done]);
+        if (finished && !reached(ends, sink.committed)) {
+          await done; // rethrows the consumer's failure, if it had one
+          throw new Error(
+            "Cannot drain the stream as the consumer stopped before reaching its end offsets",
+          );
+        }
       }
     },
     async stop() {

@@ -34,6 +34,13 @@ export interface LoadOptions {
    */
   filesPerLoad?: number;
   /**
+   * Most compressed bytes per transaction, so a load's memory stays bounded
+   * however large the objects are.
+   *
+   * @default {33554432}
+   */
+  bytesPerLoad?: number;
+  /**
    * Objects downloaded at once.
    *
    * @default {8}
@@ -67,6 +74,7 @@ export async function loadNewObjects(
     warehouse,
     topic,
     filesPerLoad = 500,
+    bytesPerLoad = 32 * 1024 * 1024,
     concurrency = 8,
     signal,
     onProgress,
@@ -81,6 +89,7 @@ export async function loadNewObjects(
     rejected: 0,
   };
   let pending: LakeObject[] = [];
+  let pendingBytes = 0;
   const flush = async () => {
     const files = await mapLimit(
       pending,
@@ -88,6 +97,7 @@ export async function loadNewObjects(
       (object) => readObject(lake, object),
     );
     pending = [];
+    pendingBytes = 0;
     const result = await warehouse.load(files);
     for (
       const name of [
@@ -106,7 +116,8 @@ export async function loadNewObjects(
     totals.listed++;
     if (!object.key.endsWith(".ndjson.gz") || loaded.has(object.key)) continue;
     pending.push(object);
-    if (pending.length >= filesPerLoad) {
+    pendingBytes += object.size;
+    if (pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad) {
       await flush();
       if (signal?.aborted) return totals;
     }

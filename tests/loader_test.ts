@@ -123,6 +123,36 @@ Deno.test("loadNewObjects loads every object once, past 1,000 objects, and a re-
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("loadNewObjects bounds each transaction by compressed bytes as well as objects", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  for (let i = 0; i < 10; i++) {
+    await land(lake, 0, [i * 3, i * 3 + 1, i * 3 + 2]);
+  }
+  let size = 0;
+  for await (const object of lake.list("stock-quotes/")) {
+    size = Math.max(size, object.size);
+  }
+  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
+  const transactions: number[] = [];
+  try {
+    const totals = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      bytesPerLoad: 1, // every object is over it: one object per transaction
+      onProgress: (t) => transactions.push(t.files),
+    });
+    assert.equal(totals.inserted, 30);
+  } finally {
+    await warehouse.close();
+  }
+  assert.deepEqual(transactions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("loadNewObjects counts an event once when objects overlap after a consumer crash", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();
