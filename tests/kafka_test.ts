@@ -167,10 +167,13 @@ Deno.test("producerConfig() is idempotent, ordered and uses the Java-compatible 
   assert.equal(config.createPartitioner, Partitioners.DefaultPartitioner);
 });
 
-Deno.test("consumerConfig() names the group and rejects an empty one", () => {
+Deno.test("consumerConfig() names the group, shortens the session and rejects an empty group", () => {
   assert.deepEqual(consumerConfig("lake"), {
     groupId: "lake",
     allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 500,
   });
   assert.deepEqual(consumerConfig("lake", { retries: 2 }).retry, {
     retries: 2,

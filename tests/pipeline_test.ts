@@ -4,89 +4,25 @@
  * the embedded defaults, with real DuckDB and real dbt.
  */
 import assert from "node:assert/strict";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { finnhubQuote, startFakeFinnhub } from "./fake_finnhub.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const SYMBOLS = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import {
+  assertSuccess,
+  count,
+  type Run,
+  run as runScript,
+  snapshot,
+  stateIn,
+  SYMBOLS,
+} from "./_helpers.ts";
 
 /** Runs an entry point with the pipeline's state under `dir`. */
-async function run(
+function run(
   script: string,
   args: string[],
   dir: string,
   env: Record<string, string> = {},
 ): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", script, ...args],
-    cwd: ROOT,
-    env: {
-      STREAM_DIR: `${dir}/stream`,
-      LAKE_DIR: `${dir}/lake`,
-      DUCKDB_PATH: `${dir}/warehouse.duckdb`,
-      ...env,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return {
-    code: output.code,
-    stdout: decode(output.stdout),
-    stderr: decode(output.stderr),
-  };
-}
-
-function assertSuccess(result: Run, what: string) {
-  assert.equal(
-    result.code,
-    0,
-    `${what} failed:\n${result.stderr}\n${result.stdout}`,
-  );
-}
-
-/** Every row of a table as text, in a stable order: equal snapshots mean equal tables. */
-async function snapshot(
-  path: string,
-  tables: string[],
-): Promise<Record<string, string[]>> {
-  const instance = await DuckDBInstance.create(path, {
-    access_mode: "READ_ONLY",
-  });
-  const connection = await instance.connect();
-  try {
-    const out: Record<string, string[]> = {};
-    for (const table of tables) {
-      const reader = await connection.runAndReadAll(`select * from ${table}`);
-      out[table] = reader.getRows().map((row) =>
-        JSON.stringify(row, (_, v) => typeof v === "bigint" ? String(v) : v)
-      )
-        .sort();
-    }
-    return out;
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
-
-async function count(path: string, sql: string): Promise<number> {
-  const instance = await DuckDBInstance.create(path, {
-    access_mode: "READ_ONLY",
-  });
-  const connection = await instance.connect();
-  try {
-    return Number((await connection.runAndReadAll(sql)).getRows()[0][0]);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
+  return runScript(script, args, { ...stateIn(dir), ...env });
 }
 
 const MODELS = [

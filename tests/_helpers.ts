@@ -1,0 +1,147 @@
+/**
+ * Helpers shared by the end-to-end tests: running the entry points as
+ * subprocesses, and reading the DuckDB warehouse.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+
+/** The project's root directory. */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The default symbols. */
+export const SYMBOLS = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
+
+/** What a finished subprocess printed. */
+export interface Run {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error (the logs). */
+  stderr: string;
+}
+
+/** The pipeline's state under `dir`: embedded stream, local lake, warehouse. */
+export function stateIn(dir: string): Record<string, string> {
+  return {
+    STREAM_DIR: `${dir}/stream`,
+    LAKE_DIR: `${dir}/lake`,
+    DUCKDB_PATH: `${dir}/warehouse.duckdb`,
+  };
+}
+
+function command(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin = false,
+) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", script, ...args],
+    cwd: ROOT,
+    env,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs an entry point (e.g. `demo.ts`) to completion. */
+export async function run(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<Run> {
+  const output = await command(script, args, env).output();
+  return {
+    code: output.code,
+    stdout: decode(output.stdout),
+    stderr: decode(output.stderr),
+  };
+}
+
+/** A running entry point whose output is collected until it exits. */
+export interface Spawned {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** Resolves with what it printed once it exits. */
+  finished: Promise<Run>;
+}
+
+/** Starts an entry point in the background, collecting its output. */
+export function spawn(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Spawned {
+  const child = command(script, args, env).spawn();
+  const finished = (async () => {
+    const [status, stdout, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    return { code: status.code, stdout, stderr };
+  })();
+  return { child, finished };
+}
+
+/** Asserts a run exited 0, showing its output otherwise. */
+export function assertSuccess(result: Run, what: string): void {
+  assert.equal(
+    result.code,
+    0,
+    `${what} failed:\n${result.stderr}\n${result.stdout}`,
+  );
+}
+
+/** Runs queries on the warehouse opened read-only, closing it after. */
+export async function withWarehouse<T>(
+  path: string,
+  work: (query: (sql: string) => Promise<unknown[][]>) => Promise<T>,
+): Promise<T> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: "READ_ONLY",
+  });
+  const connection = await instance.connect();
+  try {
+    return await work(async (sql) =>
+      (await connection.runAndReadAll(sql)).getRows()
+    );
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The first column of the first row of a query, as a number. */
+export async function count(path: string, sql: string): Promise<number> {
+  return await withWarehouse(
+    path,
+    async (query) => Number((await query(sql))[0][0]),
+  );
+}
+
+/** Every row of each table as text, sorted: equal snapshots mean equal tables. */
+export async function snapshot(
+  path: string,
+  tables: string[],
+): Promise<Record<string, string[]>> {
+  return await withWarehouse(path, async (query) => {
+    const out: Record<string, string[]> = {};
+    for (const table of tables) {
+      out[table] = (await query(`select * from ${table}`))
+        .map((row) =>
+          JSON.stringify(row, (_, v) => typeof v === "bigint" ? String(v) : v)
+        )
+        .sort();
+    }
+    return out;
+  });
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}

@@ -1,0 +1,486 @@
+/**
+ * Validates docker-compose.yml against the Compose Specification with the
+ * Docker Compose CLI's own `config` (built once by
+ * scripts/compose_validator.ts; see there why this validator), then checks
+ * the promises the stack makes on the model Compose resolves, and runs the
+ * Dockerfile's install steps. No Docker engine is needed or used.
+ */
+import assert from "node:assert/strict";
+import { cpSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { dockerCompose } from "../scripts/compose_validator.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const COMPOSE_FILE = join(ROOT, "docker-compose.yml");
+const EXAMPLE = await Deno.readTextFile(join(ROOT, ".env.example"));
+
+/** What the README tells users to set in their copy of .env.example. */
+const CREDENTIALS = {
+  MINIO_ROOT_USER: "sentinel-minio-user-3c1a7e",
+  MINIO_ROOT_PASSWORD: "sentinel-minio-password-8f2e4d",
+};
+
+/** Services that run once and exit; every other one is long-running. */
+const ONE_SHOTS = ["minio-init", "loader"];
+
+/** Names of environment variables that hold credentials. */
+const CREDENTIAL_NAME =
+  /(^|_)(USER|PASSWORD|SECRET|TOKEN)(_|$)|ACCESS_KEY|API_KEY/;
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile?: string };
+  command?: string[] | null;
+  restart?: string;
+  environment?: Record<string, string | null>;
+  ports?: { target: number; published?: string; host_ip?: string }[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  volumes?: { type: string; source?: string; target: string }[];
+}
+
+interface Project {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let validator: Promise<string> | undefined;
+
+/** The Compose CLI; installing it is part of the test, so a failure fails it. */
+function composeBinary(): Promise<string> {
+  validator ??= dockerCompose();
+  return validator;
+}
+
+/**
+ * Runs `docker-compose` on the project with every profile enabled, an env
+ * file and nothing from the caller's environment or Docker configuration.
+ */
+async function compose(
+  args: string[],
+  envFile: string,
+  file = COMPOSE_FILE,
+): Promise<Run> {
+  const binary = await composeBinary();
+  const home = await Deno.makeTempDir({ prefix: "compose-test-home-" });
+  try {
+    const output = await new Deno.Command(binary, {
+      args: [
+        "--project-directory",
+        ROOT,
+        "--file",
+        file,
+        "--env-file",
+        envFile,
+        "--profile",
+        "*",
+        ...args,
+      ],
+      clearEnv: true,
+      env: {
+        HOME: home,
+        DOCKER_CONFIG: home,
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: text.decode(output.stdout),
+      stderr: text.decode(output.stderr),
+    };
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+/** A copy of .env.example with the given commented variables set, as the README says. */
+async function envFile(values: Record<string, string>): Promise<string> {
+  let text = EXAMPLE;
+  for (const [name, value] of Object.entries(values)) {
+    const line = `# ${name}=\n`;
+    assert.ok(text.includes(line), `.env.example documents ${name}`);
+    text = text.replace(line, `${name}=${value}\n`);
+  }
+  const path = await Deno.makeTempFile({
+    prefix: "compose-test-",
+    suffix: ".env",
+  });
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+/** Runs compose with .env.example plus the credentials, and parses its JSON output. */
+async function composeJson<T>(args: string[]): Promise<T> {
+  const env = await envFile(CREDENTIALS);
+  try {
+    const run = await compose([...args, "--format", "json"], env);
+    assert.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout) as T;
+  } finally {
+    await Deno.remove(env);
+  }
+}
+
+let resolved: Promise<Project> | undefined;
+
+/** The model `docker compose up` would run: interpolated and normalised. */
+function project(): Promise<Project> {
+  resolved ??= composeJson<Project>(["config"]);
+  return resolved;
+}
+
+function env(service: Service, name: string): string {
+  const value = service.environment?.[name];
+  assert.equal(typeof value, "string", `${name} is set`);
+  return value as string;
+}
+
+/** Copies docker-compose.yml with one text replaced, runs `config --quiet` on it. */
+async function validateEdited(from: string, to: string): Promise<Run> {
+  const original = await Deno.readTextFile(COMPOSE_FILE);
+  assert.ok(original.includes(from), `docker-compose.yml contains ${from}`);
+  const file = await Deno.makeTempFile({
+    prefix: "compose-test-",
+    suffix: ".yml",
+  });
+  const env = await envFile(CREDENTIALS);
+  try {
+    await Deno.writeTextFile(file, original.replace(from, to));
+    return await compose(["config", "--quiet"], env, file);
+  } finally {
+    await Deno.remove(file);
+    await Deno.remove(env);
+  }
+}
+
+Deno.test("docker-compose.yml is valid Compose with .env.example and the two MinIO credentials", async () => {
+  const env = await envFile(CREDENTIALS);
+  try {
+    const run = await compose(["config", "--quiet"], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "", "no warnings, e.g. of unset variables");
+  } finally {
+    await Deno.remove(env);
+  }
+});
+
+Deno.test("a missing MinIO credential stops compose with a message that says what to do", async () => {
+  for (const name of Object.keys(CREDENTIALS)) {
+    const others = Object.fromEntries(
+      Object.entries(CREDENTIALS).filter(([key]) => key !== name),
+    );
+    const env = await envFile(others);
+    try {
+      const run = await compose(["config", "--quiet"], env);
+      assert.notEqual(run.code, 0, `compose accepted a missing ${name}`);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `required variable ${name} is missing a value: set ${name} in \\.env \\(copy \\.env\\.example\\)`,
+        ),
+      );
+    } finally {
+      await Deno.remove(env);
+    }
+  }
+});
+
+Deno.test("the validator rejects what the Compose Specification forbids", async () => {
+  // The schema: a property services do not have.
+  const schema = await validateEdited(
+    "  kafdrop:\n",
+    "  kafdrop:\n    restart_policy: always\n",
+  );
+  assert.notEqual(schema.code, 0);
+  assert.match(
+    schema.stderr,
+    /services\.kafdrop additional properties 'restart_policy' not allowed/,
+  );
+  // The model's consistency: a dependency on a service that does not exist.
+  const model = await validateEdited(
+    "      minio:\n        condition: service_healthy\n",
+    "      s3:\n        condition: service_healthy\n",
+  );
+  assert.notEqual(model.code, 0);
+  assert.match(model.stderr, /depends on undefined service "?s3"?/);
+});
+
+Deno.test("every built service uses the one Dockerfile and runs a deno task", async () => {
+  const { services } = await project();
+  const tasks = Object.keys(
+    JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks,
+  );
+  const built = Object.entries(services).filter(([, s]) => s.build);
+  assert.deepEqual(built.map(([name]) => name).sort(), [
+    "consumer",
+    "loader",
+    "producer",
+  ]);
+  for (const [name, service] of built) {
+    assert.equal(service.build?.context, ROOT, `${name} build context`);
+    assert.equal(service.build?.dockerfile, "Dockerfile", `${name} Dockerfile`);
+    assert.ok(tasks.includes(service.command?.[0] ?? ""), `${name} command`);
+  }
+});
+
+Deno.test("Kafka is apache/kafka:4.1.1 in KRaft mode, reachable from containers and the host", async () => {
+  const { services } = await project();
+  const kafka = services.kafka;
+  assert.equal(kafka.image, "apache/kafka:4.1.1");
+  assert.equal(env(kafka, "KAFKA_PROCESS_ROLES"), "broker,controller");
+  const advertised = Object.fromEntries(
+    env(kafka, "KAFKA_ADVERTISED_LISTENERS").split(",").map((listener) => {
+      const [name, address] = listener.split("://");
+      return [name, address];
+    }),
+  );
+  const internal = advertised[env(kafka, "KAFKA_INTER_BROKER_LISTENER_NAME")];
+  assert.equal(internal, "kafka:29092");
+  assert.ok(Object.values(advertised).includes("localhost:9092"));
+  assert.deepEqual(
+    kafka.ports?.map((p) => [p.published, p.target]),
+    [["9092", 9092]],
+  );
+  for (const name of ["producer", "consumer", "loader"]) {
+    assert.equal(env(services[name], "KAFKA_BROKERS"), internal, name);
+  }
+  assert.equal(env(services.kafdrop, "KAFKA_BROKERCONNECT"), internal);
+});
+
+Deno.test("Kafdrop publishes :9000 and the MinIO console :9001, on loopback only", async () => {
+  const { services } = await project();
+  assert.deepEqual(
+    services.kafdrop.ports?.map((p) => [p.published, p.target]),
+    [["9000", 9000]],
+  );
+  assert.deepEqual(
+    services.minio.ports?.map((p) => [p.published, p.target]),
+    [["9001", 9001]],
+  );
+  for (const [name, service] of Object.entries(services)) {
+    for (const port of service.ports ?? []) {
+      assert.equal(
+        port.host_ip,
+        "127.0.0.1",
+        `${name} publishes ${port.target}`,
+      );
+    }
+  }
+});
+
+Deno.test("every long-running service restarts, and the one-shots do not", async () => {
+  const { services } = await project();
+  for (const name of ONE_SHOTS) assert.ok(services[name], name);
+  for (const [name, service] of Object.entries(services)) {
+    if (ONE_SHOTS.includes(name)) {
+      assert.equal(service.restart, "no", name);
+    } else {
+      assert.ok(
+        ["always", "unless-stopped"].includes(service.restart ?? ""),
+        `${name} restart policy: ${service.restart}`,
+      );
+    }
+  }
+});
+
+Deno.test("every depends_on waits on a condition its target can meet", async () => {
+  const { services } = await project();
+  let count = 0;
+  for (const [name, service] of Object.entries(services)) {
+    for (
+      const [target, { condition }] of Object.entries(service.depends_on ?? {})
+    ) {
+      count++;
+      const dependency = services[target];
+      if (condition === "service_healthy") {
+        assert.ok(
+          dependency.healthcheck?.test?.length &&
+            !dependency.healthcheck.disable,
+          `${name} waits for ${target} to be healthy, which has no healthcheck`,
+        );
+      } else {
+        // Short syntax reads as service_started, which waits for nothing.
+        assert.equal(
+          condition,
+          "service_completed_successfully",
+          `${name} depends on ${target}`,
+        );
+        assert.ok(ONE_SHOTS.includes(target), `${target} is a one-shot`);
+      }
+    }
+  }
+  assert.ok(count >= 6, "the stack's dependencies are declared");
+});
+
+Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
+  const { services } = await project();
+  const kafka = services.kafka.healthcheck?.test ?? [];
+  // apache/kafka has its scripts under /opt/kafka/bin.
+  assert.equal(kafka[0], "CMD-SHELL");
+  assert.match(kafka[1], /^\/opt\/kafka\/bin\/kafka-broker-api-versions\.sh /);
+  // minio/minio ships mc but no curl; `mc ready local` is MinIO's own check.
+  assert.deepEqual(services.minio.healthcheck?.test, [
+    "CMD",
+    "mc",
+    "ready",
+    "local",
+  ]);
+});
+
+Deno.test("data lives in declared named volumes where each service writes it", async () => {
+  const { services, volumes } = await project();
+  const declared = Object.keys(volumes ?? {}).sort();
+  assert.deepEqual(declared, ["kafka-data", "minio-data", "warehouse"]);
+  const mounts: Record<string, string> = {};
+  for (const [name, service] of Object.entries(services)) {
+    for (const volume of service.volumes ?? []) {
+      assert.equal(volume.type, "volume", `${name} mounts ${volume.target}`);
+      assert.ok(declared.includes(volume.source ?? ""), `${name} volume`);
+      mounts[`${name}:${volume.target}`] = volume.source ?? "";
+    }
+  }
+  assert.deepEqual(mounts, {
+    [`kafka:${env(services.kafka, "KAFKA_LOG_DIRS")}`]: "kafka-data",
+    [`minio:${services.minio.command?.[1]}`]: "minio-data",
+    [`loader:${dirname(env(services.loader, "DUCKDB_PATH"))}`]: "warehouse",
+  });
+});
+
+Deno.test("every credential comes from .env, none is written in the compose file", async () => {
+  // As written: each credential is exactly a variable, with no default value.
+  const raw = await composeJson<Project>([
+    "config",
+    "--no-interpolate",
+    "--no-normalize",
+  ]);
+  const found: string[] = [];
+  for (const [name, service] of Object.entries(raw.services)) {
+    for (const [key, value] of Object.entries(service.environment ?? {})) {
+      if (!CREDENTIAL_NAME.test(key)) continue;
+      found.push(`${name}.${key}`);
+      assert.match(
+        value ?? "",
+        /^\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*|:-)?\}$/,
+        `${name}.${key} is a variable without a default`,
+      );
+    }
+  }
+  for (
+    const expected of [
+      "minio.MINIO_ROOT_USER",
+      "minio.MINIO_ROOT_PASSWORD",
+      "minio-init.MINIO_ROOT_PASSWORD",
+      "producer.AWS_SECRET_ACCESS_KEY",
+      "producer.FINNHUB_API_KEY",
+      "consumer.AWS_SECRET_ACCESS_KEY",
+      "loader.AWS_SECRET_ACCESS_KEY",
+    ]
+  ) {
+    assert.ok(found.includes(expected), expected);
+  }
+  // Resolved: the values are the ones .env gave, and nothing else carries them.
+  const { services } = await project();
+  const sentinels = Object.values(CREDENTIALS);
+  for (const [name, service] of Object.entries(services)) {
+    for (const [key, value] of Object.entries(service.environment ?? {})) {
+      if (CREDENTIAL_NAME.test(key)) {
+        assert.ok(
+          value === "" || sentinels.includes(value ?? ""),
+          `${name}.${key} comes from .env`,
+        );
+      } else {
+        assert.ok(!sentinels.includes(value ?? ""), `${name}.${key}`);
+      }
+    }
+  }
+  assert.equal(
+    env(services.consumer, "AWS_SECRET_ACCESS_KEY"),
+    CREDENTIALS.MINIO_ROOT_PASSWORD,
+  );
+});
+
+Deno.test("every variable the compose file reads is documented in .env.example", async () => {
+  const variables = await composeJson<
+    Record<string, { Required: boolean }>
+  >(["config", "--variables"]);
+  for (const name of Object.keys(variables)) {
+    assert.match(EXAMPLE, new RegExp(`^# ${name}=`, "m"), name);
+  }
+  assert.deepEqual(
+    Object.entries(variables).filter(([, v]) => v.Required).map(([n]) => n)
+      .sort(),
+    ["MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER"],
+  );
+});
+
+/** The Dockerfile's instructions, continuation lines joined. */
+async function dockerfile(): Promise<[string, string][]> {
+  const text = await Deno.readTextFile(join(ROOT, "Dockerfile"));
+  return text.replace(/\\\n/g, " ").split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"))
+    .map((line) => {
+      const [instruction, ...rest] = line.split(/\s+/);
+      return [instruction.toUpperCase(), rest.join(" ")];
+    });
+}
+
+Deno.test("the image is the official Deno image at the version CI tests with", async () => {
+  const instructions = await dockerfile();
+  const ci = await Deno.readTextFile(join(ROOT, ".ci", "run"));
+  const version = ci.match(/^DENO_VERSION=(\S+)$/m)?.[1];
+  assert.ok(version, ".ci/run pins DENO_VERSION");
+  assert.deepEqual(instructions[0], ["FROM", `denoland/deno:${version}`]);
+  assert.deepEqual(
+    instructions.find(([i]) => i === "ENTRYPOINT"),
+    ["ENTRYPOINT", '["deno", "task"]'],
+  );
+});
+
+Deno.test("the Dockerfile's deno install steps pass on exactly the files it copies", async () => {
+  const app = await Deno.makeTempDir({ prefix: "compose-test-app-" });
+  try {
+    const installs: string[][] = [];
+    for (const [instruction, args] of await dockerfile()) {
+      if (instruction === "COPY") {
+        const parts = args.split(/\s+/).filter((p) => !p.startsWith("--"));
+        const target = join(app, parts.pop() ?? "");
+        for (const source of parts) {
+          const from = join(ROOT, source);
+          const isDir = (await Deno.stat(from)).isDirectory;
+          cpSync(from, isDir ? target : join(target, source), {
+            recursive: true,
+          });
+        }
+      } else if (instruction === "RUN" && args.startsWith("deno install")) {
+        assert.match(args, /--frozen/, "installs only what deno.lock pins");
+        installs.push(args.split(/\s+/).slice(1));
+      }
+    }
+    assert.equal(installs.length, 2, "dependencies, then the entry points");
+    for (const args of installs) {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args,
+        cwd: app,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(
+        output.success,
+        `deno ${args.join(" ")}:\n${new TextDecoder().decode(output.stderr)}`,
+      );
+    }
+  } finally {
+    await Deno.remove(app, { recursive: true });
+  }
+});
