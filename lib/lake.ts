@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { FatalError } from "./retry.ts";
 
 /** An object's listing entry. */
 export interface LakeObject {
@@ -23,8 +24,10 @@ export interface Lake {
   readonly location: string;
   /**
    * Writes an object; resolves once it is durable (S3: the PUT succeeded;
-   * local: written, fsynced and renamed into place). Rewriting a key replaces
-   * the object whole.
+   * local: written, fsynced and linked into place). Objects are never
+   * replaced: writing a key that exists succeeds only when the object holds
+   * the same events (a retried upload), and otherwise throws
+   * {@linkcode ObjectConflictError}.
    */
   put(key: string, body: Uint8Array): Promise<void>;
   /** Reads an object whole. */
@@ -41,8 +44,54 @@ export const DEAD_LETTER_PREFIX = "dead-letter";
 
 const OFFSET_DIGITS = 20;
 
+/**
+ * An object key exists already with other content: the stream reused offsets
+ * (a recreated topic, a deleted embedded stream). Landing stops rather than
+ * replace events that may not be loaded yet.
+ */
+export class ObjectConflictError extends FatalError {
+  /** Creates the error for `key` in the lake at `location`. */
+  constructor(location: string, key: string) {
+    super(
+      `Cannot write ${key} to ${location} as an object with other events already has that name: the stream reused its offsets (was the topic recreated, or the embedded stream deleted?); move the old objects away or use a new topic`,
+    );
+    this.name = "ObjectConflictError";
+  }
+}
+
+/**
+ * Whether two object bodies hold the same lines, so that finding `existing`
+ * under a key being written makes the write a harmless retry.
+ */
+export async function sameObject(
+  existing: Uint8Array,
+  body: Uint8Array,
+): Promise<boolean> {
+  if (
+    existing.length === body.length && existing.every((b, i) => b === body[i])
+  ) return true;
+  const [a, b] = await Promise.all([decodeLines(existing), decodeLines(body)]);
+  return a.length === b.length && a.every((line, i) => line === b[i]);
+}
+
+/**
+ * A short, key-safe tag of a stream's identity (8 hex digits of FNV-1a), so
+ * that object names from different logs never meet even when their topics,
+ * partitions and offsets do.
+ */
+export function streamTag(streamId: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < streamId.length; i++) {
+    hash ^= streamId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
 /** Stream coordinates of the first and last message in an object. */
 export interface ObjectCoordinates {
+  /** Identity of the log (see `Stream.identity()`). */
+  streamId: string;
   /** Topic. */
   topic: string;
   /** Partition. */
@@ -54,12 +103,13 @@ export interface ObjectCoordinates {
 }
 
 /**
- * The object name for a run of messages: `<topic>+<partition>+<first>+<last>.ndjson.gz`
- * with zero-padded offsets, so the same messages always land under the same
- * name and a retried upload overwrites its earlier attempt.
+ * The object name for a run of messages:
+ * `<topic>+<stream tag>+<partition>+<first>+<last>.ndjson.gz` with zero-padded
+ * offsets, so the same messages always land under the same name and a retried
+ * upload meets its earlier attempt.
  */
 export function objectName(coordinates: ObjectCoordinates): string {
-  const { topic, partition, firstOffset, lastOffset } = coordinates;
+  const { streamId, topic, partition, firstOffset, lastOffset } = coordinates;
   if (
     !Number.isSafeInteger(firstOffset) || firstOffset < 0 ||
     lastOffset < firstOffset
@@ -69,7 +119,7 @@ export function objectName(coordinates: ObjectCoordinates): string {
     );
   }
   const pad = (n: number) => String(n).padStart(OFFSET_DIGITS, "0");
-  return `${topic}+${partition}+${pad(firstOffset)}+${
+  return `${topic}+${streamTag(streamId)}+${partition}+${pad(firstOffset)}+${
     pad(lastOffset)
   }.ndjson.gz`;
 }

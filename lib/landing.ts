@@ -32,6 +32,8 @@ export interface LakeSinkOptions {
   consumer: StreamConsumer;
   /** Where events land. */
   lake: Lake;
+  /** Identity of the log being read (see `Stream.identity()`). */
+  streamId: string;
   /** Rotation limits of every partition's batch. */
   limits: FlushLimits;
   /** Stops retries on shutdown; nothing is committed after it aborts. */
@@ -140,13 +142,14 @@ export class LakeSink implements ConsumerHandlers {
     return this.#enqueue(batch.partition, async () => {
       let writer = this.#writers.get(batch.partition);
       if (!writer) {
-        writer = new PartitionWriter(
-          batch.topic,
-          batch.partition,
-          this.#options.lake,
-          this.#options.limits,
-          this.#options.now,
-        );
+        writer = new PartitionWriter({
+          streamId: this.#options.streamId,
+          topic: batch.topic,
+          partition: batch.partition,
+          lake: this.#options.lake,
+          limits: this.#options.limits,
+          now: this.#options.now,
+        });
         this.#writers.set(batch.partition, writer);
       }
       writer.add(batch.messages);
@@ -294,9 +297,11 @@ export async function startLanding(
   await stream.ensureTopic();
   const consumer = await stream.consumer(groupId);
   const stopping = new AbortController();
+  const streamId = await stream.identity();
   const sink = new LakeSink({
     consumer,
     lake,
+    streamId,
     limits,
     signal: stopping.signal,
   });

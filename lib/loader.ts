@@ -174,8 +174,9 @@ export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
   const result = validateQuote(parsed);
   if (!result.ok) return { reason: result.rejection };
   const stream = (parsed as { _stream?: Record<string, unknown> })._stream;
-  const { topic, partition, offset, timestamp } = stream ?? {};
+  const { id, topic, partition, offset, timestamp } = stream ?? {};
   if (
+    typeof id !== "string" || id === "" ||
     typeof topic !== "string" || topic === "" ||
     !isCount(partition) || !isCount(offset) || !isCount(timestamp)
   ) {
@@ -184,11 +185,11 @@ export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
         field: "_stream",
         value: JSON.stringify(stream ?? null).slice(0, 80),
         rule:
-          "must hold the stream coordinates {topic, partition, offset, timestamp}",
+          "must hold the stream coordinates {id, topic, partition, offset, timestamp}",
       },
     };
   }
-  return { line, topic, partition, offset, timestamp } as RawRow;
+  return { line, streamId: id, topic, partition, offset, timestamp } as RawRow;
 }
 
 function isCount(value: unknown): value is number {

@@ -35,6 +35,8 @@ export type WriterState = "empty" | "buffering" | "writing";
 export interface LandedLine extends Quote {
   /** Where the event sat in the stream. */
   _stream: {
+    /** Identity of the log (see `Stream.identity()`). */
+    id: string;
     topic: string;
     partition: number;
     offset: number;
@@ -44,6 +46,8 @@ export interface LandedLine extends Quote {
 
 /** A dead letter: the message as consumed and why it was rejected. */
 export interface DeadLetter {
+  /** Identity of the log. */
+  stream: string;
   /** Topic. */
   topic: string;
   /** Partition. */
@@ -77,7 +81,29 @@ export interface FlushResult {
 const log = logger("writer");
 
 /** Buffers and lands one partition's messages. */
+/** What a {@linkcode PartitionWriter} writes and where. */
+export interface PartitionWriterOptions {
+  /** Identity of the log (see `Stream.identity()`). */
+  streamId: string;
+  /** Topic. */
+  topic: string;
+  /** Partition. */
+  partition: number;
+  /** Where to land. */
+  lake: Lake;
+  /** Rotation limits. */
+  limits: FlushLimits;
+  /**
+   * Clock in epoch milliseconds, injected by tests.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
 export class PartitionWriter {
+  /** Identity of the log. */
+  readonly streamId: string;
   /** Topic. */
   readonly topic: string;
   /** Partition. */
@@ -97,22 +123,11 @@ export class PartitionWriter {
   #firstAt = 0;
   #lastOffset = -1;
 
-  /**
-   * Creates the writer.
-   *
-   * @param topic Topic.
-   * @param partition Partition.
-   * @param lake Where to land.
-   * @param limits Rotation limits.
-   * @param now Clock in epoch milliseconds, injected by tests.
-   */
-  constructor(
-    topic: string,
-    partition: number,
-    lake: Lake,
-    limits: FlushLimits,
-    now: () => number = Date.now,
-  ) {
+  /** Creates the writer. */
+  constructor(options: PartitionWriterOptions) {
+    const { streamId, topic, partition, lake, limits, now = Date.now } =
+      options;
+    this.streamId = streamId;
     this.topic = topic;
     this.partition = partition;
     this.#lake = lake;
@@ -153,6 +168,7 @@ export class PartitionWriter {
         const landed: LandedLine = {
           ...result.quote,
           _stream: {
+            id: this.streamId,
             topic: message.topic,
             partition: message.partition,
             offset: message.offset,
@@ -179,6 +195,7 @@ export class PartitionWriter {
         this.#bytes += line.length + 1;
       } else {
         this.#deadLetters.push({
+          stream: this.streamId,
           topic: message.topic,
           partition: message.partition,
           offset: message.offset,
@@ -225,6 +242,7 @@ export class PartitionWriter {
     try {
       for (const group of this.#groups.values()) {
         const key = eventKey(group.symbol, group.date, {
+          streamId: this.streamId,
           topic: this.topic,
           partition: this.partition,
           firstOffset: group.offsets[0],
@@ -241,6 +259,7 @@ export class PartitionWriter {
         const key = deadLetterKey(
           new Date(first.timestamp).toISOString().slice(0, 10),
           {
+            streamId: this.streamId,
             topic: this.topic,
             partition: this.partition,
             firstOffset: first.offset,

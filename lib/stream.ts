@@ -97,6 +97,13 @@ export interface Stream {
   readonly topic: string;
   /** Creates the topic if it does not exist. */
   ensureTopic(): Promise<void>;
+  /**
+   * The identity of this log, e.g. `kafka:<cluster id>` or
+   * `embedded:<uuid>`. Offsets are unique only within one log: two clusters,
+   * or an embedded stream deleted and created again, reuse them. So every
+   * landed event carries this identity beside its topic, partition and offset.
+   */
+  identity(): Promise<string>;
   /** Opens a producer. */
   producer(): Promise<StreamProducer>;
   /** Opens a consumer in `groupId`. */

@@ -2,19 +2,24 @@
  * The warehouse seam: where the loader puts landed events for dbt.
  *
  * A load is one transaction: the rows of a set of lake objects go into
- * `raw.source_stock_quotes`, minus any whose stream coordinates are already
- * there, and each object is recorded in the load ledger beside them. So a
- * re-run loads nothing twice, and objects that overlap after a consumer crash
- * still count each event once.
+ * `raw.source_stock_quotes`, minus any whose stream coordinates (log
+ * identity, topic, partition, offset) are already there, and each object is
+ * recorded in the load ledger beside them. So a re-run loads nothing twice,
+ * and objects that overlap after a consumer crash still count each event
+ * once. A row whose coordinates are taken by a different event is refused
+ * (a {@linkcode CoordinateClashError}), never dropped as a duplicate.
  *
  * @module
  */
 import type { Rejection } from "./quote.ts";
+import { FatalError } from "./retry.ts";
 
 /** One landed event, ready to load. */
 export interface RawRow {
   /** The landed line, verbatim. */
   line: string;
+  /** Identity of the log it was read from. */
+  streamId: string;
   /** Stream topic. */
   topic: string;
   /** Stream partition. */
@@ -71,4 +76,19 @@ export interface Warehouse {
   load(files: LoadFile[]): Promise<LoadResult>;
   /** Releases the connection (DuckDB: lets another process open the file). */
   close(): Promise<void>;
+}
+
+/**
+ * Rows arrived whose stream coordinates are already taken by different events:
+ * the log reused offsets under the same identity (e.g. a Kafka topic deleted
+ * and created again in the same cluster). The load is rolled back.
+ */
+export class CoordinateClashError extends FatalError {
+  /** Creates the error for `count` clashing rows, one of them in `example`. */
+  constructor(count: number, example: string) {
+    super(
+      `Cannot load as ${count} row(s) reuse the stream coordinates of different events already loaded (first: ${example}); the topic was probably recreated: land it under a new topic name`,
+    );
+    this.name = "CoordinateClashError";
+  }
 }

@@ -210,3 +210,13 @@ Deno.test("EmbeddedStream rejects unsafe topic and group names", async () => {
   await assert.rejects(() => stream(dir).consumer("a/b"), RangeError);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("EmbeddedStream keeps its identity across runs and gets a new one when recreated", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await stream(dir).identity();
+  assert.match(first, /^embedded:[0-9a-f-]{36}$/);
+  assert.equal(await stream(dir).identity(), first);
+  await Deno.remove(join(dir, "stock-quotes"), { recursive: true });
+  assert.notEqual(await stream(dir).identity(), first);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decodeLines, type Lake, type LakeObject } from "../lib/lake.ts";
+import {
+  decodeLines,
+  encodeLines,
+  type Lake,
+  type LakeObject,
+  ObjectConflictError,
+  streamTag,
+} from "../lib/lake.ts";
 import { LocalLake } from "../lib/lake/local.ts";
 import {
   LakeSink,
@@ -17,6 +24,8 @@ import type {
 import { EmbeddedStream } from "../lib/stream/embedded.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000; // 2026-11-20T14:30:00Z
+const STREAM_ID = "embedded:test-stream";
+const TAG = streamTag(STREAM_ID);
 
 function quote(symbol: string, n: number): Quote {
   return {
@@ -107,6 +116,7 @@ async function journaled(
   const sink = new LakeSink({
     consumer: journalConsumer(journal),
     lake,
+    streamId: STREAM_ID,
     limits: { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, ...limits },
     ...extra,
   });
@@ -136,9 +146,9 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
     ],
   });
   const aapl =
-    "stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+1+00000000000000000010+00000000000000000013.ndjson.gz";
+    `stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+${TAG}+1+00000000000000000010+00000000000000000013.ndjson.gz`;
   const msft =
-    "stock-quotes/symbol=MSFT/date=2026-11-20/stock-quotes+1+00000000000000000011+00000000000000000011.ndjson.gz";
+    `stock-quotes/symbol=MSFT/date=2026-11-20/stock-quotes+${TAG}+1+00000000000000000011+00000000000000000011.ndjson.gz`;
   assert.deepEqual(journal, [`put ${aapl}`, `put ${msft}`, "commit 1@14"]);
 
   const lines = (await decodeLines(await lake.get(aapl))).map((l) =>
@@ -148,6 +158,7 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
   assert.deepEqual(lines[0], {
     ...quote("AAPL", 0),
     _stream: {
+      id: STREAM_ID,
       topic: "stock-quotes",
       partition: 1,
       offset: 10,
@@ -176,7 +187,8 @@ Deno.test("LakeSink dead-letters invalid events with their reason, and commits p
       message(0, 2, JSON.stringify(quote("AAPL", 2))),
     ],
   });
-  const dead = "dead-letter/stock-quotes/date=2026-11-20/stock-quotes+0+" +
+  const dead =
+    `dead-letter/stock-quotes/date=2026-11-20/stock-quotes+${TAG}+0+` +
     "00000000000000000000+00000000000000000001.ndjson.gz";
   assert.equal(journal.at(-2), `put ${dead}`);
   assert.equal(journal.at(-1), "commit 0@3");
@@ -209,7 +221,7 @@ Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same
     ],
   });
   const key =
-    "stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+0+00000000000000000000+00000000000000000001.ndjson.gz";
+    `stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+${TAG}+0+00000000000000000000+00000000000000000001.ndjson.gz`;
   assert.deepEqual(journal, [
     `put-failed ${key}`,
     `put-failed ${key}`,
@@ -284,6 +296,76 @@ Deno.test("startLanding drains the embedded stream into the local lake and resum
   }
   assert.equal(offsets.size, 80, "every event landed exactly once");
   await producer.close();
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("LocalLake accepts a retried write of the same events and refuses to replace other events", async () => {
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(dir);
+  const key = "stock-quotes/symbol=AAPL/date=2026-11-20/x.ndjson.gz";
+  await lake.put(key, await encodeLines(["a", "b"]));
+  await lake.put(key, await encodeLines(["a", "b"]));
+  await assert.rejects(
+    async () => lake.put(key, await encodeLines(["a", "c"])),
+    ObjectConflictError,
+  );
+  assert.deepEqual(await decodeLines(await lake.get(key)), ["a", "b"]);
+  const leftovers = [];
+  for await (
+    const entry of Deno.readDir(
+      `${dir}/stock-quotes/symbol=AAPL/date=2026-11-20`,
+    )
+  ) leftovers.push(entry.name);
+  assert.deepEqual(
+    leftovers,
+    ["x.ndjson.gz"],
+    "no temporary file is left behind",
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("landing a recreated embedded stream into the same lake names its objects apart", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const limits = { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 60_000 };
+  for (let run = 0; run < 2; run++) {
+    // The same topic from offset 0 each time: the stream directory is deleted in between.
+    await Deno.remove(`${dir}/stream`, { recursive: true }).catch(() => {});
+    const stream = new EmbeddedStream({
+      dir: `${dir}/stream`,
+      topic: "stock-quotes",
+      partitions: 1,
+      pollIntervalMs: 5,
+    });
+    const producer = await stream.producer();
+    await producer.send(
+      [0, 1, 2].map((n) => ({
+        key: "AAPL",
+        value: JSON.stringify(quote("AAPL", n + run * 10)),
+      })),
+    );
+    await producer.close();
+    const landing = await startLanding({
+      stream,
+      lake,
+      groupId: "lake",
+      limits,
+    });
+    await landing.drain();
+    await landing.stop();
+  }
+  const objects = [];
+  for await (const object of lake.list("stock-quotes/")) {
+    objects.push(object.key);
+  }
+  assert.equal(objects.length, 2, objects.join("\n"));
+  assert.notEqual(
+    objects[0].split("+")[1],
+    objects[1].split("+")[1],
+    "different stream tags",
+  );
   restore();
   await Deno.remove(dir, { recursive: true });
 });

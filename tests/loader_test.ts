@@ -5,18 +5,21 @@ import { LocalLake } from "../lib/lake/local.ts";
 import { loadNewObjects, parseLandedLine } from "../lib/loader.ts";
 import { setLogSink } from "../lib/log.ts";
 import type { LandedLine } from "../lib/partition_writer.ts";
+import { CoordinateClashError } from "../lib/warehouse.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
 
+const STREAM = "embedded:loader-test";
+
 function landed(
   partition: number,
   offset: number,
-  symbol = "AAPL",
+  { stream = STREAM, price = 100 + offset / 100 } = {},
 ): LandedLine {
   return {
-    symbol,
-    c: 100 + offset / 100,
+    symbol: "AAPL",
+    c: price,
     d: 1,
     dp: 1,
     h: 500,
@@ -27,6 +30,7 @@ function landed(
     fetched_at: (T + offset) * 1000,
     source: "simulated",
     _stream: {
+      id: stream,
       topic: "stock-quotes",
       partition,
       offset,
@@ -41,15 +45,17 @@ async function land(
   partition: number,
   offsets: number[],
   extra: string[] = [],
+  options: { stream?: string; price?: number } = {},
 ) {
   const key = eventKey("AAPL", "2026-11-20", {
+    streamId: options.stream ?? STREAM,
     topic: "stock-quotes",
     partition,
     firstOffset: offsets[0],
     lastOffset: offsets[offsets.length - 1],
   });
   const lines = [
-    ...offsets.map((o) => JSON.stringify(landed(partition, o))),
+    ...offsets.map((o) => JSON.stringify(landed(partition, o, options))),
     ...extra,
   ];
   await lake.put(key, await encodeLines(lines));
@@ -216,7 +222,7 @@ Deno.test("loadNewObjects keeps refused lines with their reason and loads the re
       [
         3,
         "_stream",
-        "must hold the stream coordinates {topic, partition, offset, timestamp}",
+        "must hold the stream coordinates {id, topic, partition, offset, timestamp}",
       ],
       [4, "l", "must not exceed h (500)"],
       [
@@ -234,6 +240,7 @@ Deno.test("parseLandedLine returns the row with its stream coordinates", () => {
   const line = JSON.stringify(landed(2, 42));
   assert.deepEqual(parseLandedLine(line), {
     line,
+    streamId: STREAM,
     topic: "stock-quotes",
     partition: 2,
     offset: 42,
@@ -267,5 +274,63 @@ Deno.test("DuckDBWarehouse waits for another process's lock, then says who holds
   holder.kill();
   await holder.status;
   await holder.stdout.cancel();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects keeps the events of two logs apart even when topic, partition and offsets match", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // The embedded stream and a Kafka cluster both start topic stock-quotes at offset 0.
+  await land(lake, 0, [0, 1, 2], [], { stream: "embedded:6f1e", price: 101 });
+  await land(lake, 0, [0, 1, 2], [], {
+    stream: "kafka:jmM1yNe0TUiIy-nNOOq5Ew",
+    price: 202,
+  });
+  const totals = await loadOnce(lake, db);
+  assert.equal(totals.inserted, 6);
+  assert.equal(totals.duplicates, 0);
+  assert.deepEqual(
+    await query(
+      db,
+      "select stream_id, count(*)::integer from raw.source_stock_quotes group by 1 order by 1",
+    ),
+    [["embedded:6f1e", 3], ["kafka:jmM1yNe0TUiIy-nNOOq5Ew", 3]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects refuses, and rolls back, events that reuse the coordinates of different events", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  await land(lake, 0, [0, 1, 2], [], { price: 101 });
+  assert.equal((await loadOnce(lake, db)).inserted, 3);
+  // A topic recreated in the same cluster: same identity, offsets from 0 again, other quotes.
+  await land(lake, 0, [0, 1], [], { price: 303 });
+  await assert.rejects(
+    () => loadOnce(lake, db),
+    (error: unknown) =>
+      error instanceof CoordinateClashError &&
+      error.message.startsWith(
+        "Cannot load as 2 row(s) reuse the stream coordinates of different events already loaded " +
+          "(first: embedded:loader-test stock-quotes partition 0 offset 0)",
+      ),
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[1]],
+  );
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, max(v->>'c') from raw.source_stock_quotes",
+    ),
+    [[3, "101"]],
+  );
+  restore();
   await Deno.remove(dir, { recursive: true });
 });

@@ -383,6 +383,7 @@ Deno.test("S3Lake.list() walks every page of a 2,500-object listing in key order
   const keys: string[] = [];
   for (let i = 0; i < 2_500; i++) {
     const key = eventKey("AAPL", "2024-01-02", {
+      streamId: "kafka:test-cluster",
       topic: "stock-quotes",
       partition: i % 3,
       firstOffset: i * 10,
@@ -450,6 +451,7 @@ Deno.test("S3Lake.put() stores gzipped NDJSON as application/gzip without Conten
   const lake = lakeAt(server.endpoint);
   try {
     const key = eventKey("BRK.B", "2024-01-02", {
+      streamId: "kafka:test-cluster",
       topic: "stock-quotes",
       partition: 1,
       firstOffset: 5,

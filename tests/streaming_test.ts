@@ -419,7 +419,7 @@ Deno.test({
       assert.match(
         key,
         new RegExp(
-          `^${topic}/symbol=[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/${topic}\\+\\d\\+\\d{20}\\+\\d{20}\\.ndjson\\.gz$`,
+          `^${topic}/symbol=[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/${topic}\\+[0-9a-f]{8}\\+\\d\\+\\d{20}\\+\\d{20}\\.ndjson\\.gz$`,
         ),
       );
     }
@@ -429,5 +429,40 @@ Deno.test({
     );
     await anonymous.body?.cancel();
     assert.equal(anonymous.status, 403);
+  },
+});
+
+Deno.test({
+  name:
+    "the producer creates the topic with 3 partitions and, on SIGTERM, flushes what it read before exiting 0",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env } = await scenario("sigterm");
+    const producer = spawn("producer.ts", ["--rate", "500"], env);
+    await sleep(4_000);
+    producer.child.kill("SIGTERM");
+    const result = await producer.finished;
+    assert.equal(result.code, 0, result.stderr);
+    const published = Number(
+      /msg="producer finished" published=(\d+)/.exec(result.stderr)?.[1],
+    );
+    assert.ok(published > 0, result.stderr);
+
+    const admin = new Kafka({
+      brokers: [services.KAFKA_BROKERS],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      assert.equal(offsets.length, 3);
+      assert.equal(
+        offsets.reduce((n, p) => n + Number(p.high), 0),
+        published,
+        "every acknowledged event is in the topic",
+      );
+    } finally {
+      await admin.disconnect();
+    }
   },
 });

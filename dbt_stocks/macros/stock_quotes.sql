@@ -37,6 +37,7 @@
         'change_pct',
         'fetched_at',
         'source',
+        'stream_id',
         'stream_topic',
         'stream_partition',
         'stream_offset',
@@ -48,7 +49,9 @@
 
 {#- Window order that picks the winning fetch of one (symbol, quote_ts): the
     newest fetched_at; on a tie the first landed copy, so that a replayed file
-    (same events, new stream coordinates) never changes silver. -#}
+    (same events, new stream coordinates) never changes silver. The last keys
+    are the full stream coordinate (stream_id first: offsets are only unique
+    within one log), so the order is total and the winner deterministic. -#}
 {% macro newest_fetch_order() -%}
-    fetched_at desc, loaded_at asc, stream_topic asc, stream_partition asc, stream_offset asc
+    fetched_at desc, loaded_at asc, stream_id asc, stream_topic asc, stream_partition asc, stream_offset asc
 {%- endmacro %}

@@ -2,7 +2,8 @@
 
 -- silver_clean_stock_quotes, however incrementally built, must equal a
 -- from-scratch run over all of bronze: the same (symbol, quote_ts) keys, each
--- with the same winning fetch. Returns the rows that differ.
+-- with the same winning fetch (the same bronze row: the full stream
+-- coordinate, stream_id included). Returns the rows that differ.
 
 with
 
@@ -33,7 +34,7 @@ ranked as (
 
 expected as (
 
-    select symbol, quote_ts, fetched_at, stream_topic, stream_partition, stream_offset
+    select symbol, quote_ts, fetched_at, stream_id, stream_topic, stream_partition, stream_offset
     from ranked
     where fetch_rank = 1
 
@@ -41,7 +42,7 @@ expected as (
 
 actual as (
 
-    select symbol, quote_ts, fetched_at, stream_topic, stream_partition, stream_offset
+    select symbol, quote_ts, fetched_at, stream_id, stream_topic, stream_partition, stream_offset
     from {{ ref('silver_clean_stock_quotes') }}
 
 ),

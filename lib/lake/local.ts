@@ -2,14 +2,20 @@
  * A lake in a local directory, with the same keys as the bucket.
  *
  * Writes are atomic and durable: the body goes to a temporary file in the
- * target directory, is fsynced, renamed over the key, and the directory is
- * fsynced, so a crash leaves either the old object or the new one whole.
+ * target directory, is fsynced, hard-linked to the key (which fails if the key
+ * exists, so nothing is ever replaced), and the directory is fsynced; a crash
+ * leaves no object or the whole object.
  *
  * @module
  */
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Lake, LakeObject } from "../lake.ts";
+import {
+  type Lake,
+  type LakeObject,
+  ObjectConflictError,
+  sameObject,
+} from "../lake.ts";
 
 const SAFE_KEY = /^[A-Za-z0-9=+._:-]+(\/[A-Za-z0-9=+._:-]+)*$/;
 
@@ -30,7 +36,7 @@ export class LocalLake implements Lake {
     this.location = pathToFileURL(this.root).href;
   }
 
-  /** Writes an object atomically and durably. */
+  /** Writes an object atomically and durably, never replacing other content. */
   async put(key: string, body: Uint8Array): Promise<void> {
     const path = this.#path(key);
     const dir = path.slice(0, path.lastIndexOf("/"));
@@ -43,11 +49,16 @@ export class LocalLake implements Lake {
         written += await file.write(body.subarray(written));
       }
       await file.sync();
+      // A hard link never replaces an existing object, unlike a rename.
+      await Deno.link(temp, path);
     } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      if (!await sameObject(await Deno.readFile(path), body)) {
+        throw new ObjectConflictError(this.location, key);
+      }
+    } finally {
       await Deno.remove(temp).catch(() => {});
-      throw error;
     }
-    await Deno.rename(temp, path);
     using directory = await Deno.open(dir, { read: true });
     await directory.sync();
   }

@@ -22,7 +22,12 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import type { Lake, LakeObject } from "../lake.ts";
+import {
+  type Lake,
+  type LakeObject,
+  ObjectConflictError,
+  sameObject,
+} from "../lake.ts";
 import { logger, redact, registerSecret } from "../log.ts";
 import { FatalError, RetriableError } from "../retry.ts";
 
@@ -324,20 +329,29 @@ export class S3Lake implements Lake {
    * @throws {RangeError} When the key is empty or longer than 1024 bytes.
    * @throws {RetriableError} On a network fault, a 5xx or throttling.
    * @throws {FatalError} When credentials, permissions or the bucket are wrong.
+   * @throws {ObjectConflictError} When the key holds other content already.
    */
   async put(key: string, body: Uint8Array): Promise<void> {
     checkKey(key);
     try {
+      // A conditional write: never replace an object (If-None-Match: *).
       await this.#client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
           ContentType: contentTypeFor(key),
+          IfNoneMatch: "*",
         }),
       );
     } catch (error) {
-      throw s3Error(`put object '${key}' in ${this.location}`, error);
+      if (!isPreconditionFailed(error)) {
+        throw s3Error(`put object '${key}' in ${this.location}`, error);
+      }
+      // The key exists: a retried upload of the same events is fine.
+      if (!await sameObject(await this.get(key), body)) {
+        throw new ObjectConflictError(this.location, key);
+      }
     }
   }
 
@@ -450,4 +464,11 @@ function checkKey(key: string): void {
       }`,
     );
   }
+}
+
+/** Whether an SDK error is S3's 412 to a conditional write: the key exists. */
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.$metadata?.httpStatusCode === 412 ||
+    e?.name === "PreconditionFailed";
 }

@@ -115,7 +115,10 @@ export class EmbeddedStream implements Stream {
     try {
       await Deno.writeTextFile(
         join(this.#dir, "topic.json"),
-        JSON.stringify({ partitions: this.#partitions }) + "\n",
+        JSON.stringify({
+          partitions: this.#partitions,
+          id: crypto.randomUUID(),
+        }) + "\n",
         { createNew: true },
       );
     } catch (error) {
@@ -163,11 +166,25 @@ export class EmbeddedStream implements Stream {
     });
   }
 
+  /** `embedded:<uuid>`: the id the topic got when it was created. */
+  async identity(): Promise<string> {
+    await this.ensureTopic();
+    return `embedded:${(await this.#readMeta()).id}`;
+  }
+
   async #readPartitions(): Promise<number> {
-    const meta = JSON.parse(
-      await Deno.readTextFile(join(this.#dir, "topic.json")),
-    );
-    return meta.partitions;
+    return (await this.#readMeta()).partitions;
+  }
+
+  async #readMeta(): Promise<{ partitions: number; id: string }> {
+    const path = join(this.#dir, "topic.json");
+    const meta = JSON.parse(await Deno.readTextFile(path));
+    if (typeof meta.id !== "string") {
+      throw new Error(
+        `Cannot use the embedded stream as ${path} has no id: it predates stream identities; delete ${this.#dir}`,
+      );
+    }
+    return meta;
   }
 
   #logPath(partition: number): string {

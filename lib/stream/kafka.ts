@@ -439,6 +439,26 @@ export class KafkaStream implements Stream {
   }
 
   /**
+   * `kafka:<cluster id>`: the id Kafka formatted its storage with.
+   *
+   * @throws {RetriableError} When the cluster cannot be reached.
+   */
+  async identity(): Promise<string> {
+    const admin = this.#kafka.admin(
+      this.#retry === undefined ? {} : { retry: this.#retry },
+    );
+    try {
+      await admin.connect();
+      const { clusterId } = await admin.describeCluster();
+      return `kafka:${clusterId}`;
+    } catch (error) {
+      throw streamError(`describe the cluster at ${this.location}`, error);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /**
    * Opens a connected producer.
    *
    * @throws {RetriableError} When no broker can be reached.

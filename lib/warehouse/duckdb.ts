@@ -15,7 +15,12 @@ import {
 } from "@duckdb/node-api";
 import { logger } from "../log.ts";
 import { backoffDelay, sleep } from "../retry.ts";
-import type { LoadFile, LoadResult, Warehouse } from "../warehouse.ts";
+import {
+  CoordinateClashError,
+  type LoadFile,
+  type LoadResult,
+  type Warehouse,
+} from "../warehouse.ts";
 
 /** Options for {@linkcode DuckDBWarehouse.open}. */
 export interface DuckDBWarehouseOptions {
@@ -34,13 +39,14 @@ const BOOTSTRAP = `
 create schema if not exists raw;
 create table if not exists raw.source_stock_quotes (
   v json not null,
+  stream_id varchar not null,
   stream_topic varchar not null,
   stream_partition integer not null,
   stream_offset bigint not null,
   stream_timestamp timestamptz not null,
   file_name varchar not null,
   loaded_at timestamptz not null,
-  primary key (stream_topic, stream_partition, stream_offset)
+  primary key (stream_id, stream_topic, stream_partition, stream_offset)
 );
 create table if not exists raw.load_ledger (
   file_name varchar primary key,
@@ -65,7 +71,7 @@ create table if not exists raw.rejected_stock_quotes (
 
 const STAGING = `
 create or replace temp table staging_rows (
-  line varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
+  line varchar, stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
   timestamp_ms bigint, file_name varchar
 );
 create or replace temp table staging_files (file_name varchar, file_size bigint, rows_in_file integer);
@@ -75,25 +81,49 @@ create or replace temp table staging_rejects (
 );
 `;
 
+/**
+ * Staged rows whose coordinates name a different event: already loaded with
+ * other content, or twice in this batch with different content.
+ */
+const CLASHES = `
+with staged as (
+  select distinct line, stream_id, stream_topic, stream_partition, stream_offset from staging_rows
+),
+clashing as (
+  select staged.* from staged
+  join raw.source_stock_quotes as loaded
+    using (stream_id, stream_topic, stream_partition, stream_offset)
+  where loaded.v::varchar <> staged.line
+  union all
+  select any_value(staged.line), stream_id, stream_topic, stream_partition, stream_offset
+  from staged
+  group by stream_id, stream_topic, stream_partition, stream_offset
+  having count(*) > 1
+)
+select count(*), min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset)
+from clashing
+`;
+
 /** Inserts new coordinates, ledger and rejects in one transaction; literal SQL, no data in it. */
 const LOAD = `
 begin transaction;
 create or replace temp table fresh as
   select * from (
     select *, row_number() over (
-      partition by stream_topic, stream_partition, stream_offset order by file_name
+      partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
     ) as copy_number
     from staging_rows
   ) as staged
   where copy_number = 1
     and not exists (
       select 1 from raw.source_stock_quotes as loaded
-      where loaded.stream_topic = staged.stream_topic
+      where loaded.stream_id = staged.stream_id
+        and loaded.stream_topic = staged.stream_topic
         and loaded.stream_partition = staged.stream_partition
         and loaded.stream_offset = staged.stream_offset
     );
 insert into raw.source_stock_quotes
-  select line::json, stream_topic, stream_partition, stream_offset,
+  select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh;
 insert into raw.load_ledger
@@ -188,6 +218,7 @@ export class DuckDBWarehouse implements Warehouse {
       for (const file of files) {
         for (const row of file.rows) {
           rows.appendVarchar(row.line);
+          rows.appendVarchar(row.streamId);
           rows.appendVarchar(row.topic);
           rows.appendInteger(row.partition);
           rows.appendBigInt(BigInt(row.offset));
@@ -218,6 +249,12 @@ export class DuckDBWarehouse implements Warehouse {
         }
       }
     });
+    const [clashes, example] =
+      (await connection.runAndReadAll(CLASHES)).getRows()[0];
+    if (Number(clashes) > 0) {
+      await connection.run(DROP_STAGING);
+      throw new CoordinateClashError(Number(clashes), String(example));
+    }
     try {
       await connection.run(LOAD);
     } catch (error) {

@@ -25,6 +25,7 @@ renamed as (
 
         ----------  lineage
         {{ json_field('v', 'source', 'varchar') }} as source,
+        stream_id,
         stream_topic,
         stream_partition,
         stream_offset,

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['stream_topic', 'stream_partition', 'stream_offset'],
+        unique_key=['stream_id', 'stream_topic', 'stream_partition', 'stream_offset'],
         on_schema_change='fail'
     )
 }}
@@ -46,6 +46,7 @@ judged as (
 final as (
 
     select
+        stream_id,
         stream_topic,
         stream_partition,
         stream_offset,
