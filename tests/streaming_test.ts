@@ -29,6 +29,7 @@ import {
   spawn,
   type Spawned,
   SYMBOLS,
+  withWarehouse,
 } from "./_helpers.ts";
 
 /** A fresh topic, group and warehouse on the real services. */
@@ -464,5 +465,37 @@ Deno.test({
     } finally {
       await admin.disconnect();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "an embedded run and a Kafka run into one warehouse keep every event, though their offsets overlap",
+  sanitizeResources: false,
+  async fn() {
+    const { env, db, dir } = await scenario("two-logs");
+    const embedded = {
+      ...env,
+      KAFKA_BROKERS: "",
+      S3_BUCKET: "",
+      STREAM_DIR: `${dir}/stream`,
+      LAKE_DIR: `${dir}/lake`,
+    };
+    assertSuccess(
+      await run("demo.ts", ["--count", "40", "--rate", "100000"], embedded),
+      "embedded demo",
+    );
+    assertSuccess(
+      await run("demo.ts", ["--count", "40", "--rate", "100000"], env),
+      "Kafka demo",
+    );
+    assert.deepEqual(
+      await withWarehouse(db, (query) =>
+        query(
+          "select split_part(stream_id, ':', 1), count(*)::integer, min(stream_offset)::integer from raw.source_stock_quotes group by 1 order by 1",
+        )),
+      [["embedded", 40, 0], ["kafka", 40, 0]],
+    );
+    await Deno.remove(dir, { recursive: true });
   },
 });
