@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { logger } from "./log.ts";
-import { FatalError } from "./retry.ts";
+import { runTool } from "./tool.ts";
 
 /** The project's root directory. */
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,12 +41,13 @@ export async function ensureVenv(): Promise<void> {
   log.info("creating the Python virtualenv for dbt (once; a few minutes)", {
     dir: VENV_DIR,
   });
-  await run(
-    python,
-    ["-m", "venv", VENV_DIR],
-    `${python} was not found or cannot create a venv; install Python 3.9 or newer (set PYTHON to choose one)`,
-  );
-  await run(venvBin("python"), [
+  const purpose = "set up dbt";
+  await runTool(python, ["-m", "venv", VENV_DIR], {
+    purpose,
+    missing:
+      `Cannot set up dbt as ${python} was not found: install Python 3.9 or newer (set PYTHON to choose one)`,
+  });
+  await runTool(venvBin("python"), [
     "-m",
     "pip",
     "install",
@@ -54,31 +55,13 @@ export async function ensureVenv(): Promise<void> {
     "--disable-pip-version-check",
     "-r",
     REQUIREMENTS,
-  ], "pip could not install requirements.txt");
+  ], {
+    purpose,
+    missing: `Cannot set up dbt as the virtualenv has no python`,
+    failure: "pip could not install requirements.txt",
+  });
   await Deno.writeTextFile(STAMP, wanted + "\n");
   log.info("virtualenv ready", { dir: VENV_DIR });
-}
-
-async function run(
-  command: string,
-  args: string[],
-  failure: string,
-): Promise<void> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    throw new FatalError(`Cannot set up dbt as ${failure}`, { cause: error });
-  }
-  if (!output.success) {
-    const detail = new TextDecoder().decode(output.stderr).trim().split("\n")
-      .slice(-15).join("\n");
-    throw new FatalError(`Cannot set up dbt as ${failure}:\n${detail}`);
-  }
 }
 
 async function sha256(data: Uint8Array): Promise<string> {

@@ -10,19 +10,13 @@ import { join } from "node:path";
 import { PROJECT_ROOT } from "./python.ts";
 import { startKafka, stopKafka } from "./services/kafka.ts";
 import { startMinio, stopMinio } from "./services/minio.ts";
+import { userCache } from "./tool.ts";
 
 /** Runtime files of the services (pid, logs, data): git-ignored. */
 export const SERVICES_DIR = join(PROJECT_ROOT, ".services");
 
 /** The file `services:up` writes its variables to. */
 export const SERVICES_ENV = join(PROJECT_ROOT, "services.env");
-
-/** Downloads and builds, kept across clones: `$XDG_CACHE_HOME/stocks-pipeline` or `~/.cache/stocks-pipeline`. */
-export function userCache(): string {
-  const base = Deno.env.get("XDG_CACHE_HOME") ??
-    join(Deno.env.get("HOME") ?? PROJECT_ROOT, ".cache");
-  return join(base, "stocks-pipeline");
-}
 
 /** The variables that point the pipeline at the running services. */
 export type ServicesEnv = Record<string, string>;

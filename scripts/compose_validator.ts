@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { logger } from "../lib/log.ts";
 import { runMain } from "../lib/main.ts";
 import { FatalError } from "../lib/retry.ts";
+import { runTool, userCache } from "../lib/tool.ts";
 
 /** Version of the Docker Compose CLI the tests validate with. */
 export const COMPOSE_VERSION = "v5.5.1";
@@ -72,19 +73,6 @@ export interface DockerComposeOptions {
   timeoutMs?: number;
 }
 
-/** The user cache directory of the project. */
-export function userCacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg?.startsWith("/")) return join(xdg, "stocks-pipeline");
-  const home = Deno.env.get("HOME");
-  if (!home) {
-    throw new FatalError(
-      "Cannot find the user cache as neither XDG_CACHE_HOME nor HOME is set",
-    );
-  }
-  return join(home, ".cache", "stocks-pipeline");
-}
-
 /**
  * Returns the path of the cached `docker-compose` binary, building it first
  * when it is missing.
@@ -97,7 +85,7 @@ export function userCacheDir(): string {
 export async function dockerCompose(
   options: DockerComposeOptions = {},
 ): Promise<string> {
-  const { cacheDir = userCacheDir(), timeoutMs = 20 * 60_000 } = options;
+  const { cacheDir = userCache(), timeoutMs = 20 * 60_000 } = options;
   if (!(timeoutMs > 0)) {
     throw new RangeError(
       `Cannot build the Compose validator as 'timeoutMs' must be a positive number: current value is ${timeoutMs}`,
@@ -159,7 +147,14 @@ async function build(go: string, work: string, signal: AbortSignal) {
     CGO_ENABLED: "0",
   };
   const goRun = (args: string[], failure: string) =>
-    run(go, args, { cwd: src, env, signal }, failure);
+    runTool(go, args, {
+      purpose: "build the Compose validator",
+      missing: `Cannot build the Compose validator as ${go} was not found`,
+      failure,
+      cwd: src,
+      env,
+      signal,
+    });
 
   await Deno.writeTextFile(
     join(src, "go.mod"),
@@ -257,45 +252,6 @@ async function runs(binary: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; env: Record<string, string>; signal: AbortSignal },
-  failure: string,
-): Promise<string> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, {
-      args,
-      ...options,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    throw new FatalError(
-      `Cannot build the Compose validator as ${failure}`,
-      { cause: error },
-    );
-  }
-  if (!output.success) {
-    const reason = options.signal.aborted
-      ? "timed out"
-      : `exited with ${output.code}`;
-    // `go mod download -json` reports its error on stdout.
-    const text = new TextDecoder();
-    const detail = [output.stderr, output.stdout]
-      .flatMap((bytes) => text.decode(bytes).trim().split("\n"))
-      .filter((line) => line && !line.startsWith("go: downloading "))
-      .slice(-15).join("\n");
-    throw new FatalError(
-      `Cannot build the Compose validator as ${failure} ('${command} ${
-        args.join(" ")
-      }' ${reason}):\n${detail}`,
-    );
-  }
-  return new TextDecoder().decode(output.stdout);
 }
 
 if (import.meta.main) {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { formatEnv, SERVICES_ENV, servicesUp } from "../lib/services.ts";
 import { startKafka } from "../lib/services/kafka.ts";
 import { startMinio } from "../lib/services/minio.ts";
+import { FatalError } from "../lib/retry.ts";
 
 /** Runs `work` with PATH holding only the named programs (linked from the real PATH). */
 async function withOnly<T>(
@@ -46,7 +47,7 @@ Deno.test("startKafka() says to install Java when java is missing", async () => 
         ["setsid", "sh"],
         () => startKafka({ root, cache, port: 29092, controllerPort: 29093 }),
       ),
-    new Error(
+    new FatalError(
       "Cannot start Kafka as Java was not found: install a JDK or JRE 17+ (Debian: apt-get install openjdk-17-jre-headless)",
     ),
   );
@@ -61,7 +62,7 @@ Deno.test("startKafka() says to install Maven when Kafka's jars are not cached a
         ["setsid", "sh", "java"],
         () => startKafka({ root, cache, port: 29092, controllerPort: 29093 }),
       ),
-    new Error(
+    new FatalError(
       "Cannot fetch Kafka as Maven (mvn) was not found: install Maven 3 (Debian: apt-get install maven)",
     ),
   );
@@ -76,7 +77,7 @@ Deno.test("startMinio() says to install Go when MinIO is not built and go is mis
         ["setsid", "sh"],
         () => startMinio({ root, cache, port: 29000, consolePort: 29001 }),
       ),
-    /^Error: Cannot build MinIO as Go was not found: install Go/,
+    /^FatalError: Cannot build MinIO as Go was not found: install Go/,
   );
   await Deno.remove(root, { recursive: true });
 });

@@ -11,12 +11,8 @@ import { Kafka, logLevel } from "kafkajs";
 import { decodeLines } from "../lib/lake.ts";
 import { S3Lake } from "../lib/lake/s3.ts";
 import { partitionFor } from "../lib/partitioner.ts";
-import {
-  SERVICES_DIR,
-  type ServicesEnv,
-  servicesUp,
-  userCache,
-} from "../lib/services.ts";
+import { SERVICES_DIR, type ServicesEnv, servicesUp } from "../lib/services.ts";
+import { userCache } from "../lib/tool.ts";
 import { kafkaLibs } from "../lib/services/kafka.ts";
 import { startMinio, stopMinio } from "../lib/services/minio.ts";
 import { venvBin } from "../lib/python.ts";

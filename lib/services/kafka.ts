@@ -7,11 +7,11 @@
  * @module
  */
 import { join } from "node:path";
+import { runTool } from "../tool.ts";
 import {
   daemonFiles,
   portOpen,
   runningPid,
-  runTool,
   startDaemon,
   stopDaemon,
   waitUntilReady,
@@ -24,8 +24,12 @@ import {
  */
 export const KAFKA_VERSION = "4.1.1";
 
-const JAVA_MISSING =
-  "Cannot start Kafka as Java was not found: install a JDK or JRE 17+ (Debian: apt-get install openjdk-17-jre-headless)";
+/** How Java is run: to start Kafka, and what to say when it is missing. */
+const JAVA = {
+  purpose: "start Kafka",
+  missing:
+    "Cannot start Kafka as Java was not found: install a JDK or JRE 17+ (Debian: apt-get install openjdk-17-jre-headless)",
+};
 
 /** Log4j 2 for Kafka's logging (Kafka 4.1 logs through slf4j 1.7). */
 const LOG4J_VERSION = "2.24.3";
@@ -77,8 +81,12 @@ export async function fetchKafka(cache: string): Promise<string> {
       "-DoutputDirectory=libs",
       "-DincludeScope=runtime",
     ],
-    "Cannot fetch Kafka as Maven (mvn) was not found: install Maven 3 (Debian: apt-get install maven)",
-    { cwd: home },
+    {
+      purpose: "fetch Kafka",
+      missing:
+        "Cannot fetch Kafka as Maven (mvn) was not found: install Maven 3 (Debian: apt-get install maven)",
+      cwd: home,
+    },
   );
   await Deno.writeTextFile(stamp, `${new Date().toISOString()}\n`);
   return libs;
@@ -89,7 +97,8 @@ export async function fetchKafka(cache: string): Promise<string> {
  *
  * @param options Directories and ports.
  * @returns The broker address.
- * @throws {Error} When Java or Maven is missing, or Kafka does not start.
+ * @throws {FatalError} When Java or Maven is missing.
+ * @throws {Error} When Kafka does not start.
  */
 export async function startKafka(
   options: KafkaServiceOptions,
@@ -107,7 +116,7 @@ export async function startKafka(
     );
   }
   await stopDaemon(files);
-  await runTool("java", ["-version"], JAVA_MISSING);
+  await runTool("java", ["-version"], JAVA);
   const libs = await fetchKafka(cache);
   const classpath = `${libs}/*`;
 
@@ -125,7 +134,7 @@ export async function startKafka(
       classpath,
       "kafka.tools.StorageTool",
       "random-uuid",
-    ], JAVA_MISSING)).trim()
+    ], JAVA)).trim()
       .split("\n").pop()!;
     await runTool(
       "java",
@@ -139,7 +148,7 @@ export async function startKafka(
         "-c",
         properties,
       ],
-      JAVA_MISSING,
+      JAVA,
     );
   }
   const pid = await startDaemon(files, {

@@ -11,11 +11,11 @@
  */
 import { join } from "node:path";
 import { S3Lake } from "../lake/s3.ts";
+import { runTool } from "../tool.ts";
 import {
   daemonFiles,
   portOpen,
   runningPid,
-  runTool,
   startDaemon,
   stopDaemon,
   waitUntilReady,
@@ -79,8 +79,12 @@ export async function buildMinio(cache: string): Promise<string> {
   await runTool(
     "go",
     ["install", `github.com/minio/minio@${MINIO_VERSION}`],
-    "Cannot build MinIO as Go was not found: install Go 1.24+ (https://go.dev/doc/install, or Debian: apt-get install golang)",
-    { env: { GOBIN: bin, GOFLAGS: "-buildvcs=false" } },
+    {
+      purpose: "build MinIO",
+      missing:
+        "Cannot build MinIO as Go was not found: install Go 1.24+ (https://go.dev/doc/install, or Debian: apt-get install golang)",
+      env: { GOBIN: bin, GOFLAGS: "-buildvcs=false" },
+    },
   );
   return binary;
 }
