@@ -90,6 +90,29 @@ async function loadAndBuild(env: Record<string, string>, db: string) {
   };
 }
 
+/**
+ * Asserts that the topic's `n` events landed in the bucket (distinct stream
+ * coordinates), then were loaded into RAW and reached silver, each exactly once.
+ */
+async function assertExactlyOnce(
+  { services, topic, env, db }: {
+    services: ServicesEnv;
+    topic: string;
+    env: Record<string, string>;
+    db: string;
+  },
+  n: number,
+) {
+  const landed = await landedLines(services, topic);
+  assert.equal(landed.distinct, n, "every event landed");
+  assert.deepEqual(await loadAndBuild(env, db), {
+    raw: n,
+    rawDistinct: n,
+    silver: n,
+  });
+  return landed;
+}
+
 /** The group's committed offsets, summed over partitions (Kafka's own view). */
 async function committedTotal(
   services: ServicesEnv,
@@ -111,6 +134,25 @@ async function committedTotal(
     );
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Waits until the group has committed `n` events, failing after `timeoutMs`. */
+async function waitForCommitted(
+  services: ServicesEnv,
+  topic: string,
+  groupId: string,
+  n: number,
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let committed = 0;
+  while ((committed = await committedTotal(services, topic, groupId)) < n) {
+    assert.ok(
+      Date.now() < deadline,
+      `only ${committed} of ${n} events committed after ${timeoutMs} ms`,
+    );
+    await sleep(500);
   }
 }
 
@@ -139,9 +181,8 @@ Deno.test({
       ),
     );
 
-    const landed = await landedLines(services, topic);
+    const landed = await assertExactlyOnce({ services, topic, env, db }, n);
     assert.equal(landed.lines.length, n);
-    assert.equal(landed.distinct, n);
     for (const line of landed.lines) {
       assert.equal(
         line._stream.partition,
@@ -149,11 +190,6 @@ Deno.test({
         `${line.symbol} left its partition`,
       );
     }
-    assert.deepEqual(await loadAndBuild(env, db), {
-      raw: n,
-      rawDistinct: n,
-      silver: n,
-    });
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -202,8 +238,7 @@ Deno.test({
     const drained = await run("consumer.ts", ["--drain"], consumerEnv);
     assertSuccess(drained, "final consume");
 
-    const landed = await landedLines(services, topic);
-    assert.equal(landed.distinct, n, "every event landed");
+    const landed = await assertExactlyOnce({ services, topic, env, db }, n);
     assert.ok(landed.lines.length >= n);
     console.log(
       `    (b) ${
@@ -211,11 +246,6 @@ Deno.test({
       } duplicate lines in ${landed.objects} objects after 5 kills`,
     );
     assert.equal(await committedTotal(services, topic, group), n);
-    assert.deepEqual(await loadAndBuild(env, db), {
-      raw: n,
-      rawDistinct: n,
-      silver: n,
-    });
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -256,10 +286,7 @@ Deno.test({
       await startMinio({ root: SERVICES_DIR, cache: userCache() });
     }
     assertSuccess(await producer.finished, "produce");
-    const deadline = Date.now() + 60_000;
-    while (
-      await committedTotal(services, topic, group) < n && Date.now() < deadline
-    ) await sleep(500);
+    await waitForCommitted(services, topic, group, n, 60_000);
     const stopped = await stopGracefully(consumer);
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.match(
@@ -268,13 +295,7 @@ Deno.test({
     );
     assert.ok(outage >= 20_000);
 
-    const landed = await landedLines(services, topic);
-    assert.equal(landed.distinct, n);
-    assert.deepEqual(await loadAndBuild(env, db), {
-      raw: n,
-      rawDistinct: n,
-      silver: n,
-    });
+    await assertExactlyOnce({ services, topic, env, db }, n);
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -299,22 +320,12 @@ Deno.test({
     await sleep(4_000);
     first.child.kill("SIGKILL");
     assertSuccess(await producer.finished, "produce");
-    const deadline = Date.now() + 90_000;
-    while (
-      await committedTotal(services, topic, `${topic}-lake`) < n &&
-      Date.now() < deadline
-    ) await sleep(500);
+    await waitForCommitted(services, topic, `${topic}-lake`, n, 90_000);
     const survivor = await stopGracefully(second);
     assert.equal(survivor.code, 0, survivor.stderr);
     assert.match(survivor.stderr, /msg="revoking partitions"/);
 
-    const landed = await landedLines(services, topic);
-    assert.equal(landed.distinct, n);
-    assert.deepEqual(await loadAndBuild(env, db), {
-      raw: n,
-      rawDistinct: n,
-      silver: n,
-    });
+    await assertExactlyOnce({ services, topic, env, db }, n);
     await Deno.remove(dir, { recursive: true });
   },
 });
