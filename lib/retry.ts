@@ -96,3 +96,49 @@ export class FatalError extends Error {
     this.name = "FatalError";
   }
 }
+
+/** Options for {@linkcode retry}. */
+export interface RetryOptions extends BackoffOptions {
+  /**
+   * Most attempts, the first included.
+   *
+   * @default {8}
+   */
+  maxAttempts?: number;
+  /**
+   * Which failures are worth another attempt.
+   *
+   * @default {(error) => error instanceof RetriableError}
+   */
+  isRetriable?: (error: unknown) => boolean;
+  /** Stops the waits between attempts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls `fn` until it succeeds, waiting {@linkcode backoffDelay} between
+ * attempts, as long as its failures are retriable.
+ *
+ * @param fn The operation.
+ * @param options Attempts, backoff and which failures to retry.
+ * @returns What `fn` returned.
+ * @throws The last failure, or the first one that is not retriable.
+ */
+export async function retry<T>(
+  fn: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const {
+    maxAttempts = 8,
+    isRetriable = (error: unknown) => error instanceof RetriableError,
+    signal,
+  } = options;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isRetriable(error) || attempt + 1 >= maxAttempts) throw error;
+      await sleep(backoffDelay(attempt, options), signal);
+    }
+  }
+}

@@ -45,9 +45,12 @@ import type {
   StreamProducer,
 } from "../stream.ts";
 import { type Level, type Logger, logger, redact } from "../log.ts";
-import { FatalError, RetriableError } from "../retry.ts";
+import { FatalError, RetriableError, retry } from "../retry.ts";
 
 const log = logger("kafka");
+
+/** Retries of admin reads (offsets, cluster id): about 25 s in all, for a cluster still electing its coordinators. */
+const ADMIN_RETRY = { maxAttempts: 8, baseMs: 200, maxMs: 5_000 };
 
 /** How often a long-running batch handler heartbeats the group (kafkajs throttles to its `heartbeatInterval`). */
 const HEARTBEAT_TICK_MS = 1_000;
@@ -443,7 +446,11 @@ export class KafkaStream implements Stream {
    *
    * @throws {RetriableError} When the cluster cannot be reached.
    */
-  async identity(): Promise<string> {
+  identity(): Promise<string> {
+    return retry(() => this.#identity(), ADMIN_RETRY);
+  }
+
+  async #identity(): Promise<string> {
     const admin = this.#kafka.admin(
       this.#retry === undefined ? {} : { retry: this.#retry },
     );
@@ -666,7 +673,12 @@ class KafkaConsumer implements StreamConsumer {
     }
   }
 
-  async endOffsets(): Promise<PartitionOffset[]> {
+  endOffsets(): Promise<PartitionOffset[]> {
+    // A fresh cluster answers NOT_COORDINATOR or LEADER_NOT_AVAILABLE at first.
+    return retry(() => this.#endOffsets(), ADMIN_RETRY);
+  }
+
+  async #endOffsets(): Promise<PartitionOffset[]> {
     try {
       const offsets = await this.#admin.fetchTopicOffsets(this.#topic);
       return offsets
@@ -683,7 +695,11 @@ class KafkaConsumer implements StreamConsumer {
     }
   }
 
-  async committedOffsets(): Promise<PartitionOffset[]> {
+  committedOffsets(): Promise<PartitionOffset[]> {
+    return retry(() => this.#committedOffsets(), ADMIN_RETRY);
+  }
+
+  async #committedOffsets(): Promise<PartitionOffset[]> {
     try {
       const topics = await this.#admin.fetchOffsets({
         groupId: this.#groupId,
