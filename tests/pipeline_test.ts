@@ -13,6 +13,7 @@ import {
   snapshot,
   stateIn,
   SYMBOLS,
+  withWarehouse,
 } from "./_helpers.ts";
 
 /** Runs an entry point with the pipeline's state under `dir`. */
@@ -229,6 +230,68 @@ Deno.test({
       assert.equal(result.code, 1, args.join(" "));
       assert.match(result.stderr, message);
     }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "a day replayed from known ticks gives exactly the hand-computed candles and KPIs",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const db = `${dir}/warehouse.duckdb`;
+    // tests/fixtures/known_ticks.ndjson: AAPL on 2026-03-02 (UTC) at
+    //   14:30:05 100.00 · 14:30:40 101.50 · 14:31:10 99.80, re-fetched later as 99.90 (newest fetch wins)
+    //   14:32:00 -1 (invalid: dead-lettered) · 14:34:59 100.20 · 14:35:00 102.00
+    //   15:10:00 103.10 · 15:59:59 98.70 · 16:00:00 100.00
+    const replay = await run("demo.ts", [
+      "--source",
+      "replay",
+      "--file",
+      "tests/fixtures/known_ticks.ndjson",
+    ], dir);
+    assertSuccess(replay, "replay");
+    assert.match(replay.stderr, /msg=landed published=9 source_rejects=1/);
+
+    const candles = await withWarehouse(db, (query) =>
+      query(`
+        select timeframe, strftime(bucket_start, '%H:%M'), open, high, low, close, quote_count::integer
+        from gold.gold_candles where symbol = 'AAPL'
+        order by case timeframe when '1m' then 1 when '5m' then 2 when '1h' then 3 else 4 end, bucket_start`));
+    assert.deepEqual(candles, [
+      ["1m", "14:30", 100, 101.5, 100, 101.5, 2],
+      ["1m", "14:31", 99.9, 99.9, 99.9, 99.9, 1],
+      ["1m", "14:34", 100.2, 100.2, 100.2, 100.2, 1],
+      ["1m", "14:35", 102, 102, 102, 102, 1],
+      ["1m", "15:10", 103.1, 103.1, 103.1, 103.1, 1],
+      ["1m", "15:59", 98.7, 98.7, 98.7, 98.7, 1],
+      ["1m", "16:00", 100, 100, 100, 100, 1],
+      ["5m", "14:30", 100, 101.5, 99.9, 100.2, 4],
+      ["5m", "14:35", 102, 102, 102, 102, 1],
+      ["5m", "15:10", 103.1, 103.1, 103.1, 103.1, 1],
+      ["5m", "15:55", 98.7, 98.7, 98.7, 98.7, 1],
+      ["5m", "16:00", 100, 100, 100, 100, 1],
+      ["1h", "14:00", 100, 102, 99.9, 102, 5],
+      ["1h", "15:00", 103.1, 103.1, 98.7, 98.7, 2],
+      ["1h", "16:00", 100, 100, 100, 100, 1],
+      ["1d", "00:00", 100, 103.1, 98.7, 100, 8],
+    ]);
+    const kpi = await withWarehouse(db, (query) =>
+      query(`
+        select price, strftime(quote_ts, '%Y-%m-%dT%H:%M:%S'), day_first_price,
+               change_since_day_first_abs, day_high, day_low, day_quote_count::integer
+        from gold.gold_latest_kpi where symbol = 'AAPL'`));
+    // day_high and day_low are the feed's own (h, l of the latest quote), not our ticks'.
+    assert.deepEqual(kpi, [[
+      100,
+      "2026-03-02T16:00:00",
+      100,
+      0,
+      105,
+      95,
+      8,
+    ]]);
     await Deno.remove(dir, { recursive: true });
   },
 });
