@@ -1,10 +1,9 @@
+-- renamed reads the source directly, not through a `source as (select * ...)`
+-- CTE: behind that CTE DuckDB does not push silver's incremental
+-- `loaded_at > <watermark>` filter into the RAW scan, and every run parsed the
+-- JSON of all of RAW (measured: 10M-row history, incremental ratio 1.54 -> 1.3).
+
 with
-
-source as (
-
-    select * from {{ source('raw', 'source_stock_quotes') }}
-
-),
 
 renamed as (
 
@@ -33,7 +32,7 @@ renamed as (
         file_name,
         {{ to_utc('loaded_at') }} as loaded_at
 
-    from source
+    from {{ source('raw', 'source_stock_quotes') }}
 
 )
 

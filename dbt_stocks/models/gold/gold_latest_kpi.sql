@@ -1,8 +1,17 @@
+{#-
+    A table rebuilt on every run, but from the latest days only: each
+    symbol's latest quote and the rest of its UTC day lie on or after the
+    start of the oldest of those days, read first (a grouped max), so the
+    rebuild reads about a day of silver whatever the length of the history.
+-#}
+{%- set first_latest_day = gold_latest_day_start(ref('silver_clean_stock_quotes')) %}
+
 with
 
 quotes as (
 
     select * from {{ ref('silver_clean_stock_quotes') }}
+    where quote_ts >= {{ first_latest_day }}
 
 ),
 
