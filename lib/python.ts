@@ -19,7 +19,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const VENV_DIR = join(PROJECT_ROOT, ".venv");
 
 const REQUIREMENTS = join(PROJECT_ROOT, "requirements.txt");
-const STAMP = join(VENV_DIR, ".requirements.sha256");
 const log = logger("setup");
 
 /** The path of a program installed in the virtualenv, e.g. `dbt`. */
@@ -28,40 +27,48 @@ export function venvBin(name: string): string {
 }
 
 /**
- * Creates or updates the virtualenv so it matches `requirements.txt`.
+ * Creates or updates a virtualenv so it matches a requirements file, keyed on
+ * the file's hash (a warm call reads one file).
  *
+ * @param dir The virtualenv's directory; the project's `.venv` by default.
+ * @param requirements The pinned requirements; `requirements.txt` by default.
  * @throws {FatalError} When Python is missing or pip fails.
  */
-export async function ensureVenv(): Promise<void> {
-  const wanted = await sha256(await Deno.readFile(REQUIREMENTS));
-  const have = await Deno.readTextFile(STAMP).catch(() => "");
+export async function ensureVenv(
+  dir: string = VENV_DIR,
+  requirements: string = REQUIREMENTS,
+): Promise<void> {
+  const stamp = join(dir, ".requirements.sha256");
+  const wanted = await sha256(await Deno.readFile(requirements));
+  const have = await Deno.readTextFile(stamp).catch(() => "");
   if (have.trim() === wanted) return;
 
   const python = Deno.env.get("PYTHON") ?? "python3";
-  log.info("creating the Python virtualenv for dbt (once; a few minutes)", {
-    dir: VENV_DIR,
+  log.info("creating a Python virtualenv (once; a few minutes)", {
+    dir,
+    requirements,
   });
-  const purpose = "set up dbt";
-  await runTool(python, ["-m", "venv", VENV_DIR], {
+  const purpose = `set up the virtualenv ${dir}`;
+  await runTool(python, ["-m", "venv", dir], {
     purpose,
     missing:
-      `Cannot set up dbt as ${python} was not found: install Python 3.9 or newer (set PYTHON to choose one)`,
+      `Cannot ${purpose} as ${python} was not found: install Python 3.9 or newer (set PYTHON to choose one)`,
   });
-  await runTool(venvBin("python"), [
+  await runTool(join(dir, "bin", "python"), [
     "-m",
     "pip",
     "install",
     "--quiet",
     "--disable-pip-version-check",
     "-r",
-    REQUIREMENTS,
+    requirements,
   ], {
     purpose,
-    missing: `Cannot set up dbt as the virtualenv has no python`,
-    failure: "pip could not install requirements.txt",
+    missing: `Cannot ${purpose} as it has no python`,
+    failure: `pip could not install ${requirements}`,
   });
-  await Deno.writeTextFile(STAMP, wanted + "\n");
-  log.info("virtualenv ready", { dir: VENV_DIR });
+  await Deno.writeTextFile(stamp, wanted + "\n");
+  log.info("virtualenv ready", { dir });
 }
 
 async function sha256(data: Uint8Array): Promise<string> {

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { runDbt } from "../lib/dbt.ts";
+import { ensureVenv } from "../lib/python.ts";
 import {
   assertSuccess,
   ROOT,
@@ -226,58 +227,13 @@ const SNOWFLAKE_VENV = join(ROOT, ".cache", "venv-snowflake");
 const SNOWFLAKE_REQUIREMENTS = join(ROOT, "requirements-snowflake.txt");
 
 /**
- * Creates or updates `.cache/venv-snowflake` from requirements-snowflake.txt,
- * keyed on the file's hash like `.venv` (a warm run reads one file).
- * Throws when Python or pip fails: the test must fail, not skip.
+ * Creates or updates `.cache/venv-snowflake` from requirements-snowflake.txt
+ * with the project's own `ensureVenv`; throws when Python or pip fails, so
+ * the test fails rather than skips.
  */
 async function ensureSnowflakeVenv(): Promise<string> {
-  const python = join(SNOWFLAKE_VENV, "bin", "python");
-  const stamp = join(SNOWFLAKE_VENV, ".requirements.sha256");
-  const wanted = Array.from(
-    new Uint8Array(
-      await crypto.subtle.digest(
-        "SHA-256",
-        await Deno.readFile(SNOWFLAKE_REQUIREMENTS),
-      ),
-    ),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-  if ((await Deno.readTextFile(stamp).catch(() => "")).trim() === wanted) {
-    return python;
-  }
-  const started = performance.now();
-  const steps: [string, string[]][] = [
-    [Deno.env.get("PYTHON") ?? "python3", ["-m", "venv", SNOWFLAKE_VENV]],
-    [python, [
-      "-m",
-      "pip",
-      "install",
-      "--quiet",
-      "--disable-pip-version-check",
-      "-r",
-      SNOWFLAKE_REQUIREMENTS,
-    ]],
-  ];
-  for (const [command, args] of steps) {
-    const out = await new Deno.Command(command, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) +
-      new TextDecoder().decode(out.stderr);
-    assert.ok(
-      out.success,
-      `cannot set up ${SNOWFLAKE_VENV}: ${command} ${args.join(" ")}:\n${text}`,
-    );
-  }
-  await Deno.writeTextFile(stamp, wanted + "\n");
-  console.error(
-    `set up ${SNOWFLAKE_VENV} in ${
-      Math.round((performance.now() - started) / 1000)
-    } s`,
-  );
-  return python;
+  await ensureVenv(SNOWFLAKE_VENV, SNOWFLAKE_REQUIREMENTS);
+  return join(SNOWFLAKE_VENV, "bin", "python");
 }
 
 /**
