@@ -2,20 +2,28 @@
  * `deno task load`: loads lake objects not yet in the ledger into the
  * warehouse (`raw.source_stock_quotes`), one transaction per micro-batch of
  * objects, then releases the warehouse so dbt can open it. A one-shot job:
- * re-running it loads nothing twice.
+ * re-running it loads nothing twice. `--prefix`, `--from`/`--to` and
+ * `--reload` make it a backfill (`deno task load --help`).
  *
  * @module
  */
+import { LOAD_USAGE, parseLoadArgs } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
 import { openLake, openWarehouse } from "./lib/connect.ts";
-import { loadNewObjects } from "./lib/loader.ts";
+import { checkSelection, loadNewObjects } from "./lib/loader.ts";
 import { logger } from "./lib/log.ts";
 import { runMain, shutdownSignal } from "./lib/main.ts";
 
 const log = logger("loader");
 
 await runMain(async () => {
+  const { selection, help } = parseLoadArgs(Deno.args);
+  if (help) {
+    console.log(LOAD_USAGE);
+    return;
+  }
   const config = loadConfig();
+  checkSelection(selection, config.topic);
   const signal = shutdownSignal();
   const lake = openLake(config);
   const warehouse = await openWarehouse(config);
@@ -24,6 +32,7 @@ await runMain(async () => {
       lake,
       warehouse,
       topic: config.topic,
+      selection,
       signal,
       onProgress: (totals) => log.info("progress", { ...totals }),
     });

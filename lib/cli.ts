@@ -1,11 +1,13 @@
 /**
- * Command-line options shared by `producer.ts` and `demo.ts`: which source,
- * its settings, and the run's bound.
+ * Command-line options of the entry points: the source options shared by
+ * `producer.ts` and `demo.ts` (which source, its settings, the run's bound),
+ * and the loader's selection of lake objects.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import type { Config } from "./config.ts";
+import type { LoadSelection } from "./loader.ts";
 import type { QuoteSource } from "./source.ts";
 import { FinnhubSource } from "./sources/finnhub.ts";
 import { ReplaySource } from "./sources/replay.ts";
@@ -204,4 +206,54 @@ export function runSignal(
   return durationMs === undefined
     ? shutdown
     : AbortSignal.any([shutdown, AbortSignal.timeout(durationMs)]);
+}
+
+/** Usage text of `loader.ts`. */
+export const LOAD_USAGE = `Usage: deno task load [options]
+Loads the lake objects the warehouse has not loaded yet (one micro-batch run).
+Backfill options:
+  --prefix P        only objects under P, e.g. stock-quotes/symbol=AAPL/
+  --from YYYY-MM-DD only objects of events on or after this date (UTC)
+  --to YYYY-MM-DD   only objects of events on or before this date (UTC)
+  --reload          read loaded objects again; rows already loaded are skipped`;
+
+/**
+ * Parses the loader's options; unknown options are an error. Empty values
+ * count as absent, so a scheduler can pass an unset parameter as "".
+ *
+ * @param args Command-line arguments.
+ * @returns The selection, and whether help was asked for.
+ * @throws {RangeError} On an unknown option.
+ */
+export function parseLoadArgs(
+  args: string[],
+): { selection: LoadSelection; help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        prefix: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        reload: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new RangeError(`${(error as Error).message}\n${LOAD_USAGE}`);
+  }
+  const given = (value: string | undefined) =>
+    value === undefined || value.trim() === "" ? undefined : value.trim();
+  return {
+    selection: {
+      prefix: given(values.prefix),
+      from: given(values.from),
+      to: given(values.to),
+      reload: values.reload,
+    },
+    help: values.help,
+  };
 }

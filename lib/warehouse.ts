@@ -72,7 +72,10 @@ export interface Warehouse {
   readonly location: string;
   /** Keys of the objects recorded in the load ledger. */
   loadedKeys(): Promise<Set<string>>;
-  /** Loads objects in one transaction, with their ledger entries. */
+  /**
+   * Loads objects in one transaction, with their ledger entries; an object
+   * the ledger already holds (a backfill's reload) keeps its first entry.
+   */
   load(files: LoadFile[]): Promise<LoadResult>;
   /** Releases the connection (DuckDB: lets another process open the file). */
   close(): Promise<void>;

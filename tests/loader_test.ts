@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { encodeLines, eventKey } from "../lib/lake.ts";
 import { LocalLake } from "../lib/lake/local.ts";
-import { loadNewObjects, parseLandedLine } from "../lib/loader.ts";
+import { parseLoadArgs } from "../lib/cli.ts";
+import {
+  checkSelection,
+  loadNewObjects,
+  type LoadSelection,
+  parseLandedLine,
+} from "../lib/loader.ts";
 import { setLogSink } from "../lib/log.ts";
 import type { LandedLine } from "../lib/partition_writer.ts";
 import { CoordinateClashError } from "../lib/warehouse.ts";
@@ -333,4 +339,146 @@ Deno.test("loadNewObjects refuses, and rolls back, events that reuse the coordin
   );
   restore();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a backfill selection loads only its prefix and dates, and a reload restores deleted rows once", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // Three days of AAPL and MSFT, 2 events per object, partitions kept apart.
+  const days = ["2026-11-18", "2026-11-19", "2026-11-20"];
+  let offset = 0;
+  for (const [d, date] of days.entries()) {
+    for (const [p, symbol] of ["AAPL", "MSFT"].entries()) {
+      const lines = [offset, offset + 1].map((o) => {
+        const line = landed(p, o);
+        line.symbol = symbol;
+        line.t = T - (2 - d) * 86_400 + o;
+        line.fetched_at = line.t * 1000;
+        return JSON.stringify(line);
+      });
+      await lake.put(
+        eventKey(symbol, date, {
+          streamId: STREAM,
+          topic: "stock-quotes",
+          partition: p,
+          firstOffset: offset,
+          lastOffset: offset + 1,
+        }),
+        await encodeLines(lines),
+      );
+    }
+    offset += 2;
+  }
+  const load = async (selection: LoadSelection) => {
+    const warehouse = await DuckDBWarehouse.open(db);
+    try {
+      return await loadNewObjects({
+        lake,
+        warehouse,
+        topic: "stock-quotes",
+        selection,
+      });
+    } finally {
+      await warehouse.close();
+    }
+  };
+
+  const aapl = await load({
+    prefix: "stock-quotes/symbol=AAPL/",
+    to: "2026-11-19",
+  });
+  assert.equal(aapl.listed, 3);
+  assert.equal(aapl.inserted, 4);
+  const rest = await load({ from: "2026-11-19" });
+  assert.equal(rest.files, 3); // AAPL 11-20, MSFT 11-19 and 11-20
+  assert.equal(rest.inserted, 6);
+  assert.deepEqual(await load({}), {
+    listed: 6,
+    files: 1,
+    rows: 2,
+    inserted: 2,
+    duplicates: 0,
+    rejected: 0,
+  });
+
+  // Lose one day of RAW rows; a reload of that day restores them, nothing else.
+  {
+    const instance = await DuckDBInstance.create(db);
+    const connection = await instance.connect();
+    await connection.run(
+      "delete from raw.source_stock_quotes where file_name like '%/date=2026-11-19/%'",
+    );
+    connection.closeSync();
+    instance.closeSync();
+  }
+  assert.deepEqual(await load({ from: "2026-11-19", to: "2026-11-19" }), {
+    listed: 6,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  }, "without --reload the ledger skips loaded objects");
+  const reload = await load({
+    from: "2026-11-19",
+    to: "2026-11-20",
+    reload: true,
+  });
+  assert.equal(reload.files, 4);
+  assert.equal(reload.inserted, 4);
+  assert.equal(reload.duplicates, 4);
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, count(distinct (stream_partition, stream_offset))::integer from raw.source_stock_quotes",
+    ),
+    [[12, 12]],
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[6]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a backfill selection outside the topic or with impossible dates is refused before anything is read", () => {
+  for (
+    const [selection, message] of [
+      [{ prefix: "other-topic/" }, /'--prefix' must lie under/],
+      [{ prefix: "stock-quotes/../secrets/" }, /'--prefix' must lie under/],
+      [{ from: "2026-02-30" }, /'--from' must be a date YYYY-MM-DD/],
+      [{ to: "20261120" }, /'--to' must be a date/],
+      [{ from: "2026-11-20", to: "2026-11-19" }, /must not be after/],
+    ] as const
+  ) {
+    assert.throws(
+      () => checkSelection(selection, "stock-quotes"),
+      (error: Error) =>
+        error instanceof RangeError && message.test(error.message),
+    );
+  }
+  assert.deepEqual(
+    parseLoadArgs([
+      "--reload",
+      "--from",
+      "2026-11-19",
+      "--to",
+      "",
+      "--prefix",
+      " ",
+    ]),
+    {
+      selection: {
+        prefix: undefined,
+        from: "2026-11-19",
+        to: undefined,
+        reload: true,
+      },
+      help: false,
+    },
+  );
+  assert.throws(() => parseLoadArgs(["--since", "x"]), /Usage: deno task load/);
 });

@@ -126,7 +126,8 @@ insert into raw.source_stock_quotes
   select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh;
-insert into raw.load_ledger
+-- a reloaded object keeps the record of its first load
+insert or ignore into raw.load_ledger
   select f.file_name, f.file_size, f.rows_in_file,
          coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0),
          coalesce(r.rejected, 0), now()
@@ -135,7 +136,7 @@ insert into raw.load_ledger
     using (file_name)
   left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
     using (file_name);
-insert into raw.rejected_stock_quotes
+insert or ignore into raw.rejected_stock_quotes
   select file_name, line_number, line, reason_field, reason_value, reason_rule, now()
   from staging_rejects;
 commit;
