@@ -19,25 +19,49 @@ const EXAMPLE = await Deno.readTextFile(join(ROOT, ".env.example"));
 const CREDENTIALS = {
   MINIO_ROOT_USER: "sentinel-minio-user-3c1a7e",
   MINIO_ROOT_PASSWORD: "sentinel-minio-password-8f2e4d",
+  AIRFLOW_ADMIN_USER: "sentinel-airflow-admin-5b2c",
+  AIRFLOW_ADMIN_PASSWORD: "sentinel-airflow-password-7d1e",
+  AIRFLOW_DB_PASSWORD: "sentinel-airflow-db-password-2a9f",
+  AIRFLOW_JWT_SECRET: "sentinel-airflow-jwt-secret-6c3b",
+  AIRFLOW_FERNET_KEY: "sentinel-airflow-fernet-key-4e8a",
 };
 
+/** Other required values, not credentials. */
+const REQUIRED = { DOCKER_GID: "998" };
+
 /** Services that run once and exit; every other one is long-running. */
-const ONE_SHOTS = ["minio-init", "loader"];
+const ONE_SHOTS = ["minio-init", "loader", "dbt", "airflow-init"];
+
+/** The Airflow 3 components, each a long-running service. */
+const AIRFLOW = [
+  "airflow-apiserver",
+  "airflow-scheduler",
+  "airflow-dag-processor",
+  "airflow-triggerer",
+];
 
 /** Names of environment variables that hold credentials. */
 const CREDENTIAL_NAME =
-  /(^|_)(USER|PASSWORD|SECRET|TOKEN)(_|$)|ACCESS_KEY|API_KEY/;
+  /(^|_)(USER|PASSWORD|SECRET|TOKEN)(_|$)|ACCESS_KEY|API_KEY|FERNET_KEY/;
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile?: string };
+  build?: { context: string; dockerfile?: string; dockerfile_inline?: string };
   command?: string[] | null;
   restart?: string;
   environment?: Record<string, string | null>;
+  entrypoint?: string[] | null;
+  user?: string;
+  group_add?: string[];
   ports?: { target: number; published?: string; host_ip?: string }[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };
-  volumes?: { type: string; source?: string; target: string }[];
+  volumes?: {
+    type: string;
+    source?: string;
+    target: string;
+    read_only?: boolean;
+  }[];
 }
 
 interface Project {
@@ -121,7 +145,7 @@ async function envFile(values: Record<string, string>): Promise<string> {
 
 /** Runs compose with .env.example plus the credentials, and parses its JSON output. */
 async function composeJson<T>(args: string[]): Promise<T> {
-  const env = await envFile(CREDENTIALS);
+  const env = await envFile({ ...CREDENTIALS, ...REQUIRED });
   try {
     const run = await compose([...args, "--format", "json"], env);
     assert.equal(run.code, 0, run.stderr);
@@ -153,7 +177,7 @@ async function validateEdited(from: string, to: string): Promise<Run> {
     prefix: "compose-test-",
     suffix: ".yml",
   });
-  const env = await envFile(CREDENTIALS);
+  const env = await envFile({ ...CREDENTIALS, ...REQUIRED });
   try {
     await Deno.writeTextFile(file, original.replace(from, to));
     return await compose(["config", "--quiet"], env, file);
@@ -164,7 +188,7 @@ async function validateEdited(from: string, to: string): Promise<Run> {
 }
 
 Deno.test("docker-compose.yml is valid Compose with .env.example and the two MinIO credentials", async () => {
-  const env = await envFile(CREDENTIALS);
+  const env = await envFile({ ...CREDENTIALS, ...REQUIRED });
   try {
     const run = await compose(["config", "--quiet"], env);
     assert.equal(run.code, 0, run.stderr);
@@ -174,10 +198,11 @@ Deno.test("docker-compose.yml is valid Compose with .env.example and the two Min
   }
 });
 
-Deno.test("a missing MinIO credential stops compose with a message that says what to do", async () => {
-  for (const name of Object.keys(CREDENTIALS)) {
+Deno.test("a missing required value stops compose with a message that says what to do", async () => {
+  const all: Record<string, string> = { ...CREDENTIALS, ...REQUIRED };
+  for (const name of Object.keys(all)) {
     const others = Object.fromEntries(
-      Object.entries(CREDENTIALS).filter(([key]) => key !== name),
+      Object.entries(all).filter(([key]) => key !== name),
     );
     const env = await envFile(others);
     try {
@@ -215,17 +240,46 @@ Deno.test("the validator rejects what the Compose Specification forbids", async 
   assert.match(model.stderr, /depends on undefined service "?s3"?/);
 });
 
-Deno.test("every built service uses the one Dockerfile and runs a deno task", async () => {
+Deno.test("the pipeline's services use the one Dockerfile and run a deno task; dbt and Airflow have their own images", async () => {
   const { services } = await project();
   const tasks = Object.keys(
     JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks,
   );
-  const built = Object.entries(services).filter(([, s]) => s.build);
+  const built = Object.entries(services).filter(([, s]) =>
+    s.build?.dockerfile === "Dockerfile"
+  );
   assert.deepEqual(built.map(([name]) => name).sort(), [
     "consumer",
     "loader",
     "producer",
   ]);
+  assert.deepEqual(
+    [...new Set(built.map(([, s]) => s.image))],
+    ["stocks-pipeline:latest"],
+  );
+  assert.equal(services.dbt.build?.dockerfile, "dbt_stocks/Dockerfile");
+  assert.equal(services.dbt.image, "stocks-dbt:latest");
+  const images = new Set(
+    ["airflow-init", ...AIRFLOW].map((name) => services[name].image),
+  );
+  assert.deepEqual([...images], ["stocks-airflow:3.3.2"]);
+  // The official image, with the providers at the versions the DAG tests pin.
+  const inline = services["airflow-init"].build?.dockerfile_inline ?? "";
+  assert.match(inline, /^FROM apache\/airflow:3\.3\.2-python3\.11$/m);
+  const pins = await Deno.readTextFile(
+    join(ROOT, "requirements-airflow.txt"),
+  );
+  for (
+    const name of [
+      "apache-airflow",
+      "apache-airflow-providers-docker",
+      "apache-airflow-providers-fab",
+    ]
+  ) {
+    const version = pins.match(new RegExp(`^${name}==(\\S+)$`, "m"))?.[1];
+    assert.ok(version, `requirements-airflow.txt pins ${name}`);
+    assert.ok(inline.includes(`"${name}==${version}"`), `image pins ${name}`);
+  }
   for (const [name, service] of built) {
     assert.equal(service.build?.context, ROOT, `${name} build context`);
     assert.equal(service.build?.dockerfile, "Dockerfile", `${name} Dockerfile`);
@@ -319,7 +373,7 @@ Deno.test("every depends_on waits on a condition its target can meet", async () 
       }
     }
   }
-  assert.ok(count >= 6, "the stack's dependencies are declared");
+  assert.ok(count >= 12, "the stack's dependencies are declared");
 });
 
 Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
@@ -340,10 +394,18 @@ Deno.test("Kafka and MinIO have healthchecks with commands their images ship", a
 Deno.test("data lives in declared named volumes where each service writes it", async () => {
   const { services, volumes } = await project();
   const declared = Object.keys(volumes ?? {}).sort();
-  assert.deepEqual(declared, ["kafka-data", "minio-data", "warehouse"]);
+  assert.deepEqual(declared, [
+    "airflow-db",
+    "airflow-logs",
+    "kafka-data",
+    "minio-data",
+    "warehouse",
+  ]);
   const mounts: Record<string, string> = {};
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {
+      // Airflow's bind mounts: the DAGs folder and the Docker socket.
+      if (volume.type === "bind") continue;
       assert.equal(volume.type, "volume", `${name} mounts ${volume.target}`);
       assert.ok(declared.includes(volume.source ?? ""), `${name} volume`);
       mounts[`${name}:${volume.target}`] = volume.source ?? "";
@@ -353,7 +415,95 @@ Deno.test("data lives in declared named volumes where each service writes it", a
     [`kafka:${env(services.kafka, "KAFKA_LOG_DIRS")}`]: "kafka-data",
     [`minio:${services.minio.command?.[1]}`]: "minio-data",
     [`loader:${dirname(env(services.loader, "DUCKDB_PATH"))}`]: "warehouse",
+    [`dbt:${dirname(env(services.dbt, "DUCKDB_PATH"))}`]: "warehouse",
+    "postgres:/var/lib/postgresql/data": "airflow-db",
+    ...Object.fromEntries(
+      ["airflow-init", ...AIRFLOW].map((
+        name,
+      ) => [`${name}:/opt/airflow/logs`, "airflow-logs"]),
+    ),
   });
+});
+
+Deno.test("Airflow 3 runs its four components on :8080 with the DAGs folder and the Docker socket mounted", async () => {
+  const { services } = await project();
+  assert.deepEqual(
+    services["airflow-apiserver"].ports?.map((p) => [p.published, p.target]),
+    [["8080", 8080]],
+  );
+  assert.deepEqual(AIRFLOW.map((name) => services[name].command?.[0]), [
+    "api-server",
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+  ]);
+  for (const name of ["airflow-init", ...AIRFLOW]) {
+    const service = services[name];
+    const binds = Object.fromEntries(
+      (service.volumes ?? []).filter((v) => v.type === "bind").map((v) => [
+        v.target,
+        [v.source, v.read_only ?? false],
+      ]),
+    );
+    assert.deepEqual(binds, {
+      "/opt/airflow/dags": [join(ROOT, "dags"), true],
+      "/var/run/docker.sock": ["/var/run/docker.sock", false],
+    }, name);
+    assert.deepEqual(service.group_add, [REQUIRED.DOCKER_GID], name);
+    assert.equal(
+      env(service, "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"),
+      "http://airflow-apiserver:8080/execution/",
+    );
+    assert.match(
+      env(service, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+      /^postgresql\+psycopg2:\/\/postgres:[^@]+@postgres\/airflow$/,
+    );
+    // What the DAGs' containers need: the stack's network and warehouse volume.
+    assert.equal(env(service, "STOCKS_DOCKER_NETWORK"), "stocks-pipeline");
+    assert.equal(
+      env(service, "STOCKS_WAREHOUSE_VOLUME"),
+      "stocks-pipeline-warehouse",
+    );
+    assert.equal(
+      env(service, "DUCKDB_PATH"),
+      env(services.loader, "DUCKDB_PATH"),
+    );
+    const lake = JSON.parse(env(service, "AIRFLOW_CONN_STOCKS_LAKE"));
+    assert.deepEqual(lake, {
+      conn_type: "aws",
+      login: CREDENTIALS.MINIO_ROOT_USER,
+      password: CREDENTIALS.MINIO_ROOT_PASSWORD,
+    });
+  }
+  const { networks, volumes } = await composeJson<
+    {
+      networks: Record<string, { name: string }>;
+      volumes: Record<string, { name: string }>;
+    }
+  >(["config"]);
+  assert.equal(networks.default.name, "stocks-pipeline");
+  assert.equal(volumes.warehouse.name, "stocks-pipeline-warehouse");
+  // The one-shot init: migrate, the admin user from .env, the warehouse pool.
+  const init = services["airflow-init"];
+  const script = init.command?.join(" ") ?? "";
+  assert.match(script, /airflow db migrate/);
+  assert.match(
+    script,
+    /airflow users create --role Admin --username "\$\$AIRFLOW_ADMIN_USER" --password "\$\$AIRFLOW_ADMIN_PASSWORD"/,
+  );
+  assert.match(script, /airflow pools set "\$\$STOCKS_WAREHOUSE_POOL" 1 /);
+  assert.equal(env(init, "AIRFLOW_ADMIN_USER"), CREDENTIALS.AIRFLOW_ADMIN_USER);
+  for (const name of ["airflow-init", ...AIRFLOW]) {
+    assert.deepEqual(
+      Object.keys(services[name].depends_on ?? {}).sort(),
+      name === "airflow-init"
+        ? ["postgres"]
+        : name === "airflow-scheduler"
+        ? ["airflow-apiserver", "airflow-init"]
+        : ["airflow-init"],
+      name,
+    );
+  }
 });
 
 Deno.test("every credential comes from .env, none is written in the compose file", async () => {
@@ -384,6 +534,10 @@ Deno.test("every credential comes from .env, none is written in the compose file
       "producer.FINNHUB_API_KEY",
       "consumer.AWS_SECRET_ACCESS_KEY",
       "loader.AWS_SECRET_ACCESS_KEY",
+      "postgres.POSTGRES_PASSWORD",
+      "airflow-init.AIRFLOW_ADMIN_USER",
+      "airflow-init.AIRFLOW_ADMIN_PASSWORD",
+      "airflow-scheduler.AIRFLOW__API_AUTH__JWT_SECRET",
     ]
   ) {
     assert.ok(found.includes(expected), expected);
@@ -419,7 +573,7 @@ Deno.test("every variable the compose file reads is documented in .env.example",
   assert.deepEqual(
     Object.entries(variables).filter(([, v]) => v.Required).map(([n]) => n)
       .sort(),
-    ["MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER"],
+    [...Object.keys(CREDENTIALS), ...Object.keys(REQUIRED)].sort(),
   );
 });
 

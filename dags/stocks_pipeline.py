@@ -1,0 +1,201 @@
+"""What the stocks DAGs share: settings, Assets and the container task.
+
+Where each value comes from:
+
+- the images: Airflow Variables ``stocks_pipeline_image`` and
+  ``stocks_dbt_image`` when set (read at run time), else the environment
+  variables ``STOCKS_PIPELINE_IMAGE`` and ``STOCKS_DBT_IMAGE`` of the Airflow
+  processes, else the tags docker-compose.yml builds;
+- the Docker daemon, network, warehouse volume, pool, schedule, retries and
+  timeouts: the environment of the Airflow processes (``STOCKS_*``, read when
+  the DAG files are parsed);
+- the containers' settings: the pipeline's own variables (``FORWARDED``) as
+  the Airflow processes have them, passed on unchanged;
+- secrets: the Airflow Connection ``stocks_lake`` (the lake's S3 keys), read
+  only when a task runs and handed to the container as private environment,
+  so they never appear in rendered templates, the UI or task logs.
+
+This file is listed in ``.airflowignore``: it defines no DAG.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any, Sequence
+
+from airflow.providers.docker.operators.docker import DockerOperator
+from airflow.sdk import Asset, BaseHook
+from docker.types import Mount
+
+
+def setting(name: str, default: str) -> str:
+    """The Airflow process's environment variable ``name``, or ``default``."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def minutes(name: str, default: int) -> timedelta:
+    """A duration in minutes from the environment."""
+    return timedelta(minutes=positive_int(name, default))
+
+
+def positive_int(name: str, default: int) -> int:
+    """A positive integer from the environment, or a clear error."""
+    text = setting(name, str(default))
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"{name} must be a positive integer: current value is {text!r}")
+    return int(text)
+
+
+#: The warehouse's RAW layer, updated by every load.
+RAW = Asset(name="stocks_raw", uri="stocks://warehouse/raw", group="stocks")
+#: The warehouse's gold layer, rebuilt by every ``dbt build``: downstream DAGs
+#: can be scheduled on it.
+GOLD = Asset(name="stocks_gold", uri="stocks://warehouse/gold", group="stocks")
+
+#: Image of the Deno entry points (``deno task <name>``), as compose builds it.
+PIPELINE_IMAGE = setting("STOCKS_PIPELINE_IMAGE", "stocks-pipeline:latest")
+#: Image of ``dbt`` on dbt_stocks, as compose builds it.
+DBT_IMAGE = setting("STOCKS_DBT_IMAGE", "stocks-dbt:latest")
+#: Docker daemon the containers run on (docker-compose.yml mounts its socket).
+DOCKER_URL = setting("STOCKS_DOCKER_URL", "unix://var/run/docker.sock")
+#: Docker network the containers join, to reach Kafka and MinIO by name.
+DOCKER_NETWORK = setting("STOCKS_DOCKER_NETWORK", "stocks-pipeline")
+#: Docker volume holding the DuckDB warehouse, mounted at /app/data.
+WAREHOUSE_VOLUME = setting("STOCKS_WAREHOUSE_VOLUME", "stocks-pipeline-warehouse")
+#: Airflow pool of the tasks that write the warehouse. A DuckDB file takes one
+#: writer at a time: the pool (1 slot, created by compose's airflow-init) keeps
+#: a backfill and the realtime DAG from writing at once.
+WAREHOUSE_POOL = setting("STOCKS_WAREHOUSE_POOL", "stocks_warehouse")
+#: Airflow connection with the lake's S3 keys (login, password), if any.
+LAKE_CONNECTION = setting("STOCKS_LAKE_CONN_ID", "stocks_lake")
+#: Cron schedule of ``stocks_realtime``.
+REALTIME_SCHEDULE = setting("STOCKS_REALTIME_SCHEDULE", "* * * * *")
+
+#: The pipeline's settings passed on to the containers when the Airflow
+#: processes have them; the names are the keys of .env.example.
+FORWARDED = (
+    "KAFKA_TOPIC",
+    "S3_BUCKET",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "WAREHOUSE",
+    "DUCKDB_PATH",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+)
+
+#: Retries with exponential backoff (delay × 2 each time, up to a ceiling).
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "data-engineering",
+    "retries": positive_int("STOCKS_RETRIES", 3),
+    "retry_delay": timedelta(seconds=positive_int("STOCKS_RETRY_DELAY_SECONDS", 15)),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(seconds=positive_int("STOCKS_MAX_RETRY_DELAY_SECONDS", 300)),
+}
+#: Longest a load may run before Airflow stops it (and retries).
+LOAD_TIMEOUT = minutes("STOCKS_LOAD_TIMEOUT_MINUTES", 15)
+#: Longest a ``dbt build`` may run before Airflow stops it (and retries).
+DBT_TIMEOUT = minutes("STOCKS_DBT_TIMEOUT_MINUTES", 30)
+
+
+def variable_or(name: str, default: str) -> str:
+    """A template: Airflow Variable ``name`` at run time, else ``default``."""
+    return "{{ var.value.get(%r, %r) }}" % (name, default)
+
+
+def lake_credentials(conn_id: str) -> dict[str, str]:
+    """The lake's S3 keys from an Airflow connection, as the pipeline's variables.
+
+    The connection is of type ``aws``: login is the access key id, password
+    the secret key; ``endpoint_url`` and ``region_name`` in its extra, when
+    present, set S3_ENDPOINT and S3_REGION.
+    """
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as error:  # AirflowNotFoundException, by SDK version
+        raise RuntimeError(
+            f"Cannot run the task as the Airflow connection {conn_id!r} (the lake's S3 keys) "
+            f"is not defined: add it under Admin > Connections, or set AIRFLOW_CONN_{conn_id.upper()}"
+        ) from error
+    if not connection.login or not connection.password:
+        raise RuntimeError(
+            f"Cannot run the task as the Airflow connection {conn_id!r} must hold the S3 access key "
+            "id as its login and the secret key as its password"
+        )
+    env = {"AWS_ACCESS_KEY_ID": connection.login, "AWS_SECRET_ACCESS_KEY": connection.password}
+    extra = connection.extra_dejson or {}
+    if extra.get("endpoint_url"):
+        env["S3_ENDPOINT"] = str(extra["endpoint_url"])
+    if extra.get("region_name"):
+        env["S3_REGION"] = str(extra["region_name"])
+    return env
+
+
+class PipelineContainer(DockerOperator):
+    """A DockerOperator that adds the lake's keys when it runs.
+
+    The keys come from the Airflow connection ``lake_conn_id`` at run time and
+    go into DockerOperator's private environment, which is never templated,
+    rendered or logged.
+    """
+
+    def __init__(self, *, lake_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lake_conn_id = lake_conn_id
+
+    def execute(self, context: Any) -> Any:
+        if self.lake_conn_id:
+            self._private_environment = {
+                **self._private_environment,
+                **lake_credentials(self.lake_conn_id),
+            }
+        return super().execute(context)
+
+
+def container(
+    *,
+    task_id: str,
+    image: str,
+    command: Sequence[str],
+    timeout: timedelta,
+    outlets: Sequence[Asset] = (),
+    lake: bool = False,
+    doc_md: str | None = None,
+) -> PipelineContainer:
+    """A task that runs ``command`` in ``image`` on the stack's network, with
+    the warehouse volume mounted and the pipeline's settings passed on.
+
+    ``lake`` adds the lake's keys from the ``stocks_lake`` connection.
+    """
+    environment = {name: os.environ[name] for name in FORWARDED if os.environ.get(name)}
+    return PipelineContainer(
+        task_id=task_id,
+        image=image,
+        command=list(command),
+        environment=environment,
+        lake_conn_id=LAKE_CONNECTION if lake else None,
+        docker_url=DOCKER_URL,
+        network_mode=DOCKER_NETWORK,
+        mounts=[Mount(target="/app/data", source=WAREHOUSE_VOLUME, type="volume")],
+        # Airflow runs in a container beside the daemon: no host temp dir to share.
+        mount_tmp_dir=False,
+        auto_remove="force",
+        execution_timeout=timeout,
+        pool=WAREHOUSE_POOL,
+        outlets=list(outlets),
+        doc_md=doc_md,
+    )
+
+
+def dbt_build(*, doc_md: str) -> PipelineContainer:
+    """``dbt build`` on the warehouse: bronze, silver and gold, with their tests."""
+    return container(
+        task_id="dbt_build",
+        image=variable_or("stocks_dbt_image", DBT_IMAGE),
+        command=["build", "--target", setting("DBT_TARGET", "duckdb")],
+        timeout=DBT_TIMEOUT,
+        outlets=[GOLD],
+        doc_md=doc_md,
+    )
