@@ -8,26 +8,20 @@
 import assert from "node:assert/strict";
 import { cpSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { dockerCompose } from "../scripts/compose_validator.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-const COMPOSE_FILE = join(ROOT, "docker-compose.yml");
-const EXAMPLE = await Deno.readTextFile(join(ROOT, ".env.example"));
-
-/** What the README tells users to set in their copy of .env.example. */
-const CREDENTIALS = {
-  MINIO_ROOT_USER: "sentinel-minio-user-3c1a7e",
-  MINIO_ROOT_PASSWORD: "sentinel-minio-password-8f2e4d",
-  AIRFLOW_ADMIN_USER: "sentinel-airflow-admin-5b2c",
-  AIRFLOW_ADMIN_PASSWORD: "sentinel-airflow-password-7d1e",
-  AIRFLOW_DB_PASSWORD: "sentinel-airflow-db-password-2a9f",
-  AIRFLOW_JWT_SECRET: "sentinel-airflow-jwt-secret-6c3b",
-  AIRFLOW_FERNET_KEY: "sentinel-airflow-fernet-key-4e8a",
-};
-
-/** Other required values, not credentials. */
-const REQUIRED = { DOCKER_GID: "998" };
+import {
+  compose,
+  COMPOSE_FILE,
+  composeJson,
+  CREDENTIALS,
+  dockerfile,
+  envFile,
+  EXAMPLE,
+  type Project,
+  REQUIRED,
+  ROOT,
+  type Run,
+  type Service,
+} from "./_compose.ts";
 
 /** Services that run once and exit; every other one is long-running. */
 const ONE_SHOTS = ["minio-init", "loader", "dbt", "airflow-init"];
@@ -43,117 +37,6 @@ const AIRFLOW = [
 /** Names of environment variables that hold credentials. */
 const CREDENTIAL_NAME =
   /(^|_)(USER|PASSWORD|SECRET|TOKEN)(_|$)|ACCESS_KEY|API_KEY|FERNET_KEY/;
-
-interface Service {
-  image?: string;
-  build?: { context: string; dockerfile?: string; dockerfile_inline?: string };
-  command?: string[] | null;
-  restart?: string;
-  environment?: Record<string, string | null>;
-  entrypoint?: string[] | null;
-  user?: string;
-  group_add?: string[];
-  ports?: { target: number; published?: string; host_ip?: string }[];
-  depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test?: string[]; disable?: boolean };
-  volumes?: {
-    type: string;
-    source?: string;
-    target: string;
-    read_only?: boolean;
-  }[];
-}
-
-interface Project {
-  services: Record<string, Service>;
-  volumes?: Record<string, unknown>;
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-let validator: Promise<string> | undefined;
-
-/** The Compose CLI; installing it is part of the test, so a failure fails it. */
-function composeBinary(): Promise<string> {
-  validator ??= dockerCompose();
-  return validator;
-}
-
-/**
- * Runs `docker-compose` on the project with every profile enabled, an env
- * file and nothing from the caller's environment or Docker configuration.
- */
-async function compose(
-  args: string[],
-  envFile: string,
-  file = COMPOSE_FILE,
-): Promise<Run> {
-  const binary = await composeBinary();
-  const home = await Deno.makeTempDir({ prefix: "compose-test-home-" });
-  try {
-    const output = await new Deno.Command(binary, {
-      args: [
-        "--project-directory",
-        ROOT,
-        "--file",
-        file,
-        "--env-file",
-        envFile,
-        "--profile",
-        "*",
-        ...args,
-      ],
-      clearEnv: true,
-      env: {
-        HOME: home,
-        DOCKER_CONFIG: home,
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
-  } finally {
-    await Deno.remove(home, { recursive: true });
-  }
-}
-
-/** A copy of .env.example with the given commented variables set, as the README says. */
-async function envFile(values: Record<string, string>): Promise<string> {
-  let text = EXAMPLE;
-  for (const [name, value] of Object.entries(values)) {
-    const line = `# ${name}=\n`;
-    assert.ok(text.includes(line), `.env.example documents ${name}`);
-    text = text.replace(line, `${name}=${value}\n`);
-  }
-  const path = await Deno.makeTempFile({
-    prefix: "compose-test-",
-    suffix: ".env",
-  });
-  await Deno.writeTextFile(path, text);
-  return path;
-}
-
-/** Runs compose with .env.example plus the credentials, and parses its JSON output. */
-async function composeJson<T>(args: string[]): Promise<T> {
-  const env = await envFile({ ...CREDENTIALS, ...REQUIRED });
-  try {
-    const run = await compose([...args, "--format", "json"], env);
-    assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as T;
-  } finally {
-    await Deno.remove(env);
-  }
-}
 
 let resolved: Promise<Project> | undefined;
 
@@ -576,18 +459,6 @@ Deno.test("every variable the compose file reads is documented in .env.example",
     [...Object.keys(CREDENTIALS), ...Object.keys(REQUIRED)].sort(),
   );
 });
-
-/** The Dockerfile's instructions, continuation lines joined. */
-async function dockerfile(): Promise<[string, string][]> {
-  const text = await Deno.readTextFile(join(ROOT, "Dockerfile"));
-  return text.replace(/\\\n/g, " ").split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith("#"))
-    .map((line) => {
-      const [instruction, ...rest] = line.split(/\s+/);
-      return [instruction.toUpperCase(), rest.join(" ")];
-    });
-}
 
 Deno.test("the image is the official Deno image at the version CI tests with", async () => {
   const instructions = await dockerfile();
