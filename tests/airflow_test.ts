@@ -57,6 +57,7 @@ async function airflow(
       AIRFLOW_HOME: home,
       AIRFLOW__CORE__DAGS_FOLDER: DAGS,
       AIRFLOW__CORE__LOAD_EXAMPLES: "false",
+      PYTHONDONTWRITEBYTECODE: "1",
       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${home}/airflow.db`,
       ...env,
     },
