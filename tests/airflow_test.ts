@@ -18,7 +18,13 @@ import { join } from "node:path";
 import { SETTINGS } from "../lib/config.ts";
 import { ensureVenv, venvBin } from "../lib/python.ts";
 import { type ServicesEnv, servicesUp } from "../lib/services.ts";
-import { composeJson, dockerfile, type Project, ROOT } from "./_compose.ts";
+import {
+  composeJson,
+  CREDENTIALS,
+  dockerfile,
+  type Project,
+  ROOT,
+} from "./_compose.ts";
 import {
   assertSuccess,
   count,
@@ -327,6 +333,74 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
   assert.ok(names.length >= 6, "FORWARDED lists the settings");
   const keys = Object.values(SETTINGS).map((s) => s.key);
   for (const name of names) assert.ok(keys.includes(name), name);
+});
+
+Deno.test("compose's airflow-init script migrates, creates the admin user and the pool, and can run again", async () => {
+  const { services } = await composeJson<Project>(["config"]);
+  const init = services["airflow-init"];
+  assert.deepEqual(init.entrypoint, ["/bin/bash", "-c"]);
+  const script = (init.command ?? []).join(" ").replaceAll("$$", "$");
+  const environment = init.environment ?? {};
+  const home = await Deno.makeTempDir({ prefix: "airflow-init-" });
+  try {
+    // As in the container, but on SQLite instead of the Postgres service.
+    const env = {
+      AIRFLOW__CORE__AUTH_MANAGER: environment.AIRFLOW__CORE__AUTH_MANAGER ??
+        "",
+      AIRFLOW_ADMIN_USER: environment.AIRFLOW_ADMIN_USER ?? "",
+      AIRFLOW_ADMIN_PASSWORD: environment.AIRFLOW_ADMIN_PASSWORD ?? "",
+      STOCKS_WAREHOUSE_POOL: environment.STOCKS_WAREHOUSE_POOL ?? "",
+    };
+    assert.equal(env.AIRFLOW_ADMIN_USER, CREDENTIALS.AIRFLOW_ADMIN_USER);
+    for (const round of [1, 2]) {
+      await airflowVenv();
+      const output = await new Deno.Command("bash", {
+        args: ["-c", script],
+        cwd: home,
+        clearEnv: true,
+        env: {
+          PATH: `${join(VENV, "bin")}:${Deno.env.get("PATH")}`,
+          HOME: home,
+          AIRFLOW_HOME: home,
+          AIRFLOW__CORE__LOAD_EXAMPLES: "false",
+          AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${home}/airflow.db`,
+          PYTHONDONTWRITEBYTECODE: "1",
+          ...env,
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder();
+      assert.ok(
+        output.success,
+        `airflow-init, round ${round}:\n${text.decode(output.stderr)}`,
+      );
+    }
+    // A JSON listing; Airflow may print warnings on stdout before it.
+    const list = async (args: string[]) => {
+      const result = await airflow(
+        "airflow",
+        [...args, "-o", "json"],
+        home,
+        env,
+      );
+      assertSuccess(result, args.join(" "));
+      const line = result.stdout.split("\n").findLast((l) => l.startsWith("["));
+      return JSON.parse(line ?? "[]");
+    };
+    const [pool] = await list(["pools", "get", "stocks_warehouse"]);
+    assert.equal(pool.slots, "1", "one writer at a time");
+    const users = await list(["users", "list"]);
+    assert.deepEqual(
+      users.map((u: { username: string; roles: string[] }) => [
+        u.username,
+        u.roles,
+      ]),
+      [[CREDENTIALS.AIRFLOW_ADMIN_USER, ["Admin"]]],
+    );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });
 
 /** Lands `n` simulated events on a fresh topic in the local Kafka and MinIO. */
