@@ -15,29 +15,16 @@ empty parameters mean the whole topic.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from airflow.sdk import DAG, Param
-from stocks_pipeline import (
-    DEFAULT_ARGS,
-    LOAD_TIMEOUT,
-    PIPELINE_IMAGE,
-    RAW,
-    container,
-    dbt_build,
-    variable_or,
-)
+from stocks_pipeline import DAG_ARGS, dbt_build, load
 
 with DAG(
     dag_id="stocks_backfill",
     description="Replay landed objects for a date range or prefix through load and dbt build",
     schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["stocks", "backfill"],
+    **DAG_ARGS,
     params={
         "start_date": Param(
             None,
@@ -61,25 +48,20 @@ with DAG(
         ),
     },
 ):
-    load = container(
-        task_id="load",
-        image=variable_or("stocks_pipeline_image", PIPELINE_IMAGE),
-        # Each parameter is one argument, never parsed by a shell; the loader
-        # checks the dates and that the prefix lies under the topic.
-        command=[
-            "load",
-            "--reload",
-            "--from",
-            "{{ params.start_date or '' }}",
-            "--to",
-            "{{ params.end_date or '' }}",
-            "--prefix",
-            "{{ params.prefix or '' }}",
-        ],
-        timeout=LOAD_TIMEOUT,
-        outlets=[RAW],
-        lake=True,
-        doc_md="`deno task load --reload`: the selected objects, rows not in RAW only.",
+    (
+        load(
+            # Each parameter is one argument, never parsed by a shell; the
+            # loader checks the dates and that the prefix lies under the topic.
+            arguments=[
+                "--reload",
+                "--from",
+                "{{ params.start_date or '' }}",
+                "--to",
+                "{{ params.end_date or '' }}",
+                "--prefix",
+                "{{ params.prefix or '' }}",
+            ],
+            doc_md="`deno task load --reload`: the selected objects, rows not in RAW only.",
+        )
+        >> dbt_build(doc_md="`dbt build`: carries the restored rows to silver and gold.")
     )
-    build = dbt_build(doc_md="`dbt build`: carries the restored rows to silver and gold.")
-    load >> build

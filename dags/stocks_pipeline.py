@@ -21,7 +21,7 @@ This file is listed in ``.airflowignore``: it defines no DAG.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from airflow.providers.docker.operators.docker import DockerOperator
@@ -86,13 +86,19 @@ FORWARDED = (
     "LOG_FORMAT",
 )
 
-#: Retries with exponential backoff (delay × 2 each time, up to a ceiling).
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "data-engineering",
-    "retries": positive_int("STOCKS_RETRIES", 3),
-    "retry_delay": timedelta(seconds=positive_int("STOCKS_RETRY_DELAY_SECONDS", 15)),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(seconds=positive_int("STOCKS_MAX_RETRY_DELAY_SECONDS", 300)),
+#: What both DAGs share: one run at a time, no catch-up, and for every task
+#: retries with exponential backoff (delay × 2 each time, up to a ceiling).
+DAG_ARGS: dict[str, Any] = {
+    "start_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": {
+        "owner": "data-engineering",
+        "retries": positive_int("STOCKS_RETRIES", 3),
+        "retry_delay": timedelta(seconds=positive_int("STOCKS_RETRY_DELAY_SECONDS", 15)),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(seconds=positive_int("STOCKS_MAX_RETRY_DELAY_SECONDS", 300)),
+    },
 }
 #: Longest a load may run before Airflow stops it (and retries).
 LOAD_TIMEOUT = minutes("STOCKS_LOAD_TIMEOUT_MINUTES", 15)
@@ -185,6 +191,19 @@ def container(
         execution_timeout=timeout,
         pool=WAREHOUSE_POOL,
         outlets=list(outlets),
+        doc_md=doc_md,
+    )
+
+
+def load(*, arguments: Sequence[str] = (), doc_md: str) -> PipelineContainer:
+    """``deno task load [arguments]`` in the pipeline image, with the lake's keys."""
+    return container(
+        task_id="load",
+        image=variable_or("stocks_pipeline_image", PIPELINE_IMAGE),
+        command=["load", *arguments],
+        timeout=LOAD_TIMEOUT,
+        outlets=[RAW],
+        lake=True,
         doc_md=doc_md,
     )
 

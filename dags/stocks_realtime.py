@@ -14,39 +14,18 @@ since the last run into the warehouse (``deno task load``), then
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from airflow.sdk import DAG
-from stocks_pipeline import (
-    DEFAULT_ARGS,
-    LOAD_TIMEOUT,
-    PIPELINE_IMAGE,
-    RAW,
-    REALTIME_SCHEDULE,
-    container,
-    dbt_build,
-    variable_or,
-)
+from stocks_pipeline import DAG_ARGS, REALTIME_SCHEDULE, dbt_build, load
 
 with DAG(
     dag_id="stocks_realtime",
     description="Micro-batch: lake → warehouse RAW, then dbt build to gold",
     schedule=REALTIME_SCHEDULE,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["stocks"],
+    **DAG_ARGS,
 ):
-    load = container(
-        task_id="load",
-        image=variable_or("stocks_pipeline_image", PIPELINE_IMAGE),
-        command=["load"],
-        timeout=LOAD_TIMEOUT,
-        outlets=[RAW],
-        lake=True,
-        doc_md="`deno task load`: every lake object not in the load ledger, into RAW.",
+    (
+        load(doc_md="`deno task load`: every lake object not in the load ledger, into RAW.")
+        >> dbt_build(doc_md="`dbt build`: bronze, silver and gold, and their tests.")
     )
-    build = dbt_build(doc_md="`dbt build`: bronze, silver and gold, and their tests.")
-    load >> build

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dockerCompose } from "../scripts/compose_validator.ts";
+import { type Run, runProgram } from "./_helpers.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(
   /\/$/,
@@ -56,11 +57,7 @@ export interface Project {
   volumes?: Record<string, unknown>;
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { Run };
 
 let validator: Promise<string> | undefined;
 
@@ -82,33 +79,23 @@ export async function compose(
   const binary = await composeBinary();
   const home = await Deno.makeTempDir({ prefix: "compose-test-home-" });
   try {
-    const output = await new Deno.Command(binary, {
-      args: [
-        "--project-directory",
-        ROOT,
-        "--file",
-        file,
-        "--env-file",
-        envFile,
-        "--profile",
-        "*",
-        ...args,
-      ],
-      clearEnv: true,
+    return await runProgram(binary, [
+      "--project-directory",
+      ROOT,
+      "--file",
+      file,
+      "--env-file",
+      envFile,
+      "--profile",
+      "*",
+      ...args,
+    ], {
       env: {
         HOME: home,
         DOCKER_CONFIG: home,
         PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
+    });
   } finally {
     await Deno.remove(home, { recursive: true });
   }

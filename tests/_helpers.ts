@@ -62,6 +62,30 @@ export async function run(
   };
 }
 
+/**
+ * Runs a program to completion in a clean environment: only `env`, nothing
+ * inherited from the test's own.
+ */
+export async function runProgram(
+  program: string,
+  args: string[],
+  options: { cwd?: string; env: Record<string, string> },
+): Promise<Run> {
+  const output = await new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
+    clearEnv: true,
+    env: options.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: decode(output.stdout),
+    stderr: decode(output.stderr),
+  };
+}
+
 /** A running entry point whose output is collected until it exits. */
 export interface Spawned {
   /** The child process. */

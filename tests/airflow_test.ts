@@ -30,6 +30,7 @@ import {
   count,
   type Run,
   run,
+  runProgram,
   snapshot,
   SYMBOLS,
 } from "./_helpers.ts";
@@ -45,6 +46,23 @@ function airflowVenv(): Promise<void> {
   return installed;
 }
 
+/** The environment of an Airflow command: its virtualenv, home, DAGs and SQLite database. */
+function airflowEnv(
+  home: string,
+  env: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: `${join(VENV, "bin")}:${Deno.env.get("PATH")}`,
+    HOME: Deno.env.get("HOME") ?? home,
+    AIRFLOW_HOME: home,
+    AIRFLOW__CORE__DAGS_FOLDER: DAGS,
+    AIRFLOW__CORE__LOAD_EXAMPLES: "false",
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${home}/airflow.db`,
+    PYTHONDONTWRITEBYTECODE: "1",
+    ...env,
+  };
+}
+
 /** Runs a program of Airflow's virtualenv in a clean environment with its own AIRFLOW_HOME. */
 async function airflow(
   program: string,
@@ -53,29 +71,10 @@ async function airflow(
   env: Record<string, string> = {},
 ): Promise<Run> {
   await airflowVenv();
-  const output = await new Deno.Command(join(VENV, "bin", program), {
-    args,
+  return await runProgram(join(VENV, "bin", program), args, {
     cwd: home,
-    clearEnv: true,
-    env: {
-      PATH: `${join(VENV, "bin")}:${Deno.env.get("PATH")}`,
-      HOME: Deno.env.get("HOME") ?? home,
-      AIRFLOW_HOME: home,
-      AIRFLOW__CORE__DAGS_FOLDER: DAGS,
-      AIRFLOW__CORE__LOAD_EXAMPLES: "false",
-      PYTHONDONTWRITEBYTECODE: "1",
-      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${home}/airflow.db`,
-      ...env,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: text.decode(output.stdout),
-    stderr: text.decode(output.stderr),
-  };
+    env: airflowEnv(home, env),
+  });
 }
 
 interface Task {
@@ -354,26 +353,12 @@ Deno.test("compose's airflow-init script migrates, creates the admin user and th
     assert.equal(env.AIRFLOW_ADMIN_USER, CREDENTIALS.AIRFLOW_ADMIN_USER);
     for (const round of [1, 2]) {
       await airflowVenv();
-      const output = await new Deno.Command("bash", {
-        args: ["-c", script],
-        cwd: home,
-        clearEnv: true,
-        env: {
-          PATH: `${join(VENV, "bin")}:${Deno.env.get("PATH")}`,
-          HOME: home,
-          AIRFLOW_HOME: home,
-          AIRFLOW__CORE__LOAD_EXAMPLES: "false",
-          AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: `sqlite:///${home}/airflow.db`,
-          PYTHONDONTWRITEBYTECODE: "1",
-          ...env,
-        },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder();
-      assert.ok(
-        output.success,
-        `airflow-init, round ${round}:\n${text.decode(output.stderr)}`,
+      assertSuccess(
+        await runProgram("bash", ["-c", script], {
+          cwd: home,
+          env: airflowEnv(home, env),
+        }),
+        `airflow-init, round ${round}`,
       );
     }
     // A JSON listing; Airflow may print warnings on stdout before it.
