@@ -5,22 +5,15 @@
  * ({@linkcode LoadSelection}); rows are still inserted once per stream
  * coordinates.
  *
- * Every line is checked again with the event contract and must carry its
- * stream coordinates; a line that fails is kept in the warehouse's reject
- * table with its reason, never dropped silently.
+ * The warehouse reads the objects itself (DuckDB: lib/landed.ts checks each
+ * line again; Snowflake: COPY from a stage), so the loader only lists,
+ * selects and batches them.
  *
  * @module
  */
-import { decodeLines, type Lake, type LakeObject } from "./lake.ts";
+import type { Lake, LakeObject } from "./lake.ts";
 import { logger } from "./log.ts";
-import { type Rejection, validateQuote } from "./quote.ts";
-import type {
-  LoadFile,
-  LoadResult,
-  RawRow,
-  RejectedLine,
-  Warehouse,
-} from "./warehouse.ts";
+import type { LoadResult, Warehouse } from "./warehouse.ts";
 
 /** Options for {@linkcode loadNewObjects}. */
 export interface LoadOptions {
@@ -45,12 +38,6 @@ export interface LoadOptions {
    * @default {33554432}
    */
   bytesPerLoad?: number;
-  /**
-   * Objects downloaded at once.
-   *
-   * @default {8}
-   */
-  concurrency?: number;
   /** Stops between transactions. */
   signal?: AbortSignal;
   /** Called after each transaction with the totals so far. */
@@ -96,7 +83,6 @@ export async function loadNewObjects(
     topic,
     filesPerLoad = 500,
     bytesPerLoad = 32 * 1024 * 1024,
-    concurrency = 8,
     selection = {},
     signal,
     onProgress,
@@ -116,14 +102,14 @@ export async function loadNewObjects(
   let pending: LakeObject[] = [];
   let pendingBytes = 0;
   const flush = async () => {
-    const files = await mapLimit(
-      pending,
-      concurrency,
-      (object) => readObject(lake, object),
-    );
+    const objects = pending;
     pending = [];
     pendingBytes = 0;
-    const result = await warehouse.load(files);
+    const result = await warehouse.load({
+      lake,
+      objects,
+      reload: selection.reload ?? false,
+    });
     for (
       const name of [
         "files",
@@ -205,92 +191,4 @@ function inDateRange(key: string, { from, to }: LoadSelection): boolean {
   if (date === undefined) return false;
   return (from === undefined || date >= from) &&
     (to === undefined || date <= to);
-}
-
-/** Reads and checks one object's lines. */
-export async function readObject(
-  lake: Lake,
-  object: LakeObject,
-): Promise<LoadFile> {
-  const lines = await decodeLines(await lake.get(object.key));
-  const rows: RawRow[] = [];
-  const rejected: RejectedLine[] = [];
-  lines.forEach((line, index) => {
-    const result = parseLandedLine(line);
-    if ("reason" in result) {
-      rejected.push({ lineNumber: index + 1, line, reason: result.reason });
-      log.warn("refused a landed line", {
-        key: object.key,
-        line: index + 1,
-        field: result.reason.field,
-        rule: result.reason.rule,
-      });
-    } else {
-      rows.push(result);
-    }
-  });
-  return { key: object.key, size: object.size, rows, rejected };
-}
-
-/**
- * Checks one landed line: the event contract plus its `_stream` coordinates.
- *
- * @param line The line's text.
- * @returns The row to load, or why not.
- */
-export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch (error) {
-    return {
-      reason: {
-        field: "event",
-        value: line.slice(0, 80),
-        rule: `must be valid JSON (${(error as Error).message})`,
-      },
-    };
-  }
-  const result = validateQuote(parsed);
-  if (!result.ok) return { reason: result.rejection };
-  const stream = (parsed as { _stream?: Record<string, unknown> })._stream;
-  const { id, topic, partition, offset, timestamp } = stream ?? {};
-  if (
-    typeof id !== "string" || id === "" ||
-    typeof topic !== "string" || topic === "" ||
-    !isCount(partition) || !isCount(offset) || !isCount(timestamp)
-  ) {
-    return {
-      reason: {
-        field: "_stream",
-        value: JSON.stringify(stream ?? null).slice(0, 80),
-        rule:
-          "must hold the stream coordinates {id, topic, partition, offset, timestamp}",
-      },
-    };
-  }
-  return { line, streamId: id, topic, partition, offset, timestamp } as RawRow;
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  return results;
 }

@@ -1,5 +1,7 @@
 /**
- * The warehouse seam: where the loader puts landed events for dbt.
+ * The warehouse seam: where the loader puts landed events for dbt. Two
+ * implementations, chosen by `WAREHOUSE` (lib/connect.ts): DuckDB, which
+ * reads the objects itself, and Snowflake, which copies them from a stage.
  *
  * A load is one transaction: the rows of a set of lake objects go into
  * `raw.source_stock_quotes`, minus any whose stream coordinates (log
@@ -11,45 +13,20 @@
  *
  * @module
  */
-import type { Rejection } from "./quote.ts";
+import type { Lake, LakeObject } from "./lake.ts";
 import { FatalError } from "./retry.ts";
 
-/** One landed event, ready to load. */
-export interface RawRow {
-  /** The landed line, verbatim. */
-  line: string;
-  /** Identity of the log it was read from. */
-  streamId: string;
-  /** Stream topic. */
-  topic: string;
-  /** Stream partition. */
-  partition: number;
-  /** Stream offset. */
-  offset: number;
-  /** Stream record timestamp, epoch milliseconds. */
-  timestamp: number;
-}
-
-/** A line of a lake object that the loader refused, kept for inspection. */
-export interface RejectedLine {
-  /** 1-based line number in the object. */
-  lineNumber: number;
-  /** The line, verbatim. */
-  line: string;
-  /** Why it was refused. */
-  reason: Rejection;
-}
-
-/** One lake object's content, ready to load. */
-export interface LoadFile {
-  /** Object key. */
-  key: string;
-  /** Object size in bytes. */
-  size: number;
-  /** Its valid rows. */
-  rows: RawRow[];
-  /** Its refused lines. */
-  rejected: RejectedLine[];
+/** One load: lake objects, and where to read them. */
+export interface LoadBatch {
+  /** The lake holding the objects. */
+  lake: Lake;
+  /** The objects, at most one transaction's worth. */
+  objects: LakeObject[];
+  /**
+   * Objects the ledger already holds are being read again (a backfill's
+   * reload): rows already loaded are skipped, the ledger keeps its entries.
+   */
+  reload: boolean;
 }
 
 /** What one load did. */
@@ -76,7 +53,7 @@ export interface Warehouse {
    * Loads objects in one transaction, with their ledger entries; an object
    * the ledger already holds (a backfill's reload) keeps its first entry.
    */
-  load(files: LoadFile[]): Promise<LoadResult>;
+  load(batch: LoadBatch): Promise<LoadResult>;
   /** Releases the connection (DuckDB: lets another process open the file). */
   close(): Promise<void>;
 }

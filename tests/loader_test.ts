@@ -3,11 +3,11 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { encodeLines, eventKey } from "../lib/lake.ts";
 import { LocalLake } from "../lib/lake/local.ts";
 import { parseLoadArgs } from "../lib/cli.ts";
+import { parseLandedLine } from "../lib/landed.ts";
 import {
   checkSelection,
   loadNewObjects,
   type LoadSelection,
-  parseLandedLine,
 } from "../lib/loader.ts";
 import { setLogSink } from "../lib/log.ts";
 import type { LandedLine } from "../lib/partition_writer.ts";

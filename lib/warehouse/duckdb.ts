@@ -15,9 +15,10 @@ import {
 } from "@duckdb/node-api";
 import { logger } from "../log.ts";
 import { backoffDelay, sleep } from "../retry.ts";
+import { readObjects } from "../landed.ts";
 import {
   CoordinateClashError,
-  type LoadFile,
+  type LoadBatch,
   type LoadResult,
   type Warehouse,
 } from "../warehouse.ts";
@@ -211,8 +212,12 @@ export class DuckDBWarehouse implements Warehouse {
     return new Set(reader.getRows().map((row) => row[0] as string));
   }
 
-  /** Loads objects in one transaction; rows already loaded (same coordinates) are skipped. */
-  async load(files: LoadFile[]): Promise<LoadResult> {
+  /**
+   * Reads the objects and checks each line (lib/landed.ts), then loads them in
+   * one transaction; rows already loaded (same coordinates) are skipped.
+   */
+  async load({ lake, objects }: LoadBatch): Promise<LoadResult> {
+    const files = await readObjects(lake, objects);
     const connection = this.#connection;
     await connection.run(STAGING);
     await append(connection, "staging_rows", (rows) => {
