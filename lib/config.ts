@@ -184,13 +184,93 @@ export const SETTINGS = {
   warehouse: {
     key: "WAREHOUSE",
     fallback: "duckdb",
-    doc: "Warehouse the loader writes to.",
-    parse: oneOf("duckdb"),
+    doc: "Warehouse the loader writes to: duckdb (embedded) or snowflake.",
+    parse: oneOf("duckdb", "snowflake"),
   },
   duckdbPath: {
     key: "DUCKDB_PATH",
     fallback: "data/warehouse.duckdb",
     doc: "DuckDB database file of the embedded warehouse.",
+    parse: text,
+  },
+  snowflakeAccount: {
+    key: "SNOWFLAKE_ACCOUNT",
+    fallback: undefined,
+    doc:
+      "Snowflake account identifier (e.g. myorg-myaccount), needed by WAREHOUSE=snowflake.",
+    parse: text,
+  },
+  snowflakeUser: {
+    key: "SNOWFLAKE_USER",
+    fallback: undefined,
+    doc: "Snowflake user of the loader.",
+    parse: text,
+  },
+  snowflakePassword: {
+    key: "SNOWFLAKE_PASSWORD",
+    fallback: undefined,
+    doc: "Snowflake password; unset when SNOWFLAKE_PRIVATE_KEY_PATH is set.",
+    secret: true,
+    parse: text,
+  },
+  snowflakePrivateKeyPath: {
+    key: "SNOWFLAKE_PRIVATE_KEY_PATH",
+    fallback: undefined,
+    doc: "Key-pair authentication: the user's private key, a PKCS#8 PEM file.",
+    parse: text,
+  },
+  snowflakePrivateKeyPassphrase: {
+    key: "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    fallback: undefined,
+    doc: "Passphrase of an encrypted private key.",
+    secret: true,
+    parse: text,
+  },
+  snowflakeLoaderRole: {
+    key: "SNOWFLAKE_LOADER_ROLE",
+    fallback: "LOADER",
+    doc:
+      "Role of the loader: owns schema RAW (dbt's role is SNOWFLAKE_ROLE, default TRANSFORMER).",
+    parse: text,
+  },
+  snowflakeWarehouse: {
+    key: "SNOWFLAKE_WAREHOUSE",
+    fallback: "COMPUTE_WH",
+    doc: "Snowflake virtual warehouse that runs the loads (and dbt).",
+    parse: text,
+  },
+  snowflakeDatabase: {
+    key: "SNOWFLAKE_DATABASE",
+    fallback: "STOCKS",
+    doc: "Snowflake database holding RAW (and dbt's schemas).",
+    parse: text,
+  },
+  snowflakeStage: {
+    key: "SNOWFLAKE_STAGE",
+    fallback: "internal",
+    doc:
+      "How COPY reads lake objects: internal (PUT to an internal stage; any S3 or MinIO) or external (a stage on the bucket).",
+    parse: oneOf("internal", "external"),
+  },
+  snowflakeStorageIntegration: {
+    key: "SNOWFLAKE_STORAGE_INTEGRATION",
+    fallback: undefined,
+    doc:
+      "Storage integration of the external stage on s3://S3_BUCKET/, needed by SNOWFLAKE_STAGE=external.",
+    parse: text,
+  },
+  snowflakeOnError: {
+    key: "SNOWFLAKE_ON_ERROR",
+    fallback: "CONTINUE",
+    doc:
+      "COPY's ON_ERROR: CONTINUE (skip a bad line, count it), SKIP_FILE or ABORT_STATEMENT.",
+    parse: oneOf("CONTINUE", "SKIP_FILE", "ABORT_STATEMENT"),
+  },
+  snowflakeAccessUrl: {
+    key: "SNOWFLAKE_ACCESS_URL",
+    fallback: undefined,
+    doc:
+      "Snowflake endpoint URL, when not https://<account>.snowflakecomputing.com (private link, tests).",
     parse: text,
   },
   finnhubApiKey: {

@@ -47,9 +47,28 @@ export function openLake(config: Config): Lake {
   return new LocalLake(config.lakeDir);
 }
 
-/** The configured warehouse (`WAREHOUSE`), opened. */
+/**
+ * The configured warehouse (`WAREHOUSE`), opened: the DuckDB file, or a
+ * Snowflake session with RAW bootstrapped (its driver is loaded only then).
+ */
 export async function openWarehouse(config: Config): Promise<Warehouse> {
-  return await DuckDBWarehouse.open(config.duckdbPath);
+  if (config.warehouse === "duckdb") {
+    return await DuckDBWarehouse.open(config.duckdbPath);
+  }
+  const { connectSnowflake } = await import("./warehouse/snowflake_session.ts");
+  const { SnowflakeWarehouse } = await import("./warehouse/snowflake.ts");
+  const session = await connectSnowflake(config);
+  try {
+    return await SnowflakeWarehouse.open(session, {
+      stage: config.snowflakeStage,
+      onError: config.snowflakeOnError,
+      bucket: config.s3Bucket,
+      storageIntegration: config.snowflakeStorageIntegration,
+    });
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
 }
 
 /** The landing's rotation limits (`FLUSH_MAX_*`). */

@@ -7,6 +7,7 @@
  */
 import { decodeLines, type Lake, type LakeObject } from "./lake.ts";
 import { logger } from "./log.ts";
+import { mapLimit } from "./map_limit.ts";
 import { type Rejection, validateQuote } from "./quote.ts";
 
 const log = logger("loader");
@@ -132,23 +133,4 @@ export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
 
 function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  return results;
 }
