@@ -11,7 +11,8 @@ Where each value comes from:
   the DAG files are parsed);
 - the containers' settings: the pipeline's own variables (``FORWARDED``) as
   the Airflow processes have them, passed on unchanged;
-- secrets: the Airflow Connection ``stocks_lake`` (the lake's S3 keys), read
+- secrets: the Airflow Connections ``stocks_lake`` (the lake's S3 keys) and,
+  with ``WAREHOUSE=snowflake``, ``stocks_snowflake`` (user and password), read
   only when a task runs and handed to the container as private environment,
   so they never appear in rendered templates, the UI or task logs.
 
@@ -70,6 +71,10 @@ WAREHOUSE_VOLUME = setting("STOCKS_WAREHOUSE_VOLUME", "stocks-pipeline-warehouse
 WAREHOUSE_POOL = setting("STOCKS_WAREHOUSE_POOL", "stocks_warehouse")
 #: Airflow connection with the lake's S3 keys (login, password), if any.
 LAKE_CONNECTION = setting("STOCKS_LAKE_CONN_ID", "stocks_lake")
+#: The warehouse the pipeline writes (WAREHOUSE: duckdb or snowflake).
+WAREHOUSE = setting("WAREHOUSE", "duckdb")
+#: Airflow connection with the Snowflake user and password, for WAREHOUSE=snowflake.
+SNOWFLAKE_CONNECTION = setting("STOCKS_SNOWFLAKE_CONN_ID", "stocks_snowflake")
 #: Cron schedule of ``stocks_realtime``.
 REALTIME_SCHEDULE = setting("STOCKS_REALTIME_SCHEDULE", "* * * * *")
 
@@ -82,6 +87,15 @@ FORWARDED = (
     "S3_REGION",
     "WAREHOUSE",
     "DUCKDB_PATH",
+    "DBT_TARGET",
+    "SNOWFLAKE_ACCOUNT",
+    "SNOWFLAKE_LOADER_ROLE",
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_WAREHOUSE",
+    "SNOWFLAKE_DATABASE",
+    "SNOWFLAKE_STAGE",
+    "SNOWFLAKE_STORAGE_INTEGRATION",
+    "SNOWFLAKE_ON_ERROR",
     "LOG_LEVEL",
     "LOG_FORMAT",
 )
@@ -111,6 +125,23 @@ def variable_or(name: str, default: str) -> str:
     return "{{ var.value.get(%r, %r) }}" % (name, default)
 
 
+def connection_with_login(conn_id: str, what: str):
+    """An Airflow connection that must exist and hold a login and a password."""
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as error:  # AirflowNotFoundException, by SDK version
+        raise RuntimeError(
+            f"Cannot run the task as the Airflow connection {conn_id!r} ({what}) "
+            f"is not defined: add it under Admin > Connections, or set AIRFLOW_CONN_{conn_id.upper()}"
+        ) from error
+    if not connection.login or not connection.password:
+        raise RuntimeError(
+            f"Cannot run the task as the Airflow connection {conn_id!r} ({what}) "
+            "must hold a login and a password"
+        )
+    return connection
+
+
 def lake_credentials(conn_id: str) -> dict[str, str]:
     """The lake's S3 keys from an Airflow connection, as the pipeline's variables.
 
@@ -118,18 +149,7 @@ def lake_credentials(conn_id: str) -> dict[str, str]:
     the secret key; ``endpoint_url`` and ``region_name`` in its extra, when
     present, set S3_ENDPOINT and S3_REGION.
     """
-    try:
-        connection = BaseHook.get_connection(conn_id)
-    except Exception as error:  # AirflowNotFoundException, by SDK version
-        raise RuntimeError(
-            f"Cannot run the task as the Airflow connection {conn_id!r} (the lake's S3 keys) "
-            f"is not defined: add it under Admin > Connections, or set AIRFLOW_CONN_{conn_id.upper()}"
-        ) from error
-    if not connection.login or not connection.password:
-        raise RuntimeError(
-            f"Cannot run the task as the Airflow connection {conn_id!r} must hold the S3 access key "
-            "id as its login and the secret key as its password"
-        )
+    connection = connection_with_login(conn_id, "the lake's S3 keys")
     env = {"AWS_ACCESS_KEY_ID": connection.login, "AWS_SECRET_ACCESS_KEY": connection.password}
     extra = connection.extra_dejson or {}
     if extra.get("endpoint_url"):
@@ -139,24 +159,39 @@ def lake_credentials(conn_id: str) -> dict[str, str]:
     return env
 
 
-class PipelineContainer(DockerOperator):
-    """A DockerOperator that adds the lake's keys when it runs.
+def snowflake_credentials(conn_id: str) -> dict[str, str]:
+    """The Snowflake user and password from an Airflow connection (type
+    ``snowflake``), for the loader and dbt's snowflake target."""
+    connection = connection_with_login(conn_id, "the Snowflake user and password")
+    return {"SNOWFLAKE_USER": connection.login, "SNOWFLAKE_PASSWORD": connection.password}
 
-    The keys come from the Airflow connection ``lake_conn_id`` at run time and
-    go into DockerOperator's private environment, which is never templated,
-    rendered or logged.
+
+class PipelineContainer(DockerOperator):
+    """A DockerOperator that adds secrets from Airflow connections when it runs.
+
+    The lake's keys (``lake_conn_id``) and the warehouse's credentials
+    (``warehouse_conn_id``) are read at run time and go into DockerOperator's
+    private environment, which is never templated, rendered or logged.
     """
 
-    def __init__(self, *, lake_conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        lake_conn_id: str | None = None,
+        warehouse_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.lake_conn_id = lake_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
 
     def execute(self, context: Any) -> Any:
+        secrets: dict[str, str] = {}
         if self.lake_conn_id:
-            self._private_environment = {
-                **self._private_environment,
-                **lake_credentials(self.lake_conn_id),
-            }
+            secrets.update(lake_credentials(self.lake_conn_id))
+        if self.warehouse_conn_id:
+            secrets.update(snowflake_credentials(self.warehouse_conn_id))
+        self._private_environment = {**self._private_environment, **secrets}
         return super().execute(context)
 
 
@@ -173,7 +208,9 @@ def container(
     """A task that runs ``command`` in ``image`` on the stack's network, with
     the warehouse volume mounted and the pipeline's settings passed on.
 
-    ``lake`` adds the lake's keys from the ``stocks_lake`` connection.
+    ``lake`` adds the lake's keys from the ``stocks_lake`` connection; with
+    ``WAREHOUSE=snowflake`` every task gets the ``stocks_snowflake`` user and
+    password.
     """
     environment = {name: os.environ[name] for name in FORWARDED if os.environ.get(name)}
     return PipelineContainer(
@@ -182,6 +219,7 @@ def container(
         command=list(command),
         environment=environment,
         lake_conn_id=LAKE_CONNECTION if lake else None,
+        warehouse_conn_id=SNOWFLAKE_CONNECTION if WAREHOUSE == "snowflake" else None,
         docker_url=DOCKER_URL,
         network_mode=DOCKER_NETWORK,
         mounts=[Mount(target="/app/data", source=WAREHOUSE_VOLUME, type="volume")],

@@ -233,6 +233,13 @@ export const SETTINGS = {
       "Role of the loader: owns schema RAW (dbt's role is SNOWFLAKE_ROLE, default TRANSFORMER).",
     parse: text,
   },
+  snowflakeRole: {
+    key: "SNOWFLAKE_ROLE",
+    fallback: "TRANSFORMER",
+    doc:
+      "Role of dbt's snowflake target (dbt_stocks/profiles.yml): owns bronze, silver and gold.",
+    parse: text,
+  },
   snowflakeWarehouse: {
     key: "SNOWFLAKE_WAREHOUSE",
     fallback: "COMPUTE_WH",

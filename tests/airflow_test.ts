@@ -97,6 +97,7 @@ interface Task {
   docker_url: string;
   mount_tmp_dir: boolean;
   lake_conn_id: string | null;
+  warehouse_conn_id: string | null;
 }
 
 interface Dag {
@@ -226,6 +227,9 @@ Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promise
     }
     assert.equal(load.lake_conn_id, "stocks_lake");
     assert.equal(build.lake_conn_id, null, "dbt needs no lake keys");
+    for (const task of [load, build]) {
+      assert.equal(task.warehouse_conn_id, null, "DuckDB needs no credentials");
+    }
   }
 });
 
@@ -287,12 +291,15 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
     STOCKS_RETRIES: "5",
     STOCKS_LOAD_TIMEOUT_MINUTES: "7",
     DBT_TARGET: "snowflake",
+    WAREHOUSE: "snowflake",
+    SNOWFLAKE_ACCOUNT: "myorg-stocks",
     S3_BUCKET: "prod-lake",
     KAFKA_TOPIC: "prod-quotes",
     // Secrets in Airflow's environment are not passed on: they come from
-    // the stocks_lake connection when a task runs.
+    // the stocks_lake and stocks_snowflake connections when a task runs.
     AWS_SECRET_ACCESS_KEY: "sentinel-not-forwarded-6f1d",
     FINNHUB_API_KEY: "sentinel-not-forwarded-2b7c",
+    SNOWFLAKE_PASSWORD: "sentinel-not-forwarded-9a3e",
   });
   const realtime = dags.stocks_realtime;
   assert.equal(realtime.schedule, "*/5 * * * *");
@@ -321,9 +328,13 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
       },
     ]);
     assert.deepEqual(task.environment, {
-      S3_BUCKET: "prod-lake",
       KAFKA_TOPIC: "prod-quotes",
+      S3_BUCKET: "prod-lake",
+      WAREHOUSE: "snowflake",
+      DBT_TARGET: "snowflake",
+      SNOWFLAKE_ACCOUNT: "myorg-stocks",
     });
+    assert.equal(task.warehouse_conn_id, "stocks_snowflake");
   }
   // What the DAGs pass on are the pipeline's own settings.
   const source = await Deno.readTextFile(join(DAGS, "stocks_pipeline.py"));

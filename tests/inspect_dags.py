@@ -44,6 +44,7 @@ def describe(task) -> dict:
         "docker_url": getattr(task, "docker_url", None),
         "mount_tmp_dir": getattr(task, "mount_tmp_dir", None),
         "lake_conn_id": getattr(task, "lake_conn_id", None),
+        "warehouse_conn_id": getattr(task, "warehouse_conn_id", None),
     }
 
 
