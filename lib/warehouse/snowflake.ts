@@ -186,13 +186,13 @@ clashing as (
     and loaded.stream_topic = staged.stream_topic
     and loaded.stream_partition = staged.stream_partition
     and loaded.stream_offset = staged.stream_offset
-  where loaded.v <> staged.v
+  where to_json(loaded.v) <> to_json(staged.v)
   union all
   select stream_id, stream_topic, stream_partition, stream_offset
   from staged
   where ${HAS_COORDINATES}
   group by stream_id, stream_topic, stream_partition, stream_offset
-  having count(distinct v) > 1
+  having count(distinct to_json(v)) > 1
 )
 select count(*) as clashes,
   min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset) as example
@@ -202,8 +202,8 @@ from clashing`;
 const REJECT = `
 insert into RAW.REJECTED_STOCK_QUOTES
 with ${BATCH}
-select file_name, file_row_number, coalesce(v::varchar, ''), '_stream',
-  left(coalesce(v:"_stream"::varchar, 'null'), 80),
+select file_name, file_row_number, coalesce(to_json(v), ''), '_stream',
+  left(coalesce(to_json(v:"_stream"), 'null'), 80),
   'must hold the stream coordinates {id, topic, partition, offset, timestamp}',
   ?::timestamp_tz
 from staged
