@@ -8,6 +8,8 @@
  * test that runs only when SNOWFLAKE_ACCOUNT is set.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createHash, createVerify, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { encodeLines, eventKey, type LakeObject } from "../lib/lake.ts";
 import { LocalLake } from "../lib/lake/local.ts";
@@ -621,30 +623,39 @@ Deno.test("loadNewObjects drives the Snowflake warehouse as it drives DuckDB: on
   await Deno.remove(dir, { recursive: true });
 });
 
-/** A local endpoint that answers Snowflake's login request as Snowflake does for bad credentials. */
+/**
+ * A local endpoint that answers Snowflake's login request as Snowflake does
+ * for bad credentials, keeping each request's body.
+ */
 function refusingEndpoint() {
-  return Deno.serve(
+  const logins: Record<string, unknown>[] = [];
+  const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (request) => {
+    async (request) => {
       const url = new URL(request.url);
-      if (url.pathname === "/session/v1/login-request") {
-        return Response.json({
-          data: { nextAction: null, authnMethod: "USERNAME_PASSWORD" },
-          code: "390100",
-          message: "Incorrect username or password was specified.",
-          success: false,
-          headers: null,
-        });
+      if (url.pathname !== "/session/v1/login-request") {
+        return new Response("not found", { status: 404 });
       }
-      return new Response("not found", { status: 404 });
+      const body = request.headers.get("content-encoding") === "gzip"
+        ? request.body!.pipeThrough(new DecompressionStream("gzip"))
+        : request.body!;
+      logins.push((await new Response(body).json()).data);
+      return Response.json({
+        data: { nextAction: null, authnMethod: "USERNAME_PASSWORD" },
+        code: "390100",
+        message: "Incorrect username or password was specified.",
+        success: false,
+        headers: null,
+      });
     },
   );
+  return { server, logins };
 }
 
 const SENTINEL = "sentinel-snowflake-password-5e1a";
 
 Deno.test("bad credentials or an unknown account stop the loader with one line and exit 1, no stack, no password", async () => {
-  const server = refusingEndpoint();
+  const { server, logins } = refusingEndpoint();
   const dir = await Deno.makeTempDir();
   try {
     const base = {
@@ -686,6 +697,61 @@ Deno.test("bad credentials or an unknown account stop the loader with one line a
       assert.ok(!result.stderr.includes(SENTINEL), "no password");
       assert.ok(!result.stdout.includes(SENTINEL), "no password");
     }
+    assert.equal(logins[0].PASSWORD, SENTINEL, "the password was offered");
+    assert.equal(logins[0].LOGIN_NAME, "loader");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("key-pair authentication signs Snowflake's JWT with the encrypted private key", async () => {
+  const { server, logins } = refusingEndpoint();
+  const dir = await Deno.makeTempDir();
+  try {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: {
+        type: "pkcs8",
+        format: "pem",
+        cipher: "aes-256-cbc",
+        passphrase: SENTINEL,
+      },
+    });
+    const keyPath = join(dir, "loader_key.p8");
+    await Deno.writeTextFile(keyPath, privateKey);
+    const result = await run("loader.ts", [], {
+      WAREHOUSE: "snowflake",
+      SNOWFLAKE_ACCOUNT: "myorg-stocks",
+      SNOWFLAKE_USER: "loader",
+      SNOWFLAKE_PRIVATE_KEY_PATH: keyPath,
+      SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: SENTINEL,
+      SNOWFLAKE_ACCESS_URL: `http://127.0.0.1:${server.addr.port}`,
+      LAKE_DIR: join(dir, "lake"),
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? dir,
+    });
+    assert.equal(result.code, 1);
+    assert.ok(!result.stderr.includes(SENTINEL), "no passphrase in the log");
+    const [login] = logins;
+    assert.equal(login.AUTHENTICATOR, "SNOWFLAKE_JWT");
+    assert.equal(login.PASSWORD, undefined);
+    const [header, payload, signature] = String(login.TOKEN).split(".");
+    const claims = JSON.parse(
+      atob(payload.replace(/-/g, "+").replace(/_/g, "/")),
+    );
+    // Snowflake's claims: issuer ACCOUNT.USER.SHA256:<public key fingerprint>.
+    const fingerprint = createHash("sha256").update(publicKey).digest("base64");
+    assert.equal(claims.iss, `MYORG-STOCKS.LOADER.SHA256:${fingerprint}`);
+    assert.equal(claims.sub, "MYORG-STOCKS.LOADER");
+    const verified = createVerify("RSA-SHA256")
+      .update(`${header}.${payload}`)
+      .verify(
+        { key: publicKey, format: "der", type: "spki" },
+        Buffer.from(signature, "base64url"),
+      );
+    assert.ok(verified, "the JWT is signed with the user's key");
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
