@@ -55,7 +55,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_stocks"
 DATABASE = "STOCKS"
 LAYERS = ("bronze", "silver", "gold")
 
-# What the Snowflake loader will create: the DuckDB table in Snowflake types.
+# What the Snowflake loader creates (lib/warehouse/snowflake.ts; tests/snowflake_test.ts
+# checks the two agree): the DuckDB table in Snowflake types.
 CREATE_RAW = """
 create table if not exists RAW.SOURCE_STOCK_QUOTES (
     v variant not null,

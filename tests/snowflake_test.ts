@@ -228,6 +228,12 @@ Deno.test("open() creates RAW as the DuckDB warehouse has it, its file format an
     "create stage if not exists RAW.LAKE_STAGE file_format = (format_name = 'RAW.LAKE_JSON')",
   );
   assert.ok(ddl.every((s) => s.includes("if not exists")), "idempotent");
+  // The dbt emulator (scripts/snowflake_emulator.py) builds on the same table.
+  const emulator = await Deno.readTextFile(
+    new URL("../scripts/snowflake_emulator.py", import.meta.url),
+  );
+  const emulated = /CREATE_RAW = """([^"]*)"""/.exec(emulator)?.[1] ?? "";
+  assert.equal(emulated.replace(/\s+/g, " ").trim(), raw);
 
   const external = new RecordingSession();
   await openRecorded(external, {
