@@ -81,6 +81,8 @@ export interface StreamConsumer {
   run(handlers: ConsumerHandlers): Promise<void>;
   /** Commits offsets for the group. Call only after the data is durable. */
   commit(offsets: PartitionOffset[]): Promise<void>;
+  /** The start of each partition now: its oldest offset still kept (retention). */
+  startOffsets(): Promise<PartitionOffset[]>;
   /** The end of each partition now: the offset the next message will get. */
   endOffsets(): Promise<PartitionOffset[]>;
   /** The group's committed offsets (partitions never committed are left out). */

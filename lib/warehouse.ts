@@ -14,6 +14,7 @@
  * @module
  */
 import type { Lake, LakeObject } from "./lake.ts";
+import type { Inventory } from "./reconcile.ts";
 import { FatalError } from "./retry.ts";
 
 /** One load: lake objects, and where to read them. */
@@ -54,6 +55,8 @@ export interface Warehouse {
    * the ledger already holds (a backfill's reload) keeps its first entry.
    */
   load(batch: LoadBatch): Promise<LoadResult>;
+  /** What RAW and silver hold of one log's topic, for `deno task reconcile`. */
+  inventory(streamId: string, topic: string): Promise<Inventory>;
   /** Releases the connection (DuckDB: lets another process open the file). */
   close(): Promise<void>;
 }

@@ -96,6 +96,7 @@ function journalConsumer(journal: string[]): StreamConsumer {
       return Promise.resolve();
     },
     run: () => Promise.resolve(),
+    startOffsets: () => Promise.resolve([]),
     endOffsets: () => Promise.resolve([]),
     committedOffsets: () => Promise.resolve([]),
     stop: () => Promise.resolve(),

@@ -524,6 +524,13 @@ class EmbeddedConsumer implements StreamConsumer {
     return run;
   }
 
+  /** Every partition starts at 0: the embedded stream keeps every message. */
+  startOffsets(): Promise<PartitionOffset[]> {
+    return Promise.resolve(
+      this.#setup.logPaths.map((_, partition) => ({ partition, offset: 0 })),
+    );
+  }
+
   async endOffsets(): Promise<PartitionOffset[]> {
     return await Promise.all(
       this.#setup.logPaths.map(async (path, partition) => {

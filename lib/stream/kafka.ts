@@ -673,23 +673,32 @@ class KafkaConsumer implements StreamConsumer {
     }
   }
 
-  endOffsets(): Promise<PartitionOffset[]> {
-    // A fresh cluster answers NOT_COORDINATOR or LEADER_NOT_AVAILABLE at first.
-    return retry(() => this.#endOffsets(), ADMIN_RETRY);
+  startOffsets(): Promise<PartitionOffset[]> {
+    return retry(() => this.#topicOffsets("low"), ADMIN_RETRY);
   }
 
-  async #endOffsets(): Promise<PartitionOffset[]> {
+  endOffsets(): Promise<PartitionOffset[]> {
+    // A fresh cluster answers NOT_COORDINATOR or LEADER_NOT_AVAILABLE at first.
+    return retry(() => this.#topicOffsets("high"), ADMIN_RETRY);
+  }
+
+  async #topicOffsets(end: "low" | "high"): Promise<PartitionOffset[]> {
     try {
       const offsets = await this.#admin.fetchTopicOffsets(this.#topic);
       return offsets
-        .map(({ partition, high }) => ({
-          partition,
-          offset: toNumber(high, "high watermark"),
+        .map((partition) => ({
+          partition: partition.partition,
+          offset: toNumber(
+            partition[end],
+            end === "high" ? "high watermark" : "log start offset",
+          ),
         }))
         .sort((a, b) => a.partition - b.partition);
     } catch (error) {
       throw streamError(
-        `read the end offsets of topic '${this.#topic}'`,
+        `read the ${
+          end === "high" ? "end" : "start"
+        } offsets of topic '${this.#topic}'`,
         error,
       );
     }

@@ -16,6 +16,7 @@ import {
 import { logger } from "../log.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { readObjects } from "../landed.ts";
+import type { Inventory, SilverInventory } from "../reconcile.ts";
 import {
   CoordinateClashError,
   type LoadBatch,
@@ -142,6 +143,60 @@ insert or ignore into raw.rejected_stock_quotes
   from staging_rejects;
 commit;
 `;
+
+/** RAW's offsets of one log's topic (params: stream id, topic). */
+const INVENTORY_RAW = `
+select stream_partition, stream_offset from raw.source_stock_quotes
+where stream_id = $1 and stream_topic = $2`;
+
+/** Offsets the loader refused, where the refused line names them. */
+const INVENTORY_REJECTED = `
+select partition, "offset" from (
+  select
+    try(json_extract_string(line, '$._stream.id')) as stream_id,
+    try(json_extract_string(line, '$._stream.topic')) as stream_topic,
+    try_cast(try(json_extract_string(line, '$._stream.partition')) as integer) as partition,
+    try_cast(try(json_extract_string(line, '$._stream.offset')) as bigint) as "offset"
+  from raw.rejected_stock_quotes
+)
+where stream_id = $1 and stream_topic = $2 and partition is not null and "offset" is not null`;
+
+/** Whether dbt has built bronze and silver (3 relations). */
+const SILVER_BUILT = `
+select count(*) from information_schema.tables
+where (table_schema = 'bronze' and table_name = 'bronze_stg_stock_quotes')
+   or (table_schema = 'silver' and table_name in ('silver_clean_stock_quotes', 'silver_quarantined_stock_quotes'))`;
+
+/**
+ * Silver's side of one log: its winning rows, its quarantined rows, its
+ * bronze rows whose quote is in neither (loaded before silver's last build:
+ * later ones are pending), and silver's duplicate quotes.
+ */
+const INVENTORY_SILVER = `
+with built as (
+  select max(loaded_at) as until from (
+    select loaded_at from silver.silver_clean_stock_quotes
+    union all
+    select loaded_at from silver.silver_quarantined_stock_quotes
+  )
+)
+select
+  (select count(*) from silver.silver_clean_stock_quotes
+    where stream_id = $1 and stream_topic = $2),
+  (select count(*) from silver.silver_quarantined_stock_quotes
+    where stream_id = $1 and stream_topic = $2),
+  (select count(*) from bronze.bronze_stg_stock_quotes as b, built
+    where b.stream_id = $1 and b.stream_topic = $2 and b.loaded_at <= built.until
+      and not exists (
+        select 1 from silver.silver_clean_stock_quotes as s
+        where s.symbol = b.symbol and s.quote_ts = b.quote_ts
+      )
+      and not exists (
+        select 1 from silver.silver_quarantined_stock_quotes as q
+        where q.stream_id = b.stream_id and q.stream_topic = b.stream_topic
+          and q.stream_partition = b.stream_partition and q.stream_offset = b.stream_offset
+      )),
+  (select count(*) - count(distinct (symbol, quote_ts)) from silver.silver_clean_stock_quotes)`;
 
 /** The DuckDB warehouse. */
 export class DuckDBWarehouse implements Warehouse {
@@ -281,6 +336,39 @@ export class DuckDBWarehouse implements Warehouse {
       duplicates: rows - inserted,
       rejected,
     };
+  }
+
+  /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
+  async inventory(streamId: string, topic: string): Promise<Inventory> {
+    const rows = async (sql: string) =>
+      (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
+    const raw = new Map<number, number[]>();
+    for (const [partition, offset] of await rows(INVENTORY_RAW)) {
+      const list = raw.get(Number(partition)) ??
+        raw.set(Number(partition), []).get(Number(partition))!;
+      list.push(Number(offset));
+    }
+    const rejected = new Map<number, Set<number>>();
+    for (const [partition, offset] of await rows(INVENTORY_REJECTED)) {
+      const set = rejected.get(Number(partition)) ??
+        rejected.set(Number(partition), new Set()).get(Number(partition))!;
+      set.add(Number(offset));
+    }
+    const [[built]] = (await this.#connection.runAndReadAll(SILVER_BUILT))
+      .getRows();
+    let silver: SilverInventory | null = null;
+    if (Number(built) === 3) {
+      const [[rowsFromLog, quarantined, lost, duplicated]] = await rows(
+        INVENTORY_SILVER,
+      );
+      silver = {
+        rows: Number(rowsFromLog),
+        quarantined: Number(quarantined),
+        lost: Number(lost),
+        duplicated: Number(duplicated),
+      };
+    }
+    return { raw, rejected, silver };
   }
 
   /** Closes the connection and releases the file. */

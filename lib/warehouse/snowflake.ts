@@ -33,6 +33,7 @@ import { dirname, join } from "node:path";
 import type { LakeObject } from "../lake.ts";
 import { logger } from "../log.ts";
 import { mapLimit } from "../map_limit.ts";
+import type { Inventory, SilverInventory } from "../reconcile.ts";
 import { FatalError } from "../retry.ts";
 import {
   CoordinateClashError,
@@ -270,6 +271,50 @@ where not exists (
 /** The batch's lines leave the staging table (bind: keys); DELETE keeps COPY's history. */
 const CLEAR = `delete from ${STAGED}
 where file_name in (select value::varchar from table(flatten(input => parse_json(?))))`;
+
+/** RAW's offsets of one log's topic (binds: stream id, topic). */
+const INVENTORY_RAW = `select stream_partition as p, stream_offset as o
+from RAW.SOURCE_STOCK_QUOTES where stream_id = ? and stream_topic = ?`;
+
+/** Offsets the loader refused, where the refused line names them (binds: stream id, topic). */
+const INVENTORY_REJECTED = `select p, o from (
+  select try_parse_json(line):"_stream" as stream,
+    try_to_number(stream:"partition"::varchar) as p,
+    try_to_number(stream:"offset"::varchar) as o
+  from RAW.REJECTED_STOCK_QUOTES
+)
+where stream:"id"::varchar = ? and stream:"topic"::varchar = ? and p is not null and o is not null`;
+
+/** Whether dbt has built bronze and silver (3 relations). */
+const SILVER_BUILT = `select count(*) as n from information_schema.tables
+where (table_schema = 'BRONZE' and table_name = 'BRONZE_STG_STOCK_QUOTES')
+   or (table_schema = 'SILVER' and table_name in ('SILVER_CLEAN_STOCK_QUOTES', 'SILVER_QUARANTINED_STOCK_QUOTES'))`;
+
+/** Silver's side of one log, as lib/warehouse/duckdb.ts reads it (binds: id, topic three times). */
+const INVENTORY_SILVER = `with built as (
+  select max(loaded_at) as until from (
+    select loaded_at from SILVER.SILVER_CLEAN_STOCK_QUOTES
+    union all
+    select loaded_at from SILVER.SILVER_QUARANTINED_STOCK_QUOTES
+  )
+)
+select
+  (select count(*) from SILVER.SILVER_CLEAN_STOCK_QUOTES
+    where stream_id = ? and stream_topic = ?) as silver_rows,
+  (select count(*) from SILVER.SILVER_QUARANTINED_STOCK_QUOTES
+    where stream_id = ? and stream_topic = ?) as quarantined,
+  (select count(*) from BRONZE.BRONZE_STG_STOCK_QUOTES as b, built
+    where b.stream_id = ? and b.stream_topic = ? and b.loaded_at <= built.until
+      and not exists (
+        select 1 from SILVER.SILVER_CLEAN_STOCK_QUOTES as s
+        where s.symbol = b.symbol and s.quote_ts = b.quote_ts
+      )
+      and not exists (
+        select 1 from SILVER.SILVER_QUARANTINED_STOCK_QUOTES as q
+        where q.stream_id = b.stream_id and q.stream_topic = b.stream_topic
+          and q.stream_partition = b.stream_partition and q.stream_offset = b.stream_offset
+      )) as lost,
+  (select count(*) - count(distinct symbol, quote_ts) from SILVER.SILVER_CLEAN_STOCK_QUOTES) as duplicated`;
 
 /** A COPY or PUT failed for a reason a retry will not fix. */
 export class SnowflakeLoadError extends FatalError {
@@ -517,6 +562,50 @@ on_error = ${this.#options.onError}${reload ? "\nforce = true" : ""}${
       }
     }
     return results;
+  }
+
+  /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
+  async inventory(streamId: string, topic: string): Promise<Inventory> {
+    const session = this.#session;
+    const raw = new Map<number, number[]>();
+    for (
+      const row of (await session.execute(INVENTORY_RAW, [streamId, topic]))
+        .rows
+    ) {
+      const partition = Number(row.P);
+      const list = raw.get(partition) ?? raw.set(partition, []).get(partition)!;
+      list.push(Number(row.O));
+    }
+    const rejected = new Map<number, Set<number>>();
+    for (
+      const row
+        of (await session.execute(INVENTORY_REJECTED, [streamId, topic]))
+          .rows
+    ) {
+      const partition = Number(row.P);
+      const set = rejected.get(partition) ??
+        rejected.set(partition, new Set()).get(partition)!;
+      set.add(Number(row.O));
+    }
+    const [built] = (await session.execute(SILVER_BUILT)).rows;
+    let silver: SilverInventory | null = null;
+    if (Number(built?.N) === 3) {
+      const [row] = (await session.execute(INVENTORY_SILVER, [
+        streamId,
+        topic,
+        streamId,
+        topic,
+        streamId,
+        topic,
+      ])).rows;
+      silver = {
+        rows: Number(row.SILVER_ROWS),
+        quarantined: Number(row.QUARANTINED),
+        lost: Number(row.LOST),
+        duplicated: Number(row.DUPLICATED),
+      };
+    }
+    return { raw, rejected, silver };
   }
 
   /** Closes the session. */
