@@ -53,7 +53,11 @@ const HOSTILE: [string, string, RegExp][] = [
   ["AAPL", '{"symbol":"AAPL","c":NaN}', /must be valid JSON/],
   ["AAPL", JSON.stringify({ ...quote("AAPL", 0), c: -3 }), /'c' must be/],
   ["AAPL", JSON.stringify({ ...quote("AAPL", 0), h: 1e12 }), /'h' must/],
-  ["AAPL", JSON.stringify({ ...quote("AAPL", 0), l: 600 }), /'l' must not exceed h/],
+  [
+    "AAPL",
+    JSON.stringify({ ...quote("AAPL", 0), l: 600 }),
+    /'l' must not exceed h/,
+  ],
   ["AAPL", JSON.stringify({ ...quote("AAPL", 0), t: 0 }), /'t' must/],
   ["AAPL", JSON.stringify({ ...quote("AAPL", 0), t: -5 }), /'t' must/],
   [
