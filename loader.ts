@@ -32,6 +32,7 @@ await runMain(async () => {
       lake,
       warehouse,
       topic: config.topic,
+      filesPerLoad: config.loadMaxFiles,
       selection,
       signal,
       onProgress: (totals) => log.info("progress", { ...totals }),

@@ -181,6 +181,13 @@ export const SETTINGS = {
       "A partition's open batch is landed once its oldest event has waited this long (milliseconds).",
     parse: positiveInt,
   },
+  loadMaxFiles: {
+    key: "LOAD_MAX_FILES",
+    fallback: "500",
+    doc:
+      "Lake objects per load transaction: fewer make smaller, more frequent commits.",
+    parse: positiveInt,
+  },
   warehouse: {
     key: "WAREHOUSE",
     fallback: "duckdb",

@@ -52,6 +52,14 @@ const log = logger("kafka");
 /** Retries of admin reads (offsets, cluster id): about 25 s in all, for a cluster still electing its coordinators. */
 const ADMIN_RETRY = { maxAttempts: 8, baseMs: 200, maxMs: 5_000 };
 
+/**
+ * A send that fails while the brokers are unreachable (one restarting, say)
+ * is tried again with the same messages, for about two minutes in all before
+ * the producer gives up. The idempotent producer keeps their sequence numbers,
+ * so the broker writes a batch it already has only once.
+ */
+const SEND_RETRY = { maxAttempts: 12, baseMs: 500, maxMs: 15_000 };
+
 /** How often a long-running batch handler heartbeats the group (kafkajs throttles to its `heartbeatInterval`). */
 const HEARTBEAT_TICK_MS = 1_000;
 
@@ -104,8 +112,8 @@ export interface KafkaStreamOptions {
   requestTimeout?: number;
   /**
    * Retries of connections, metadata, admin and consumer requests (kafkajs's
-   * `retry`). The producer's sends keep kafkajs's unbounded retries, which
-   * its idempotence needs.
+   * `retry`). A producer's send that still fails is sent again, the same
+   * messages, for about two minutes (its idempotence makes that safe).
    *
    * @default {{ retries: 5, initialRetryTime: 300, maxRetryTime: 30000 }}
    */
@@ -533,18 +541,33 @@ class KafkaProducer implements StreamProducer {
       );
     }
     if (messages.length === 0) return;
-    try {
-      await this.#producer.send({
-        topic: this.#topic,
-        messages: toKafkaMessages(messages),
-        acks: -1,
-      });
-    } catch (error) {
-      throw streamError(
-        `send ${messages.length} messages to topic '${this.#topic}' on ${this.#location}`,
-        error,
-      );
-    }
+    const records = toKafkaMessages(messages);
+    let attempt = 0;
+    await retry(async () => {
+      try {
+        await this.#producer.send({
+          topic: this.#topic,
+          messages: records,
+          acks: -1,
+        });
+      } catch (error) {
+        const failure = streamError(
+          `send ${messages.length} messages to topic '${this.#topic}' on ${this.#location}`,
+          error,
+        );
+        if (
+          failure instanceof RetriableError &&
+          ++attempt < SEND_RETRY.maxAttempts
+        ) {
+          log.warn("send failed; sending the same messages again", {
+            attempt,
+            messages: messages.length,
+            error: failure.message,
+          });
+        }
+        throw failure;
+      }
+    }, SEND_RETRY);
   }
 
   async close(): Promise<void> {

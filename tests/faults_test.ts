@@ -1,0 +1,459 @@
+/**
+ * Faults on the real services (Kafka 4.1.1 and MinIO started natively, DuckDB,
+ * dbt), each bounded in time and each ending with `deno task reconcile`:
+ * 0 lost and 0 duplicated, from the stream to silver. The last test prints
+ * the table of fault, events, lost, duplicated and time to recover.
+ *
+ * The full-disk test mounts a small tmpfs for the local lake, so the suite
+ * runs as root (as CI does here).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Reconciliation } from "../lib/reconcile.ts";
+import { sleep } from "../lib/retry.ts";
+import { SERVICES_DIR } from "../lib/services.ts";
+import { daemonFiles, runningPid } from "../lib/services/daemon.ts";
+import { startKafka } from "../lib/services/kafka.ts";
+import { startMinio, stopMinio } from "../lib/services/minio.ts";
+import { userCache } from "../lib/tool.ts";
+import { venvBin } from "../lib/python.ts";
+import { assertSuccess, count, ROOT, run, spawn } from "./_helpers.ts";
+import {
+  assertExactlyOnce,
+  committedTotal,
+  loadAndBuild,
+  reconcileRun,
+  scenario,
+  stopGracefully,
+  waitForCommitted,
+} from "./_streaming.ts";
+
+/** One row of the fault table. */
+interface Row {
+  fault: string;
+  events: number;
+  lost: number;
+  duplicated: number;
+  recoverSeconds: number;
+}
+
+const ROWS: Row[] = [];
+
+/** Adds a fault's reconciled figures to the table. */
+function record(fault: string, report: Reconciliation, recoverMs: number) {
+  ROWS.push({
+    fault,
+    events: report.totals.events,
+    lost: report.totals.lost,
+    duplicated: report.totals.duplicated,
+    recoverSeconds: Math.round(recoverMs / 100) / 10,
+  });
+}
+
+/** Starts an entry point whose stderr is read line by line. */
+function start(script: string, args: string[], env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", script, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return { child, lines: lineReader(child.stderr) };
+}
+
+/** Reads a stream line by line; `until` resolves at the first line matching. */
+function lineReader(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const seen: string[] = [];
+  return {
+    seen,
+    async until(pattern: RegExp, timeoutMs: number): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const index = seen.findIndex((line) => pattern.test(line));
+        if (index >= 0) return seen.splice(0, index + 1).at(-1)!;
+        assert.ok(Date.now() < deadline, `no line matching ${pattern}`);
+        const { value, done } = await reader.read();
+        assert.ok(!done, `ended before a line matching ${pattern}`);
+        buffer += value;
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        seen.push(...parts);
+      }
+    },
+    async drain() {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return;
+      }
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "(b) SIGKILL of the consumer mid-batch, five times, loses and duplicates nothing downstream",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("b");
+    const n = 3_000;
+    // Small, slow batches so every kill lands mid-batch: open buffers and uncommitted objects.
+    const consumerEnv = {
+      ...env,
+      FLUSH_MAX_EVENTS: "150",
+      FLUSH_MAX_AGE_MS: "700",
+    };
+    const group = `${topic}-lake`;
+    const producer = spawn("producer.ts", [
+      "--count",
+      String(n),
+      "--rate",
+      "40",
+    ], env);
+    for (let kill = 0; kill < 5; kill++) {
+      // Kill only once this consumer has landed and committed something, then
+      // within the next batch window: its open batches and uploads die with it.
+      const before = await committedTotal(services, topic, group);
+      const consumer = spawn("consumer.ts", [], consumerEnv);
+      const deadline = Date.now() + 30_000;
+      while (
+        await committedTotal(services, topic, group) <= before &&
+        Date.now() < deadline
+      ) {
+        await sleep(100);
+      }
+      assert.ok(
+        Date.now() < deadline,
+        `consumer ${kill + 1} committed nothing in 30 s`,
+      );
+      await sleep(200 + Math.floor(Math.random() * 500));
+      consumer.child.kill("SIGKILL");
+      await consumer.finished;
+    }
+    assertSuccess(await producer.finished, "produce");
+    const recovering = performance.now();
+    const drained = await run("consumer.ts", ["--drain"], consumerEnv);
+    assertSuccess(drained, "final consume");
+    const recovered = performance.now() - recovering;
+
+    const landed = await assertExactlyOnce({ services, topic, env, db }, n);
+    record("consumer SIGKILLed mid-batch, 5 times", landed.report, recovered);
+    assert.ok(landed.lines.length >= n);
+    console.log(
+      `    (b) ${
+        landed.lines.length - n
+      } duplicate lines in ${landed.objects} objects after 5 kills`,
+    );
+    assert.equal(await committedTotal(services, topic, group), n);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "(c) with MinIO down for 30 s mid-stream, the consumer retries, commits nothing meanwhile, and catches up",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("c");
+    const n = 1_500;
+    const group = `${topic}-lake`;
+    const consumer = spawn("consumer.ts", [], {
+      ...env,
+      FLUSH_MAX_AGE_MS: "500",
+    });
+    const producer = spawn("producer.ts", [
+      "--count",
+      String(n),
+      "--rate",
+      "50",
+    ], env);
+    await sleep(4_000);
+    let outage = 0;
+    try {
+      await stopMinio(SERVICES_DIR);
+      const started = Date.now();
+      await sleep(3_000); // let in-flight writes fail and the last commit settle
+      const frozen = await committedTotal(services, topic, group);
+      while (Date.now() - started < 30_000) await sleep(500);
+      assert.equal(
+        await committedTotal(services, topic, group),
+        frozen,
+        "committed while the store was down",
+      );
+      outage = Date.now() - started;
+    } finally {
+      await startMinio({ root: SERVICES_DIR, cache: userCache() });
+    }
+    const restarted = performance.now();
+    assertSuccess(await producer.finished, "produce");
+    await waitForCommitted(services, topic, group, n, 60_000);
+    const recovered = performance.now() - restarted;
+    const stopped = await stopGracefully(consumer);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      /landing failed; retrying, nothing committed meanwhile/,
+    );
+    assert.ok(outage >= 30_000);
+
+    const { report } = await assertExactlyOnce({ services, topic, env, db }, n);
+    record("MinIO down 30 s mid-stream", report, recovered);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "(d) the broker SIGKILLed and restarted while the producer runs: acks=all and idempotence lose and duplicate nothing",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("d");
+    const n = 2_000;
+    const group = `${topic}-lake`;
+    const consumer = spawn("consumer.ts", [], {
+      ...env,
+      FLUSH_MAX_AGE_MS: "500",
+    });
+    const producer = spawn("producer.ts", [
+      "--count",
+      String(n),
+      "--rate",
+      "100",
+    ], env);
+    await sleep(5_000);
+    const files = daemonFiles(SERVICES_DIR, "kafka");
+    const pid = await runningPid(files);
+    assert.ok(pid, "Kafka is running");
+    let restarted = 0;
+    try {
+      Deno.kill(pid, "SIGKILL");
+      await sleep(8_000);
+    } finally {
+      await startKafka({ root: SERVICES_DIR, cache: userCache() });
+      restarted = performance.now();
+    }
+    const produced = await producer.finished;
+    assertSuccess(produced, "produce across the broker's restart");
+    assert.match(produced.stderr, /msg="producer finished" published=2000 /);
+    try {
+      await waitForCommitted(services, topic, group, n, 90_000);
+    } catch (error) {
+      consumer.child.kill("SIGKILL");
+      const { stderr } = await consumer.finished;
+      throw new Error(
+        `${(error as Error).message}; the consumer said:\n${
+          stderr.split("\n").filter((l) => !/level=info/.test(l)).slice(-15)
+            .join("\n")
+        }`,
+      );
+    }
+    const recovered = performance.now() - restarted;
+    const stopped = await stopGracefully(consumer);
+    assert.equal(stopped.code, 0, stopped.stderr);
+
+    const { report } = await assertExactlyOnce({ services, topic, env, db }, n);
+    record(
+      "Kafka broker SIGKILLed for 8 s under the producer",
+      report,
+      recovered,
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "(e) the loader SIGKILLed mid-load, then run again, loads every event once",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("e");
+    const n = 5_000;
+    // A consumer landing a 5 s stream every 200 ms: about 100 objects.
+    const consumer = spawn("consumer.ts", [], {
+      ...env,
+      FLUSH_MAX_AGE_MS: "200",
+    });
+    assertSuccess(
+      await run("producer.ts", ["--count", String(n), "--rate", "1000"], env),
+      "produce",
+    );
+    await waitForCommitted(services, topic, `${topic}-lake`, n, 60_000);
+    assert.equal((await stopGracefully(consumer)).code, 0);
+    // Small transactions, so the kill lands between two of them or inside one.
+    const loader = start("loader.ts", [], { ...env, LOAD_MAX_FILES: "1" });
+    await loader.lines.until(/msg=progress /, 120_000);
+    loader.child.kill("SIGKILL");
+    await loader.child.status;
+    const partial = await count(
+      db,
+      "select count(*) from raw.source_stock_quotes",
+    );
+    assert.ok(
+      partial > 0 && partial < n,
+      `killed mid-load: ${partial} of ${n} rows`,
+    );
+    const rerun = performance.now();
+    assertSuccess(await run("loader.ts", [], env), "load again");
+    const recovered = performance.now() - rerun;
+
+    const { report } = await assertExactlyOnce({ services, topic, env, db }, n);
+    record("loader SIGKILLed mid-load, run again", report, recovered);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "(f) dbt SIGKILLed mid-build, then built again, puts every quote in silver once",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("f");
+    const n = 3_000;
+    assertSuccess(
+      await run(
+        "producer.ts",
+        ["--count", String(n), "--rate", "1000000"],
+        env,
+      ),
+      "produce",
+    );
+    assertSuccess(await run("consumer.ts", ["--drain"], env), "consume");
+    assertSuccess(await run("loader.ts", [], env), "load");
+    // dbt itself, as lib/dbt.ts runs it, killed once silver has started.
+    const dbtDir = join(ROOT, "dbt_stocks");
+    const dbt = new Deno.Command(venvBin("dbt"), {
+      args: [
+        "build",
+        "--profiles-dir",
+        dbtDir,
+        "--project-dir",
+        dbtDir,
+        "--target",
+        "duckdb",
+      ],
+      cwd: dbtDir,
+      env: { DUCKDB_PATH: db, DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const output = lineReader(dbt.stdout);
+    await output.until(
+      /START sql incremental model silver\.silver_clean_stock_quotes/,
+      120_000,
+    );
+    dbt.kill("SIGKILL");
+    await dbt.status;
+    const rebuild = performance.now();
+    const { raw, silver } = await loadAndBuild(env, db);
+    const recovered = performance.now() - rebuild;
+    assert.deepEqual([raw, silver], [n, n]);
+
+    const { report } = await assertExactlyOnce({ services, topic, env, db }, n);
+    record("dbt SIGKILLed mid-build, built again", report, recovered);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "(g) a full local lake: the consumer retries, commits nothing meanwhile, and lands everything once space returns",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("g");
+    const n = 3_000;
+    const group = `${topic}-lake`;
+    const lake = join(dir, "lake");
+    await Deno.mkdir(lake);
+    const mount = (args: string[]) =>
+      new Deno.Command("mount", { args, stdout: "null", stderr: "piped" })
+        .output();
+    const mounted = await mount([
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=32k",
+      "tmpfs",
+      lake,
+    ]);
+    assert.ok(
+      mounted.success,
+      `mount a 32 KiB tmpfs for the lake (the suite runs as root): ${
+        new TextDecoder().decode(mounted.stderr)
+      }`,
+    );
+    const local = { ...env, S3_BUCKET: "", LAKE_DIR: lake };
+    try {
+      const consumer = start("consumer.ts", [], {
+        ...local,
+        FLUSH_MAX_EVENTS: "50",
+        FLUSH_MAX_AGE_MS: "500",
+      });
+      // 6 s of events landed every 500 ms: far more pages than 32 KiB.
+      const producer = spawn("producer.ts", [
+        "--count",
+        String(n),
+        "--rate",
+        "500",
+      ], local);
+      await consumer.lines.until(
+        /landing failed; retrying, nothing committed meanwhile.*(No space|ENOSPC|os error 28)/i,
+        60_000,
+      );
+      const frozen = await committedTotal(services, topic, group);
+      await sleep(5_000);
+      assert.equal(
+        await committedTotal(services, topic, group),
+        frozen,
+        "committed while the disk was full",
+      );
+      assert.ok(frozen < n);
+      assertSuccess(await producer.finished, "produce");
+      const grown = await mount(["-o", "remount,size=64m", lake]);
+      assert.ok(grown.success, new TextDecoder().decode(grown.stderr));
+      const freed = performance.now();
+      await waitForCommitted(services, topic, group, n, 90_000);
+      const recovered = performance.now() - freed;
+      consumer.child.kill("SIGTERM");
+      const drained = consumer.lines.drain();
+      assert.equal((await consumer.child.status).code, 0);
+      await drained;
+
+      assert.deepEqual(await loadAndBuild(local, db), {
+        raw: n,
+        rawDistinct: n,
+        silver: n,
+      });
+      const report = await reconcileRun(local);
+      assert.deepEqual([
+        report.totals.events,
+        report.totals.lost,
+        report.totals.duplicated,
+      ], [n, 0, 0]);
+      record("local lake full (32 KiB tmpfs), then grown", report, recovered);
+    } finally {
+      await mount(["-o", "remount,size=64m", lake]);
+      await new Deno.Command("umount", { args: [lake] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("the fault table: 0 lost and 0 duplicated in every row", () => {
+  const header = "| fault | events | lost | duplicated | time to recover |";
+  const lines = [
+    header,
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...ROWS.map((r) =>
+      `| ${r.fault} | ${
+        r.events.toLocaleString("en-US")
+      } | ${r.lost} | ${r.duplicated} | ${r.recoverSeconds} s |`
+    ),
+  ];
+  console.log(`\n${lines.join("\n")}\n`);
+  assert.equal(ROWS.length, 6, "every fault ran");
+  for (const row of ROWS) {
+    assert.deepEqual([row.lost, row.duplicated], [0, 0], row.fault);
+  }
+});
