@@ -334,6 +334,25 @@ Deno.test("classifyKafkaError() follows kafkajs's retriable flag down the cause 
     classifyKafkaError(error("KafkaJSSASLAuthenticationError", false)),
     "fatal",
   );
+  // A coordinator that restarted past the session timeout forgot the member:
+  // kafkajs rejoins, so a commit refused that way is retried, not fatal.
+  for (const type of ["UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION"]) {
+    assert.equal(
+      classifyKafkaError(
+        Object.assign(error("KafkaJSProtocolError", false), { type }),
+      ),
+      "retriable",
+      type,
+    );
+  }
+  assert.equal(
+    classifyKafkaError(
+      Object.assign(error("KafkaJSProtocolError", false), {
+        type: "TOPIC_AUTHORIZATION_FAILED",
+      }),
+    ),
+    "fatal",
+  );
   assert.equal(classifyKafkaError("boom"), "fatal");
 });
 

@@ -324,7 +324,16 @@ export function classifyKafkaError(error: unknown): "retriable" | "fatal" {
   while (original instanceof Error && original.cause instanceof Error) {
     original = original.cause;
   }
-  const retriable = (original as { retriable?: unknown }).retriable;
+  const { retriable, type } = original as {
+    retriable?: unknown;
+    type?: unknown;
+  };
+  // The group forgot this member or its generation (a coordinator restarted
+  // past the session timeout): kafkajs rejoins, and a later commit, or the
+  // partition's next owner, commits what is landed. Not a reason to stop.
+  if (type === "UNKNOWN_MEMBER_ID" || type === "ILLEGAL_GENERATION") {
+    return "retriable";
+  }
   return retriable === true ? "retriable" : "fatal";
 }
 
