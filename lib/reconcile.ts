@@ -166,7 +166,8 @@ export async function reconcile(
       overlap += copy.lines - 1;
       if (rawSet.has(offset) || rejected.has(offset)) continue;
       if (copy.keys.some((key) => loadedKeys.has(key))) lost++;
-      else pending++;
+      // Past the committed offset it is pending already (landed, not committed).
+      else if (offset < upTo) pending++;
     }
     return {
       partition,
