@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import { decodeLines } from "../lib/lake.ts";
 import { S3Lake } from "../lib/lake/s3.ts";
 import type { Reconciliation } from "../lib/reconcile.ts";
@@ -119,18 +119,30 @@ export async function reconcileRun(
   return JSON.parse(result.stdout) as Reconciliation;
 }
 
-/** The group's committed offsets, summed over partitions (Kafka's own view). */
-export async function committedTotal(
+/** Runs `work` with a kafkajs admin client on the local broker, then disconnects it. */
+export async function withAdmin<T>(
   services: ServicesEnv,
-  topic: string,
-  groupId: string,
-): Promise<number> {
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
   const admin = new Kafka({
     brokers: [services.KAFKA_BROKERS],
     logLevel: logLevel.NOTHING,
   }).admin();
   await admin.connect();
   try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The group's committed offsets, summed over partitions (Kafka's own view). */
+export function committedTotal(
+  services: ServicesEnv,
+  topic: string,
+  groupId: string,
+): Promise<number> {
+  return withAdmin(services, async (admin) => {
     const topics = await admin.listTopics();
     if (!topics.includes(topic)) return 0; // not created yet
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -138,9 +150,7 @@ export async function committedTotal(
       (n, p) => n + Math.max(0, Number(p.offset)),
       0,
     );
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Waits until the group has committed `n` events, failing after `timeoutMs`. */

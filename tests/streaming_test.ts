@@ -8,7 +8,6 @@
  * never see each other's events.
  */
 import assert from "node:assert/strict";
-import { Kafka, logLevel } from "kafkajs";
 import { partitionFor } from "../lib/partitioner.ts";
 import { userCache } from "../lib/tool.ts";
 import { kafkaLibs } from "../lib/services/kafka.ts";
@@ -28,6 +27,7 @@ import {
   scenario,
   stopGracefully,
   waitForCommitted,
+  withAdmin,
 } from "./_streaming.ts";
 
 Deno.test({
@@ -219,22 +219,16 @@ Deno.test({
     );
     assert.ok(published > 0, result.stderr);
 
-    const admin = new Kafka({
-      brokers: [services.KAFKA_BROKERS],
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      assert.equal(offsets.length, 3);
-      assert.equal(
-        offsets.reduce((n, p) => n + Number(p.high), 0),
-        published,
-        "every acknowledged event is in the topic",
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    const offsets = await withAdmin(
+      services,
+      (admin) => admin.fetchTopicOffsets(topic),
+    );
+    assert.equal(offsets.length, 3);
+    assert.equal(
+      offsets.reduce((n, p) => n + Number(p.high), 0),
+      published,
+      "every acknowledged event is in the topic",
+    );
   },
 });
 
