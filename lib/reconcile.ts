@@ -65,7 +65,7 @@ export interface Inventory {
   /** RAW offsets by partition, one entry per row (a repeat is a duplicate). */
   raw: Map<number, number[]>;
   /** Offsets the loader refused, by partition, as far as the refused line names them. */
-  rejected: Map<number, Set<number>>;
+  rejected: Map<number, number[]>;
   /** Silver's side, or null when dbt has not built it. */
   silver: SilverInventory | null;
 }
@@ -155,7 +155,7 @@ export async function reconcile(
     const deadSet = dead.get(partition) ?? new Set<number>();
     const rawRows = inventory.raw.get(partition) ?? [];
     const rawSet = new Set(rawRows);
-    const rejected = inventory.rejected.get(partition) ?? new Set<number>();
+    const rejected = new Set(inventory.rejected.get(partition));
     let lost = 0;
     let pending = Math.max(0, logEnd - upTo);
     for (let offset = logStart; offset < upTo; offset++) {
@@ -203,6 +203,24 @@ export async function reconcile(
       duplicated: sum((p) => p.duplicated) + (silver?.duplicated ?? 0),
     },
   };
+}
+
+/**
+ * Groups (partition, offset) rows, as a warehouse reads them, by partition.
+ *
+ * @param rows Rows of two numeric columns (any numeric type the driver returns).
+ * @returns The offsets of each partition, in row order.
+ */
+export function offsetsByPartition(
+  rows: Iterable<readonly [unknown, unknown]>,
+): Map<number, number[]> {
+  const result = new Map<number, number[]>();
+  for (const [partition, offset] of rows) {
+    const key = Number(partition);
+    const list = result.get(key) ?? result.set(key, []).get(key)!;
+    list.push(Number(offset));
+  }
+  return result;
 }
 
 /** Where an offset landed: how many lines hold it, in which objects. */

@@ -16,7 +16,11 @@ import {
 import { logger } from "../log.ts";
 import { backoffDelay, sleep } from "../retry.ts";
 import { readObjects } from "../landed.ts";
-import type { Inventory, SilverInventory } from "../reconcile.ts";
+import {
+  type Inventory,
+  offsetsByPartition,
+  type SilverInventory,
+} from "../reconcile.ts";
 import {
   CoordinateClashError,
   type LoadBatch,
@@ -342,18 +346,12 @@ export class DuckDBWarehouse implements Warehouse {
   async inventory(streamId: string, topic: string): Promise<Inventory> {
     const rows = async (sql: string) =>
       (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
-    const raw = new Map<number, number[]>();
-    for (const [partition, offset] of await rows(INVENTORY_RAW)) {
-      const list = raw.get(Number(partition)) ??
-        raw.set(Number(partition), []).get(Number(partition))!;
-      list.push(Number(offset));
-    }
-    const rejected = new Map<number, Set<number>>();
-    for (const [partition, offset] of await rows(INVENTORY_REJECTED)) {
-      const set = rejected.get(Number(partition)) ??
-        rejected.set(Number(partition), new Set()).get(Number(partition))!;
-      set.add(Number(offset));
-    }
+    const raw = offsetsByPartition(
+      (await rows(INVENTORY_RAW)) as [unknown, unknown][],
+    );
+    const rejected = offsetsByPartition(
+      (await rows(INVENTORY_REJECTED)) as [unknown, unknown][],
+    );
     const [[built]] = (await this.#connection.runAndReadAll(SILVER_BUILT))
       .getRows();
     let silver: SilverInventory | null = null;

@@ -33,7 +33,11 @@ import { dirname, join } from "node:path";
 import type { LakeObject } from "../lake.ts";
 import { logger } from "../log.ts";
 import { mapLimit } from "../map_limit.ts";
-import type { Inventory, SilverInventory } from "../reconcile.ts";
+import {
+  type Inventory,
+  offsetsByPartition,
+  type SilverInventory,
+} from "../reconcile.ts";
 import { FatalError } from "../retry.ts";
 import {
   CoordinateClashError,
@@ -567,26 +571,12 @@ on_error = ${this.#options.onError}${reload ? "\nforce = true" : ""}${
   /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
   async inventory(streamId: string, topic: string): Promise<Inventory> {
     const session = this.#session;
-    const raw = new Map<number, number[]>();
-    for (
-      const row of (await session.execute(INVENTORY_RAW, [streamId, topic]))
-        .rows
-    ) {
-      const partition = Number(row.P);
-      const list = raw.get(partition) ?? raw.set(partition, []).get(partition)!;
-      list.push(Number(row.O));
-    }
-    const rejected = new Map<number, Set<number>>();
-    for (
-      const row
-        of (await session.execute(INVENTORY_REJECTED, [streamId, topic]))
-          .rows
-    ) {
-      const partition = Number(row.P);
-      const set = rejected.get(partition) ??
-        rejected.set(partition, new Set()).get(partition)!;
-      set.add(Number(row.O));
-    }
+    const pairs = async (sql: string) =>
+      (await session.execute(sql, [streamId, topic])).rows.map((row) =>
+        [row.P, row.O] as const
+      );
+    const raw = offsetsByPartition(await pairs(INVENTORY_RAW));
+    const rejected = offsetsByPartition(await pairs(INVENTORY_REJECTED));
     const [built] = (await session.execute(SILVER_BUILT)).rows;
     let silver: SilverInventory | null = null;
     if (Number(built?.N) === 3) {
