@@ -117,6 +117,7 @@ await runMain(async () => {
       lake,
       warehouse,
       topic: config.topic,
+      filesPerLoad: config.loadMaxFiles,
       signal: shutdown,
     });
     log.info("loaded", { ...totals });
