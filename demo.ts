@@ -6,6 +6,11 @@
  * The run is bounded by `--duration`, `--count` or the end of a replay file,
  * so `deno task demo --source replay --file quotes.ndjson` backfills a file.
  *
+ * With `--continuous` it loads and runs dbt on a short cycle while quotes
+ * are landed (lib/continuous.ts), until the bound or Ctrl-C, and reports each
+ * quote's freshness to RAW and to `gold_latest_kpi`; the lake's batches are
+ * then landed after 250 ms unless `FLUSH_MAX_AGE_MS` says otherwise.
+ *
  * @module
  */
 import {
@@ -21,7 +26,13 @@ import {
   openStream,
   openWarehouse,
 } from "./lib/connect.ts";
-import { runDbt } from "./lib/dbt.ts";
+import {
+  type CycleStats,
+  emptyCycleStats,
+  type LatencySummary,
+  runCycles,
+} from "./lib/continuous.ts";
+import { DbtWorker, runDbt } from "./lib/dbt.ts";
 import { startLanding } from "./lib/landing.ts";
 import { loadNewObjects } from "./lib/loader.ts";
 import { logger } from "./lib/log.ts";
@@ -34,20 +45,45 @@ import { formatSummary, readGoldSummary } from "./lib/summary.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;
+/** Continuous mode: landing's max batch age unless FLUSH_MAX_AGE_MS is set. */
+const CONTINUOUS_FLUSH_AGE_MS = 250;
+
+const USAGE = `Usage: deno task demo [--continuous] [options]
+
+  --continuous                        load and run dbt on a short cycle while quotes
+                                      land, until the bound or Ctrl-C; report freshness
+
+${SOURCE_USAGE}`;
 
 await runMain(async () => {
-  const args = parseSourceArgs(Deno.args);
+  const args = parseSourceArgs(Deno.args, ["continuous"]);
   if (args.flags.help) {
-    console.log(`Usage: deno task demo [options]\n\n${SOURCE_USAGE}`);
+    console.log(USAGE);
     return;
   }
   const config = loadConfig();
+  const continuous = args.flags.continuous;
+  if (continuous && config.warehouse !== "duckdb") {
+    throw new RangeError(
+      `Cannot run --continuous as it measures freshness in the DuckDB warehouse: WAREHOUSE is ${config.warehouse}`,
+    );
+  }
   const shutdown = shutdownSignal();
-  if (args.source !== "replay" && args.count === undefined) {
+  if (!continuous && args.source !== "replay" && args.count === undefined) {
     args.durationMs ??= DEFAULT_DURATION_MS;
   }
   // Set dbt up first, so a first run's install does not sit between producing and transforming.
   await ensureVenv();
+  const dbt = continuous
+    ? await DbtWorker.start({
+      duckdbPath: config.duckdbPath,
+      target: config.dbtTarget,
+    })
+    : undefined;
+  const limits = flushLimits(config);
+  if (continuous && !Deno.env.has("FLUSH_MAX_AGE_MS")) {
+    limits.maxAgeMs = CONTINUOUS_FLUSH_AGE_MS;
+  }
 
   const source = buildSource(args, config);
   const stream = openStream(config);
@@ -57,6 +93,7 @@ await runMain(async () => {
     stream: stream.location,
     lake: lake.location,
     warehouse: config.duckdbPath,
+    continuous,
   });
 
   // 1. Source → stream → lake, concurrently.
@@ -64,16 +101,26 @@ await runMain(async () => {
     stream,
     lake,
     groupId: config.groupId,
-    limits: flushLimits(config),
+    limits,
   });
   const producer = await stream.producer();
   const published: PublishStats = { published: 0, rejected: 0 };
   const { stats: landed } = landing.sink;
+  // Continuous mode: load and transform while landing, until it has drained.
+  const cycleStats = emptyCycleStats();
+  const landingDrained = new AbortController();
+  const cycles = dbt
+    ? runCycles({ config, lake, dbt, stop: landingDrained.signal }, cycleStats)
+    : undefined;
+  // A failed cycle stops the source; the error is thrown below.
+  const cyclesFailed = new AbortController();
+  cycles?.catch(() => cyclesFailed.abort());
   const stopProgress = reportProgress(
     () => ({
       published: published.published,
       landed: landed.events,
       objects: landed.objects,
+      ...(dbt ? continuousCounts(cycleStats) : {}),
     }),
     (counts) => log.info("progress", counts),
     { rateOf: "published" },
@@ -85,7 +132,10 @@ await runMain(async () => {
           source,
           producer,
           lake,
-          signal: runSignal(shutdown, args.durationMs),
+          signal: AbortSignal.any([
+            runSignal(shutdown, args.durationMs),
+            cyclesFailed.signal,
+          ]),
           limit: args.count,
         },
         published,
@@ -93,11 +143,12 @@ await runMain(async () => {
       landing.done,
     ]);
     await producer.close();
-    await Promise.race([landing.drain(), landing.done]);
+    await Promise.race([landing.drain(), landing.done, cycles]);
   } finally {
     stopProgress();
     await producer.close();
     await landing.stop();
+    landingDrained.abort();
   }
   await landing.done;
   log.info("landed", {
@@ -108,6 +159,15 @@ await runMain(async () => {
     dead_letters: landed.deadLetters,
     objects: landed.objects,
   });
+  if (dbt) {
+    // 2–3. The last cycle has taken what landed: build (models and tests) once more.
+    try {
+      await cycles;
+      return await finishContinuous(dbt, config.duckdbPath, cycleStats);
+    } finally {
+      await dbt.close();
+    }
+  }
   if (shutdown.aborted) return 130;
 
   // 2. Lake → warehouse.
@@ -126,15 +186,74 @@ await runMain(async () => {
   }
 
   // 3. dbt build.
-  const dbt = await runDbt(["build"], {
+  const build = await runDbt(["build"], {
     duckdbPath: config.duckdbPath,
     target: config.dbtTarget,
   });
-  if (!dbt.success) {
-    console.error(dbt.output);
-    return dbt.code || 1;
+  if (!build.success) {
+    console.error(build.output);
+    return build.code || 1;
   }
 
   // 4. What the gold layer now says.
   console.log(formatSummary(await readGoldSummary(config.duckdbPath)));
 });
+
+/** The continuous mode's counts for a progress line. */
+function continuousCounts(stats: CycleStats): Record<string, number> {
+  const counts: Record<string, number> = {
+    loaded: stats.loaded,
+    cycles: stats.cycles,
+  };
+  const raw = stats.toRaw.percentile(95);
+  const gold = stats.toGold.percentile(95);
+  if (raw !== undefined) counts.raw_p95_ms = raw;
+  if (gold !== undefined) counts.gold_p95_ms = gold;
+  return counts;
+}
+
+/** Builds and tests once more, then prints the gold summary and the freshness. */
+async function finishContinuous(
+  dbt: DbtWorker,
+  duckdbPath: string,
+  stats: CycleStats,
+): Promise<number> {
+  const toRaw = stats.toRaw.summary();
+  const toGold = stats.toGold.summary();
+  log.info("freshness", {
+    cycles: stats.cycles,
+    dbt_runs: stats.dbtRuns,
+    loaded: stats.loaded,
+    ...prefixed("raw", toRaw),
+    ...prefixed("gold", toGold),
+  });
+  const build = await dbt.run(["build"]);
+  if (!build.success) {
+    console.error(build.output);
+    return build.code || 1;
+  }
+  console.log(formatSummary(await readGoldSummary(duckdbPath)));
+  console.log(
+    `\nFreshness over ${stats.cycles} cycles (from a quote's fetched_at):\n` +
+      `  to its RAW row:              ${formatLatency(toRaw)}\n` +
+      `  to its gold_latest_kpi row:  ${formatLatency(toGold)}`,
+  );
+  return 0;
+}
+
+function prefixed(
+  prefix: string,
+  summary: LatencySummary,
+): Record<string, number | undefined> {
+  return Object.fromEntries(
+    Object.entries(summary).map(([k, v]) => [`${prefix}_${k}`, v]),
+  );
+}
+
+function formatLatency(summary: LatencySummary): string {
+  if (summary.samples === 0) return "no samples";
+  const s = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(2)} s`;
+  return `p50 ${s(summary.p50_ms)}, p95 ${s(summary.p95_ms)}, p99 ${
+    s(summary.p99_ms)
+  } (${summary.samples.toLocaleString("en-US")} quotes)`;
+}

@@ -28,7 +28,7 @@ await runMain(async () => {
   const lake = openLake(config);
   const warehouse = await openWarehouse(config);
   try {
-    await loadNewObjects({
+    const totals = await loadNewObjects({
       lake,
       warehouse,
       topic: config.topic,
@@ -37,6 +37,7 @@ await runMain(async () => {
       signal,
       onProgress: (totals) => log.info("progress", { ...totals }),
     });
+    log.info("load finished", { ...totals, warehouse: warehouse.location });
   } finally {
     await warehouse.close();
   }

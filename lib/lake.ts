@@ -8,7 +8,12 @@
  *
  * @module
  */
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
 import { FatalError } from "./retry.ts";
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 /** An object's listing entry. */
 export interface LakeObject {
@@ -151,34 +156,17 @@ export function deadLetterKey(
   }`;
 }
 
-/** Gzips NDJSON lines into an object body. */
+/**
+ * Gzips NDJSON lines into an object body. The compression runs on a thread
+ * of the runtime's pool (node:zlib), not on the event loop.
+ */
 export async function encodeLines(lines: string[]): Promise<Uint8Array> {
   const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
-  return await compress(new TextEncoder().encode(text), "gzip");
+  return new Uint8Array(await gzipAsync(text));
 }
 
-/** Gunzips an object body into its non-empty lines. */
+/** Gunzips an object body into its non-empty lines (off the event loop, as encodeLines). */
 export async function decodeLines(body: Uint8Array): Promise<string[]> {
-  const text = new TextDecoder().decode(await decompress(body, "gzip"));
+  const text = (await gunzipAsync(body)).toString("utf8");
   return text.split("\n").filter((line) => line.length > 0);
-}
-
-async function compress(
-  data: Uint8Array,
-  format: CompressionFormat,
-): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
-    new CompressionStream(format),
-  );
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function decompress(
-  data: Uint8Array,
-  format: CompressionFormat,
-): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
-    new DecompressionStream(format),
-  );
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -8,7 +8,11 @@
 import { decodeLines, type Lake, type LakeObject } from "./lake.ts";
 import { logger } from "./log.ts";
 import { mapLimit } from "./map_limit.ts";
-import { type Rejection, validateQuote } from "./quote.ts";
+import {
+  type Rejection,
+  type ValidateOptions,
+  validateQuote,
+} from "./quote.ts";
 
 const log = logger("loader");
 
@@ -71,7 +75,21 @@ export async function readObject(
   lake: Lake,
   object: LakeObject,
 ): Promise<LoadFile> {
-  const lines = await decodeLines(await lake.get(object.key));
+  return checkObject(object, await lake.get(object.key));
+}
+
+/**
+ * Checks the lines of an object already read.
+ *
+ * @param object The object.
+ * @param body Its gzipped NDJSON, as stored.
+ * @returns Its checked content.
+ */
+export async function checkObject(
+  object: LakeObject,
+  body: Uint8Array,
+): Promise<LoadFile> {
+  const lines = await decodeLines(body);
   const rows: RawRow[] = [];
   const rejected: RejectedLine[] = [];
   lines.forEach((line, index) => {
@@ -95,9 +113,13 @@ export async function readObject(
  * Checks one landed line: the event contract plus its `_stream` coordinates.
  *
  * @param line The line's text.
+ * @param options The clock the contract's skew rules use.
  * @returns The row to load, or why not.
  */
-export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
+export function parseLandedLine(
+  line: string,
+  options: ValidateOptions = {},
+): RawRow | { reason: Rejection } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -110,7 +132,7 @@ export function parseLandedLine(line: string): RawRow | { reason: Rejection } {
       },
     };
   }
-  const result = validateQuote(parsed);
+  const result = validateQuote(parsed, options);
   if (!result.ok) return { reason: result.rejection };
   const stream = (parsed as { _stream?: Record<string, unknown> })._stream;
   const { id, topic, partition, offset, timestamp } = stream ?? {};

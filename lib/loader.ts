@@ -12,7 +12,6 @@
  * @module
  */
 import type { Lake, LakeObject } from "./lake.ts";
-import { logger } from "./log.ts";
 import type { LoadResult, Warehouse } from "./warehouse.ts";
 
 /** Options for {@linkcode loadNewObjects}. */
@@ -64,8 +63,6 @@ export interface LoadTotals extends LoadResult {
   /** Objects found under the prefix, loaded before or not. */
   listed: number;
 }
-
-const log = logger("loader");
 
 /**
  * Loads every object under `<topic>/` that the ledger does not hold yet, or
@@ -137,7 +134,6 @@ export async function loadNewObjects(
     }
   }
   if (pending.length > 0) await flush();
-  log.info("load finished", { ...totals, warehouse: warehouse.location });
   return totals;
 }
 

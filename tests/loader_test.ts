@@ -242,6 +242,93 @@ Deno.test("loadNewObjects keeps refused lines with their reason and loads the re
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("DuckDBWarehouse stages from DuckDB's own read only the objects it read exactly as checked", async () => {
+  const lines: string[] = [];
+  const restore = setLogSink({ write: (line) => lines.push(line) });
+  const level = Deno.env.get("LOG_LEVEL");
+  Deno.env.set("LOG_LEVEL", "debug");
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  try {
+    // read natively: two clean objects
+    await land(lake, 0, [1, 2, 3]);
+    await land(lake, 1, [1, 2]);
+    // checked rows: a refused line; CRLF endings (DuckDB drops the \r, the
+    // checked line keeps it); and an empty object
+    await land(lake, 2, [1, 2], ["not json"]);
+    const crlf = eventKey("AAPL", "2026-11-20", {
+      streamId: STREAM,
+      topic: "stock-quotes",
+      partition: 3,
+      firstOffset: 1,
+      lastOffset: 2,
+    });
+    const crlfLines = [1, 2].map((o) => JSON.stringify(landed(3, o)) + "\r");
+    await lake.put(crlf, await encodeLines(crlfLines));
+    const totals = await loadOnce(lake, db);
+    assert.deepEqual(
+      { inserted: totals.inserted, rejected: totals.rejected },
+      { inserted: 9, rejected: 1 },
+    );
+    const staged = lines.filter((l) => l.includes("msg=staged"));
+    assert.equal(staged.length, 1);
+    assert.match(staged[0], /native_objects=2 checked_objects=2/);
+    // RAW keeps every line verbatim, whichever way it was staged
+    const expected = [
+      ...[1, 2, 3].map((o) => JSON.stringify(landed(0, o))),
+      ...[1, 2].map((o) => JSON.stringify(landed(1, o))),
+      ...[1, 2].map((o) => JSON.stringify(landed(2, o))),
+      ...crlfLines,
+    ];
+    assert.deepEqual(
+      (await query(
+        db,
+        "select v::varchar from raw.source_stock_quotes order by stream_partition, stream_offset",
+      )).map((row) => row[0]),
+      expected,
+    );
+
+    // An object DuckDB cannot read (invalid UTF-8) sends the whole batch to
+    // the checked rows; the load still completes.
+    const key = eventKey("AAPL", "2026-11-20", {
+      streamId: STREAM,
+      topic: "stock-quotes",
+      partition: 4,
+      firstOffset: 1,
+      lastOffset: 1,
+    });
+    const body = new TextEncoder().encode(JSON.stringify(landed(4, 1)) + "\n");
+    const broken = new Uint8Array([
+      ...body.slice(0, 12),
+      0xff,
+      0xfe,
+      ...body.slice(12),
+    ]);
+    const { gzipSync } = await import("node:zlib");
+    await lake.put(key, new Uint8Array(gzipSync(broken)));
+    await land(lake, 5, [1, 2]);
+    const again = await loadOnce(lake, db);
+    assert.deepEqual(
+      {
+        files: again.files,
+        inserted: again.inserted,
+        rejected: again.rejected,
+      },
+      { files: 2, inserted: 2, rejected: 1 },
+    );
+    assert.match(
+      lines.filter((l) => l.includes("msg=staged")).pop() ?? "",
+      /native_objects=0 checked_objects=2/,
+    );
+  } finally {
+    restore();
+    if (level === undefined) Deno.env.delete("LOG_LEVEL");
+    else Deno.env.set("LOG_LEVEL", level);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("parseLandedLine returns the row with its stream coordinates", () => {
   const line = JSON.stringify(landed(2, 42));
   assert.deepEqual(parseLandedLine(line), {

@@ -4,7 +4,9 @@
  * Market time advances one second per round (one quote for every symbol), so
  * each symbol's quote times are distinct. At the default rate (one quote per
  * symbol per second) market time keeps pace with the wall clock; a faster
- * bounded run starts in the past so that it ends now. Fields stay consistent
+ * bounded run starts in the past so that it ends now. A paced quote's
+ * `fetched_at` is when it is emitted (its "fetch"), or its market time if
+ * that is later; unpaced, it is its market time. Fields stay consistent
  * the way a real feed's do: `o`, `h` and `l` track the UTC day, `pc` is the
  * previous day's close, `d` and `dp` are computed from `pc`.
  *
@@ -133,7 +135,11 @@ export class SimulatedSource implements QuoteSource {
       }
       const round = Math.floor(emitted / symbols.length);
       const index = emitted % symbols.length;
-      const quote = walks[index].next(start + round * 1000 + index);
+      const at = start + round * 1000 + index;
+      const quote = walks[index].next(
+        at,
+        paced ? Math.max(at, Math.round(now())) : at,
+      );
       this.stats.emitted++;
       yield quote;
     }
@@ -159,8 +165,8 @@ class Walk {
     this.#prevClose = cents(this.#price * Math.exp(0.01 * this.#gaussian()));
   }
 
-  /** The quote at market time `at` (epoch milliseconds). */
-  next(at: number): Quote {
+  /** The quote at market time `at`, fetched at `fetchedAt` (epoch milliseconds). */
+  next(at: number, fetchedAt: number): Quote {
     this.#price *= Math.exp(STEP_VOLATILITY * this.#gaussian());
     const c = cents(this.#price);
     const day = new Date(at).toISOString().slice(0, 10);
@@ -183,9 +189,9 @@ class Walk {
       o: this.#open,
       pc: this.#prevClose,
       t: Math.floor(at / 1000),
-      fetched_at: at,
+      fetched_at: fetchedAt,
       source: "simulated",
-    }, { now: at });
+    }, { now: fetchedAt });
   }
 
   /** A standard normal draw (Box-Muller). */

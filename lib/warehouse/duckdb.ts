@@ -7,15 +7,17 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBInstance,
+  type DuckDBValue,
 } from "@duckdb/node-api";
 import { logger } from "../log.ts";
 import { backoffDelay, sleep } from "../retry.ts";
-import { readObjects } from "../landed.ts";
+import { checkObject, type LoadFile } from "../landed.ts";
+import { mapLimit } from "../map_limit.ts";
 import {
   type Inventory,
   offsetsByPartition,
@@ -80,54 +82,101 @@ create or replace temp table staging_rows (
   line varchar, stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
   timestamp_ms bigint, file_name varchar
 );
-create or replace temp table staging_files (file_name varchar, file_size bigint, rows_in_file integer);
+create or replace temp table staging_files (
+  file_index integer, file_name varchar, file_size bigint, rows_in_file integer, native boolean
+);
 create or replace temp table staging_rejects (
   file_name varchar, line_number integer, line varchar,
   reason_field varchar, reason_value varchar, reason_rule varchar
 );
 `;
 
+const DROP_STAGING =
+  "drop table if exists staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
+
+/**
+ * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
+ * DuckDB reads them itself: one column with no delimiter, quote or escape,
+ * so a line comes whole; empty lines are skipped, as lib/lake.ts does.
+ */
+function stageLinesSql(dir: string): string {
+  const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
+  return `
+create or replace temp table staging_lines as
+select
+  line,
+  cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
+  try(json_transform(line, '{"_stream": {"id": "VARCHAR", "topic": "VARCHAR", "partition": "INTEGER",
+    "offset": "BIGINT", "timestamp": "BIGINT"}}'))._stream as c
+from read_csv('${glob}', columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
+  header = false, compression = 'gzip', filename = true, auto_detect = false)
+where line is not null`;
+}
+
+/** Per object: the lines DuckDB read, and the sums of their lengths, partitions and offsets. */
+const NATIVE_DIGESTS = `
+select file_index, count(*)::integer, sum(length(line))::varchar, sum(c.partition)::varchar,
+  sum(c."offset")::varchar
+from staging_lines group by file_index`;
+
+/**
+ * The rows of the objects marked `native` (every line passed the event
+ * contract in lib/landed.ts, and DuckDB read the same lines), taken from
+ * DuckDB's own read with their coordinates extracted there.
+ */
+const STAGE_NATIVE_ROWS = `
+insert into staging_rows
+select line, c.id, c.topic, c.partition, c."offset", c.timestamp, f.file_name
+from staging_lines
+join staging_files as f using (file_index)
+where f.native`;
+
 /**
  * Staged rows whose coordinates name a different event: already loaded with
- * other content, or twice in this batch with different content.
+ * other content, or twice in this batch with different content; and how
+ * many coordinates the batch holds more than once.
  */
 const CLASHES = `
-with staged as (
-  select distinct line, stream_id, stream_topic, stream_partition, stream_offset from staging_rows
+with repeated as (
+  select stream_id, stream_topic, stream_partition, stream_offset, min(line) <> max(line) as differ
+  from staging_rows
+  group by stream_id, stream_topic, stream_partition, stream_offset
+  having count(*) > 1
 ),
 clashing as (
-  select staged.* from staged
+  select stream_id, stream_topic, stream_partition, stream_offset
+  from staging_rows as staged
   join raw.source_stock_quotes as loaded
     using (stream_id, stream_topic, stream_partition, stream_offset)
   where loaded.v::varchar <> staged.line
   union all
-  select any_value(staged.line), stream_id, stream_topic, stream_partition, stream_offset
-  from staged
-  group by stream_id, stream_topic, stream_partition, stream_offset
-  having count(*) > 1
+  select stream_id, stream_topic, stream_partition, stream_offset from repeated where differ
 )
-select count(*), min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset)
+select
+  count(*),
+  min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset),
+  (select count(*) from repeated)
 from clashing
 `;
 
-/** Inserts new coordinates, ledger and rejects in one transaction; literal SQL, no data in it. */
-const LOAD = `
+/**
+ * Inserts new coordinates, ledger and rejects in one transaction; literal
+ * SQL, no data in it. Only a batch that holds a coordinate more than once
+ * (the same event landed twice) pays for a deduplication: first file wins.
+ */
+function loadSql(repeats: boolean): string {
+  const staged = repeats
+    ? `(select * from staging_rows
+        qualify row_number() over (
+          partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
+        ) = 1)`
+    : "staging_rows";
+  return `
 begin transaction;
 create or replace temp table fresh as
-  select * from (
-    select *, row_number() over (
-      partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
-    ) as copy_number
-    from staging_rows
-  ) as staged
-  where copy_number = 1
-    and not exists (
-      select 1 from raw.source_stock_quotes as loaded
-      where loaded.stream_id = staged.stream_id
-        and loaded.stream_topic = staged.stream_topic
-        and loaded.stream_partition = staged.stream_partition
-        and loaded.stream_offset = staged.stream_offset
-    );
+  select staged.* from ${staged} as staged
+  anti join raw.source_stock_quotes as loaded
+    using (stream_id, stream_topic, stream_partition, stream_offset);
 insert into raw.source_stock_quotes
   select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
@@ -147,6 +196,7 @@ insert or ignore into raw.rejected_stock_quotes
   from staging_rejects;
 commit;
 `;
+}
 
 /** RAW's offsets of one log's topic (params: stream id, topic). */
 const INVENTORY_RAW = `
@@ -274,13 +324,67 @@ export class DuckDBWarehouse implements Warehouse {
   /**
    * Reads the objects and checks each line (lib/landed.ts), then loads them in
    * one transaction; rows already loaded (same coordinates) are skipped.
+   *
+   * Each object is fetched once into a scratch directory. While every line
+   * is checked here with the event contract, DuckDB reads the same files
+   * itself; an object whose lines all pass, and whose native read has the
+   * same lines (count and coordinate sums), is staged from that read. An
+   * object with a refused line, or one DuckDB cannot read, is staged from
+   * the checked rows instead.
    */
   async load({ lake, objects }: LoadBatch): Promise<LoadResult> {
-    const files = await readObjects(lake, objects);
     const connection = this.#connection;
-    await connection.run(STAGING);
+    const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
+    try {
+      const bodies = await mapLimit(objects, 8, async (object, index) => {
+        const body = await lake.get(object.key);
+        await Deno.writeFile(join(dir, `${index}.ndjson.gz`), body);
+        return body;
+      });
+      await connection.run(STAGING);
+      const nativeRead = connection.run(stageLinesSql(dir)).then(
+        () => true,
+        (error) => {
+          log.debug("DuckDB could not read the objects; staging checked rows", {
+            error: (error as Error).message,
+          });
+          return false;
+        },
+      );
+      const files = await mapLimit(
+        objects,
+        8,
+        (object, index) => checkObject(object, bodies[index]),
+      );
+      const native = await nativeRead
+        ? await nativelyRead(connection, files)
+        : new Set<number>();
+      log.debug("staged", {
+        native_objects: native.size,
+        checked_objects: files.length - native.size,
+      });
+      return await this.#stage(files, native);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+
+  async #stage(files: LoadFile[], native: Set<number>): Promise<LoadResult> {
+    const connection = this.#connection;
+    await append(connection, "staging_files", (rows) => {
+      for (const [index, file] of files.entries()) {
+        rows.appendInteger(index);
+        rows.appendVarchar(file.key);
+        rows.appendBigInt(BigInt(file.size));
+        rows.appendInteger(file.rows.length + file.rejected.length);
+        rows.appendBoolean(native.has(index));
+        rows.endRow();
+      }
+    });
+    if (native.size > 0) await connection.run(STAGE_NATIVE_ROWS);
     await append(connection, "staging_rows", (rows) => {
-      for (const file of files) {
+      for (const [index, file] of files.entries()) {
+        if (native.has(index)) continue;
         for (const row of file.rows) {
           rows.appendVarchar(row.line);
           rows.appendVarchar(row.streamId);
@@ -291,14 +395,6 @@ export class DuckDBWarehouse implements Warehouse {
           rows.appendVarchar(file.key);
           rows.endRow();
         }
-      }
-    });
-    await append(connection, "staging_files", (rows) => {
-      for (const file of files) {
-        rows.appendVarchar(file.key);
-        rows.appendBigInt(BigInt(file.size));
-        rows.appendInteger(file.rows.length + file.rejected.length);
-        rows.endRow();
       }
     });
     await append(connection, "staging_rejects", (rows) => {
@@ -314,14 +410,14 @@ export class DuckDBWarehouse implements Warehouse {
         }
       }
     });
-    const [clashes, example] =
+    const [clashes, example, repeated] =
       (await connection.runAndReadAll(CLASHES)).getRows()[0];
     if (Number(clashes) > 0) {
       await connection.run(DROP_STAGING);
       throw new CoordinateClashError(Number(clashes), String(example));
     }
     try {
-      await connection.run(LOAD);
+      await connection.run(loadSql(Number(repeated) > 0));
     } catch (error) {
       await connection.run("rollback").catch(() => {});
       throw error;
@@ -369,6 +465,21 @@ export class DuckDBWarehouse implements Warehouse {
     return { raw, rejected, silver };
   }
 
+  /**
+   * Runs one read-only query on the open file (for the continuous mode's
+   * freshness measures; not part of the Warehouse seam).
+   *
+   * @param sql The query, with `$1`… parameters.
+   * @param params Their values.
+   * @returns The rows.
+   */
+  async query(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+    return (await this.#connection.runAndReadAll(
+      sql,
+      params as DuckDBValue[],
+    )).getRows();
+  }
+
   /** Closes the connection and releases the file. */
   close(): Promise<void> {
     this.#connection.closeSync();
@@ -376,9 +487,6 @@ export class DuckDBWarehouse implements Warehouse {
     return Promise.resolve();
   }
 }
-
-const DROP_STAGING =
-  "drop table staging_rows; drop table staging_files; drop table staging_rejects;";
 
 async function append(
   connection: DuckDBConnection,
@@ -392,4 +500,36 @@ async function append(
   } finally {
     appender.closeSync();
   }
+}
+
+/**
+ * The objects DuckDB read line for line as checked: every line valid, and
+ * the same count and sums of lengths, partitions and offsets. (A length
+ * counted differently, such as a character outside the BMP, only sends the
+ * object to the checked rows.)
+ */
+async function nativelyRead(
+  connection: DuckDBConnection,
+  files: LoadFile[],
+): Promise<Set<number>> {
+  const digests = new Map<number, string>();
+  const reader = await connection.runAndReadAll(NATIVE_DIGESTS);
+  for (const [index, ...sums] of reader.getRows()) {
+    digests.set(Number(index), sums.join("/"));
+  }
+  const native = new Set<number>();
+  for (const [index, file] of files.entries()) {
+    if (file.rejected.length > 0 || file.rows.length === 0) continue;
+    let length = 0;
+    let partitions = 0;
+    let offsets = 0n;
+    for (const row of file.rows) {
+      length += row.line.length;
+      partitions += row.partition;
+      offsets += BigInt(row.offset);
+    }
+    const digest = [file.rows.length, length, partitions, offsets].join("/");
+    if (digests.get(index) === digest) native.add(index);
+  }
+  return native;
 }
