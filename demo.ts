@@ -143,7 +143,12 @@ await runMain(async () => {
       landing.done,
     ]);
     await producer.close();
-    await Promise.race([landing.drain(), landing.done, cycles]);
+    // (a failed cycle ends the wait too; its error is thrown below)
+    await Promise.race([
+      landing.drain(),
+      landing.done,
+      ...(cycles ? [cycles] : []),
+    ]);
   } finally {
     stopProgress();
     await producer.close();

@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { DBT_PROJECT_DIR, runDbt } from "../lib/dbt.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
-import { venvBin } from "../lib/python.ts";
+import { machine, round } from "./machine.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH_DIR = join(BENCH_DIR, "scratch");
@@ -186,11 +186,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 /**
@@ -576,47 +571,6 @@ async function finish(bench: Bench, args: Args): Promise<SizeResult> {
     medianSeconds: round(median(bench.incrementalSeconds)),
     modelMedianSeconds,
     fullRefreshCheck: fullRefresh,
-  };
-}
-
-async function commandOutput(cmd: string, args: string[]): Promise<string> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped" })
-      .output();
-    return new TextDecoder().decode(out.stdout).trim();
-  } catch {
-    return "unknown";
-  }
-}
-
-async function machine(
-  loadAtStart: number[],
-): Promise<Record<string, string>> {
-  const cpuInfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const cpuModel = cpuInfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown";
-  const memInfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
-  const memKb = Number(memInfo.match(/^MemTotal:\s*(\d+)/m)?.[1] ?? 0);
-  const dbtVersion = await commandOutput(venvBin("dbt"), ["--version"]);
-  const duckdbVersion = await commandOutput(venvBin("python"), [
-    "-c",
-    "import duckdb; print(duckdb.__version__)",
-  ]);
-  return {
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-    cpu: cpuModel,
-    nproc: String(navigator.hardwareConcurrency),
-    memory: `${round(memKb / 1024 / 1024, 1)} GiB`,
-    deno: Deno.version.deno,
-    dbt_core: dbtVersion.match(/installed:\s*(\S+)/)?.[1] ?? "unknown",
-    dbt_duckdb: dbtVersion.match(/duckdb:\s*(\S+)/)?.[1] ?? "unknown",
-    duckdb: duckdbVersion,
-    dbt_threads: "2 (profiles.yml)",
-    load_average_1_5_15_min_at_start: loadAtStart.map((l) => round(l)).join(
-      ", ",
-    ),
-    load_average_1_5_15_min_at_end: Deno.loadavg().map((l) => round(l)).join(
-      ", ",
-    ),
   };
 }
 

@@ -165,17 +165,17 @@ export class PartitionWriter {
       }
       const result = parseQuote(message.value);
       if (result.ok) {
-        const landed: LandedLine = {
-          ...result.quote,
-          _stream: {
-            id: this.streamId,
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            timestamp: message.timestamp,
-          },
+        const stream: LandedLine["_stream"] = {
+          id: this.streamId,
+          topic: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+          timestamp: message.timestamp,
         };
-        const line = JSON.stringify(landed);
+        // JSON.stringify({ ...quote, _stream }), without copying the quote
+        const line = `${JSON.stringify(result.quote).slice(0, -1)},"_stream":${
+          JSON.stringify(stream)
+        }}`;
         const date = quoteDate(result.quote);
         const id = `${result.quote.symbol}/${date}`;
         let group = this.#groups.get(id);

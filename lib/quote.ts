@@ -226,7 +226,10 @@ export function parseQuote(
   text: string,
   options: ValidateOptions = {},
 ): Validation {
-  const bytes = new TextEncoder().encode(text).length;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short text needs no count.
+  const bytes = text.length * 3 <= MAX_EVENT_BYTES
+    ? text.length
+    : new TextEncoder().encode(text).length;
   if (bytes > MAX_EVENT_BYTES) {
     return reject(
       "event",
@@ -276,8 +279,16 @@ export function describeRejection(rejection: Rejection): string {
 
 /** The UTC calendar day of a quote's time, as `YYYY-MM-DD`. */
 export function quoteDate(quote: Pick<Quote, "t">): string {
-  return new Date(quote.t * 1000).toISOString().slice(0, 10);
+  // Consecutive quotes mostly share a day: format each day once.
+  const day = Math.floor(quote.t / 86_400);
+  if (day !== lastDay.day) {
+    lastDay.day = day;
+    lastDay.text = new Date(day * 86_400_000).toISOString().slice(0, 10);
+  }
+  return lastDay.text;
 }
+
+const lastDay = { day: NaN, text: "" };
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);

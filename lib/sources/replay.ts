@@ -64,35 +64,41 @@ export class ReplaySource implements QuoteSource {
       let header: string[] | null = null;
       const csv = /\.csv(\.gz)?$/.test(path);
       let number = 0;
-      for await (const line of readLines(path)) {
-        number++;
-        if (signal.aborted) return;
-        if (line.trim() === "") continue;
-        if (csv && header === null) {
-          header = line.split(",").map((name) => unquote(name.trim()));
-          continue;
+      for await (const lines of readLineChunks(path)) {
+        for (const line of lines) {
+          number++;
+          if (signal.aborted) return;
+          if (line.trim() === "") continue;
+          if (csv && header === null) {
+            header = line.split(",").map((name) => unquote(name.trim()));
+            continue;
+          }
+          let event: unknown;
+          try {
+            event = csv ? fromCsv(header!, line) : JSON.parse(line);
+          } catch (error) {
+            await this.#reject(onReject, `${path}:${number}`, line, {
+              field: "event",
+              value: line.slice(0, 80),
+              rule: `must be ${csv ? "a well-formed CSV row" : "valid JSON"} (${
+                (error as Error).message
+              })`,
+            });
+            continue;
+          }
+          const result = validateQuote(event);
+          if (!result.ok) {
+            await this.#reject(
+              onReject,
+              `${path}:${number}`,
+              line,
+              result.rejection,
+            );
+            continue;
+          }
+          this.stats.emitted++;
+          yield result.quote;
         }
-        const position = `${path}:${number}`;
-        let event: unknown;
-        try {
-          event = csv ? fromCsv(header!, line) : JSON.parse(line);
-        } catch (error) {
-          await this.#reject(onReject, position, line, {
-            field: "event",
-            value: line.slice(0, 80),
-            rule: `must be ${csv ? "a well-formed CSV row" : "valid JSON"} (${
-              (error as Error).message
-            })`,
-          });
-          continue;
-        }
-        const result = validateQuote(event);
-        if (!result.ok) {
-          await this.#reject(onReject, position, line, result.rejection);
-          continue;
-        }
-        this.stats.emitted++;
-        yield result.quote;
       }
     }
   }
@@ -148,8 +154,12 @@ async function filesUnder(dir: string): Promise<string[]> {
   return found.sort();
 }
 
-/** Reads a (possibly gzipped) text file line by line, without loading it whole. */
-async function* readLines(path: string): AsyncIterable<string> {
+/**
+ * Reads a (possibly gzipped) text file line by line, without loading it
+ * whole: the lines of each chunk read together (one await per chunk, not per
+ * line).
+ */
+async function* readLineChunks(path: string): AsyncIterable<string[]> {
   const file = await Deno.open(path, { read: true });
   let bytes: ReadableStream<Uint8Array> = file.readable;
   if (path.endsWith(".gz")) {
@@ -164,11 +174,9 @@ async function* readLines(path: string): AsyncIterable<string> {
   for await (const text of bytes.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + text).split("\n");
     rest = parts.pop()!;
-    for (const part of parts) {
-      yield part.endsWith("\r") ? part.slice(0, -1) : part;
-    }
+    yield parts.map((part) => part.endsWith("\r") ? part.slice(0, -1) : part);
   }
-  if (rest !== "") yield rest;
+  if (rest !== "") yield [rest.endsWith("\r") ? rest.slice(0, -1) : rest];
 }
 
 const NUMERIC = new Set<string>(

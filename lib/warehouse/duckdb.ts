@@ -92,7 +92,7 @@ create or replace temp table staging_rejects (
 `;
 
 const DROP_STAGING =
-  "drop table if exists staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
+  "drop view if exists staged_rows; drop table if exists staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
 
 /**
  * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
@@ -120,75 +120,80 @@ select file_index, count(*)::integer, sum(length(line))::varchar, sum(c.partitio
 from staging_lines group by file_index`;
 
 /**
- * The rows of the objects marked `native` (every line passed the event
- * contract in lib/landed.ts, and DuckDB read the same lines), taken from
- * DuckDB's own read with their coordinates extracted there.
+ * Every row to load: those of the objects marked `native` (every line passed
+ * the event contract in lib/landed.ts, and DuckDB read the same lines),
+ * straight from DuckDB's own read, and the checked rows of the others.
  */
-const STAGE_NATIVE_ROWS = `
-insert into staging_rows
-select line, c.id, c.topic, c.partition, c."offset", c.timestamp, f.file_name
+const STAGED = `
+create or replace temp view staged_rows as
+select line, c.id as stream_id, c.topic as stream_topic, c.partition as stream_partition,
+  c."offset" as stream_offset, c.timestamp as timestamp_ms, f.file_name
 from staging_lines
 join staging_files as f using (file_index)
-where f.native`;
+where f.native
+union all
+select * from staging_rows`;
+
+/** A coordinate as a message names it. */
+const COORDINATE =
+  "stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset";
 
 /**
- * Staged rows whose coordinates name a different event: already loaded with
- * other content, or twice in this batch with different content; and how
- * many coordinates the batch holds more than once.
+ * Coordinates the batch holds more than once: how many, and how many of
+ * those with different content (a clash), with an example.
  */
-const CLASHES = `
-with repeated as (
-  select stream_id, stream_topic, stream_partition, stream_offset, min(line) <> max(line) as differ
-  from staging_rows
+const REPEATS = `
+select count(*), count(*) filter (where differ), min(coordinate) filter (where differ)
+from (
+  select min(line) <> max(line) as differ, any_value(${COORDINATE}) as coordinate
+  from staged_rows
   group by stream_id, stream_topic, stream_partition, stream_offset
   having count(*) > 1
-),
-clashing as (
-  select stream_id, stream_topic, stream_partition, stream_offset
-  from staging_rows as staged
-  join raw.source_stock_quotes as loaded
-    using (stream_id, stream_topic, stream_partition, stream_offset)
-  where loaded.v::varchar <> staged.line
-  union all
-  select stream_id, stream_topic, stream_partition, stream_offset from repeated where differ
-)
-select
-  count(*),
-  min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset),
-  (select count(*) from repeated)
-from clashing
-`;
+)`;
 
 /**
- * Inserts new coordinates, ledger and rejects in one transaction; literal
- * SQL, no data in it. Only a batch that holds a coordinate more than once
- * (the same event landed twice) pays for a deduplication: first file wins.
+ * Opens the load's transaction and matches the staged rows with RAW in one
+ * pass: `fresh` holds each staged row once (first file wins, only when
+ * the batch repeats a coordinate, as that costs a sort), whether RAW holds
+ * its coordinates already, and whether with other content (a clash).
  */
-function loadSql(repeats: boolean): string {
+function matchSql(repeats: boolean): string {
   const staged = repeats
-    ? `(select * from staging_rows
+    ? `(select * from staged_rows
         qualify row_number() over (
           partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
         ) = 1)`
-    : "staging_rows";
+    : "staged_rows";
   return `
 begin transaction;
 create or replace temp table fresh as
-  select staged.* from ${staged} as staged
-  anti join raw.source_stock_quotes as loaded
+  select staged.*, loaded.stream_id is not null as loaded_before,
+    coalesce(loaded.v::varchar <> staged.line, false) as clash
+  from ${staged} as staged
+  left join raw.source_stock_quotes as loaded
     using (stream_id, stream_topic, stream_partition, stream_offset);
+`;
+}
+
+/** Staged rows that clash with RAW: how many, and an example. */
+const CLASHES = `select count(*), min(${COORDINATE}) from fresh where clash`;
+
+/** Inserts new coordinates, ledger and rejects, and commits; literal SQL, no data in it. */
+const LOAD = `
 insert into raw.source_stock_quotes
   select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
-  from fresh;
+  from fresh
+  where not loaded_before;
 -- a reloaded object keeps the record of its first load
 insert or ignore into raw.load_ledger
   select f.file_name, f.file_size, f.rows_in_file,
          coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0),
          coalesce(r.rejected, 0), now()
   from staging_files as f
-  left join (select file_name, count(*) as inserted from fresh group by file_name) as i
-    using (file_name)
+  left join (
+    select file_name, count(*) as inserted from fresh where not loaded_before group by file_name
+  ) as i using (file_name)
   left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
     using (file_name);
 insert or ignore into raw.rejected_stock_quotes
@@ -196,7 +201,6 @@ insert or ignore into raw.rejected_stock_quotes
   from staging_rejects;
 commit;
 `;
-}
 
 /** RAW's offsets of one log's topic (params: stream id, topic). */
 const INVENTORY_RAW = `
@@ -328,9 +332,9 @@ export class DuckDBWarehouse implements Warehouse {
    * Each object is fetched once into a scratch directory. While every line
    * is checked here with the event contract, DuckDB reads the same files
    * itself; an object whose lines all pass, and whose native read has the
-   * same lines (count and coordinate sums), is staged from that read. An
-   * object with a refused line, or one DuckDB cannot read, is staged from
-   * the checked rows instead.
+   * same lines (count, and sums of lengths and coordinates), is staged from
+   * that read. An object with a refused line, or one DuckDB cannot read, is
+   * staged from the checked rows instead.
    */
   async load({ lake, objects }: LoadBatch): Promise<LoadResult> {
     const connection = this.#connection;
@@ -351,41 +355,56 @@ export class DuckDBWarehouse implements Warehouse {
           return false;
         },
       );
-      const files = await mapLimit(
+      // A clean object's rows are dropped once digested: if DuckDB read it
+      // differently, it is checked again from its body.
+      const checked = await mapLimit(
         objects,
         8,
-        (object, index) => checkObject(object, bodies[index]),
+        async (object, index) =>
+          digested(await checkObject(object, bodies[index])),
       );
       const native = await nativeRead
-        ? await nativelyRead(connection, files)
+        ? await nativelyRead(connection, checked)
         : new Set<number>();
       log.debug("staged", {
         native_objects: native.size,
-        checked_objects: files.length - native.size,
+        checked_objects: objects.length - native.size,
       });
-      return await this.#stage(files, native);
+      for (const [index, file] of checked.entries()) {
+        if (!native.has(index) && file.rows === undefined) {
+          file.rows = (await checkObject(objects[index], bodies[index])).rows;
+        }
+      }
+      return await this.#stage(checked, native);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   }
 
-  async #stage(files: LoadFile[], native: Set<number>): Promise<LoadResult> {
+  async #stage(
+    files: CheckedObject[],
+    native: Set<number>,
+  ): Promise<LoadResult> {
     const connection = this.#connection;
     await append(connection, "staging_files", (rows) => {
       for (const [index, file] of files.entries()) {
         rows.appendInteger(index);
         rows.appendVarchar(file.key);
         rows.appendBigInt(BigInt(file.size));
-        rows.appendInteger(file.rows.length + file.rejected.length);
+        rows.appendInteger(file.rowCount + file.rejected.length);
         rows.appendBoolean(native.has(index));
         rows.endRow();
       }
     });
-    if (native.size > 0) await connection.run(STAGE_NATIVE_ROWS);
+    if (native.size === 0) {
+      await connection.run(
+        'create or replace temp table staging_lines (line varchar, file_index integer, c struct(id varchar, topic varchar, partition integer, "offset" bigint, timestamp bigint))',
+      );
+    }
     await append(connection, "staging_rows", (rows) => {
       for (const [index, file] of files.entries()) {
         if (native.has(index)) continue;
-        for (const row of file.rows) {
+        for (const row of file.rows ?? []) {
           rows.appendVarchar(row.line);
           rows.appendVarchar(row.streamId);
           rows.appendVarchar(row.topic);
@@ -410,23 +429,36 @@ export class DuckDBWarehouse implements Warehouse {
         }
       }
     });
-    const [clashes, example, repeated] =
-      (await connection.runAndReadAll(CLASHES)).getRows()[0];
-    if (Number(clashes) > 0) {
+    await connection.run(STAGED);
+    const [[repeated, repeatClashes, repeatExample]] =
+      (await connection.runAndReadAll(REPEATS)).getRows();
+    if (Number(repeatClashes) > 0) {
       await connection.run(DROP_STAGING);
-      throw new CoordinateClashError(Number(clashes), String(example));
+      throw new CoordinateClashError(
+        Number(repeatClashes),
+        String(repeatExample),
+      );
     }
+    let inserted: number;
     try {
-      await connection.run(loadSql(Number(repeated) > 0));
+      await connection.run(matchSql(Number(repeated) > 0));
+      const [[clashes, example]] = (await connection.runAndReadAll(CLASHES))
+        .getRows();
+      if (Number(clashes) > 0) {
+        throw new CoordinateClashError(Number(clashes), String(example));
+      }
+      const [[count]] = (await connection.runAndReadAll(
+        "select count(*)::integer from fresh where not loaded_before",
+      )).getRows();
+      inserted = count as number;
+      await connection.run(LOAD);
     } catch (error) {
       await connection.run("rollback").catch(() => {});
+      await connection.run("drop table if exists fresh; " + DROP_STAGING)
+        .catch(() => {});
       throw error;
     }
-    const reader = await connection.runAndReadAll(
-      "select count(*)::integer from fresh",
-    );
-    const inserted = reader.getRows()[0][0] as number;
-    const rows = files.reduce((n, f) => n + f.rows.length, 0);
+    const rows = files.reduce((n, f) => n + f.rowCount, 0);
     const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
     await connection.run("drop table fresh; " + DROP_STAGING);
     return {
@@ -502,6 +534,42 @@ async function append(
   }
 }
 
+/** A checked object: its counts and digest, and its rows until known to be unneeded. */
+interface CheckedObject {
+  key: string;
+  size: number;
+  rowCount: number;
+  rejected: LoadFile["rejected"];
+  /** Lines, and sums of lengths, partitions and offsets of a clean object; else null. */
+  digest: string | null;
+  rows: LoadFile["rows"] | undefined;
+}
+
+/** Keeps a clean object's digest instead of its rows. */
+function digested(file: LoadFile): CheckedObject {
+  const clean = file.rejected.length === 0 && file.rows.length > 0;
+  let length = 0;
+  let partitions = 0;
+  let offsets = 0n;
+  if (clean) {
+    for (const row of file.rows) {
+      length += row.line.length;
+      partitions += row.partition;
+      offsets += BigInt(row.offset);
+    }
+  }
+  return {
+    key: file.key,
+    size: file.size,
+    rowCount: file.rows.length,
+    rejected: file.rejected,
+    digest: clean
+      ? [file.rows.length, length, partitions, offsets].join("/")
+      : null,
+    rows: clean ? undefined : file.rows,
+  };
+}
+
 /**
  * The objects DuckDB read line for line as checked: every line valid, and
  * the same count and sums of lengths, partitions and offsets. (A length
@@ -510,7 +578,7 @@ async function append(
  */
 async function nativelyRead(
   connection: DuckDBConnection,
-  files: LoadFile[],
+  files: CheckedObject[],
 ): Promise<Set<number>> {
   const digests = new Map<number, string>();
   const reader = await connection.runAndReadAll(NATIVE_DIGESTS);
@@ -519,17 +587,9 @@ async function nativelyRead(
   }
   const native = new Set<number>();
   for (const [index, file] of files.entries()) {
-    if (file.rejected.length > 0 || file.rows.length === 0) continue;
-    let length = 0;
-    let partitions = 0;
-    let offsets = 0n;
-    for (const row of file.rows) {
-      length += row.line.length;
-      partitions += row.partition;
-      offsets += BigInt(row.offset);
+    if (file.digest !== null && digests.get(index) === file.digest) {
+      native.add(index);
     }
-    const digest = [file.rows.length, length, partitions, offsets].join("/");
-    if (digests.get(index) === digest) native.add(index);
   }
   return native;
 }
