@@ -232,7 +232,7 @@ async function finishContinuous(
     ...prefixed("raw", toRaw),
     ...prefixed("gold", toGold),
   });
-  const build = await dbt.run(["build"]);
+  const build = await dbt.run(["build"], "info");
   if (!build.success) {
     console.error(build.output);
     return build.code || 1;

@@ -153,9 +153,13 @@ export class DbtWorker {
    * Runs one dbt command; commands run one at a time, in call order.
    *
    * @param args dbt's arguments, e.g. `["run"]`.
+   * @param level Level of the line logged when it ends (a cycle's runs are routine).
    * @returns The outcome; a failing command is not thrown.
    */
-  run(args: string[]): Promise<DbtResult> {
+  run(
+    args: string[],
+    level: "info" | "debug" = "debug",
+  ): Promise<DbtResult> {
     const result = this.#busy.then(async () => {
       const started = performance.now();
       await this.#writer.write(
@@ -175,7 +179,7 @@ export class DbtWorker {
         code: response.success === true ? 0 : 1,
         summary: summaryOf(output),
         output,
-      }, "debug");
+      }, level);
     });
     this.#busy = result.catch(() => {});
     return result;
