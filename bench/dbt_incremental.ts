@@ -36,6 +36,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { DBT_PROJECT_DIR, runDbt } from "../lib/dbt.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
 import { machine, round } from "./machine.ts";
+import { WATCHLIST } from "./watchlist.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH_DIR = join(BENCH_DIR, "scratch");
@@ -44,33 +45,7 @@ const DEFAULT_SIZES = [100_000, 10_000_000];
 /** Shape of the synthetic feed. */
 const FEED = {
   /** Symbols quoted, one quote each per round. */
-  symbols: [
-    "AAPL",
-    "MSFT",
-    "GOOGL",
-    "AMZN",
-    "NVDA",
-    "META",
-    "TSLA",
-    "BRK.B",
-    "JPM",
-    "V",
-    "UNH",
-    "XOM",
-    "JNJ",
-    "WMT",
-    "MA",
-    "PG",
-    "HD",
-    "CVX",
-    "KO",
-    "PEP",
-    "COST",
-    "BAC",
-    "ORCL",
-    "NFLX",
-    "BINANCE:BTCUSDT",
-  ],
+  symbols: WATCHLIST,
   /** Seconds between two quotes of a symbol (market time). */
   stepSeconds: 15,
   /** Market time (epoch seconds) of the last round of the history. */

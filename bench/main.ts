@@ -38,6 +38,7 @@ import {
   rawProduce,
 } from "./baselines.ts";
 import { machine, round } from "./machine.ts";
+import { WATCHLIST } from "./watchlist.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH_DIR = join(BENCH_DIR, "scratch");
@@ -56,29 +57,8 @@ const TARGETS = {
   goldP95Ms: 10_000,
 };
 
-/** The freshness run: a watchlist of 20 symbols, each quoted once a second. */
-const FRESHNESS_SYMBOLS = [
-  "AAPL",
-  "MSFT",
-  "GOOGL",
-  "AMZN",
-  "NVDA",
-  "META",
-  "TSLA",
-  "JPM",
-  "V",
-  "UNH",
-  "XOM",
-  "JNJ",
-  "WMT",
-  "MA",
-  "PG",
-  "HD",
-  "CVX",
-  "KO",
-  "PEP",
-  "COST",
-];
+/** The freshness run: 20 symbols of the watchlist, each quoted once a second. */
+const FRESHNESS_SYMBOLS = WATCHLIST.slice(0, 20);
 
 interface Args {
   events: number;
