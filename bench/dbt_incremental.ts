@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { DBT_PROJECT_DIR, runDbt } from "../lib/dbt.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
-import { machine, round } from "./machine.ts";
+import { machine, machineSection, round, writeResults } from "./report.ts";
 import { WATCHLIST } from "./watchlist.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -606,10 +606,7 @@ function markdown(
       } | ${seconds} |`
     ),
     "",
-    "Machine:",
-    "",
-    ...Object.entries(host).map(([k, v]) => `- ${k}: ${v}`),
-    "",
+    ...machineSection(host),
   ];
   return lines.join("\n");
 }
@@ -653,42 +650,29 @@ async function main(): Promise<void> {
   const outDir = args.out ??
     (official ? join(BENCH_DIR, "results") : undefined);
   if (outDir) {
-    await Deno.mkdir(outDir, { recursive: true });
-    const json = {
-      benchmark: "dbt_incremental",
-      date,
-      ratio,
-      target_ratio: 1.5,
-      feed: {
-        symbols: S,
-        step_seconds: FEED.stepSeconds,
-        rows_per_file: FEED.rowsPerFile,
-        batch_rows: FEED.batchRows,
-        fresh_rows_per_batch: FRESH_ROWS,
-        late_rows_per_batch: LATE_ROWS,
-      },
-      selection: INCREMENTAL_SELECT[1],
-      warmup_rounds: args.warmup,
-      results,
-      machine: host,
-    };
-    await Deno.writeTextFile(
-      join(outDir, "dbt_incremental.json"),
-      JSON.stringify(json, null, 2) + "\n",
-    );
-    await Deno.writeTextFile(
-      join(outDir, "dbt_incremental.md"),
+    await writeResults(
+      outDir,
+      "dbt_incremental",
       markdown(results, ratio, args.warmup, host, date),
+      {
+        benchmark: "dbt_incremental",
+        date,
+        ratio,
+        target_ratio: 1.5,
+        feed: {
+          symbols: S,
+          step_seconds: FEED.stepSeconds,
+          rows_per_file: FEED.rowsPerFile,
+          batch_rows: FEED.batchRows,
+          fresh_rows_per_batch: FRESH_ROWS,
+          late_rows_per_batch: LATE_ROWS,
+        },
+        selection: INCREMENTAL_SELECT[1],
+        warmup_rounds: args.warmup,
+        results,
+        machine: host,
+      },
     );
-    // committed files: keep them as `deno fmt` (part of `deno task test`) wants them
-    await new Deno.Command(Deno.execPath(), {
-      args: [
-        "fmt",
-        "--quiet",
-        join(outDir, "dbt_incremental.md"),
-        join(outDir, "dbt_incremental.json"),
-      ],
-    }).output();
     progress(`wrote ${join(outDir, "dbt_incremental.{md,json}")}`);
   } else {
     progress(

@@ -37,7 +37,7 @@ import {
   rawConsume,
   rawProduce,
 } from "./baselines.ts";
-import { machine, round } from "./machine.ts";
+import { machine, machineSection, round, writeResults } from "./report.ts";
 import { WATCHLIST } from "./watchlist.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -537,10 +537,7 @@ function markdown(
         : `from \`deno task bench:dbt\` of ${d.date}`
     } (\`bench/results/dbt_incremental.md\`).`,
     "",
-    "Machine:",
-    "",
-    ...Object.entries(host).map(([k, v]) => `- ${k}: ${v}`),
-    "",
+    ...machineSection(host),
   );
   return lines.join("\n");
 }
@@ -573,30 +570,14 @@ async function main(): Promise<void> {
     );
     return;
   }
-  await Deno.mkdir(outDir, { recursive: true });
-  const md = join(outDir, "pipeline.md");
-  const json = join(outDir, "pipeline.json");
-  await Deno.writeTextFile(md, report);
-  await Deno.writeTextFile(
-    json,
-    JSON.stringify(
-      {
-        benchmark: "pipeline",
-        date,
-        events: args.events,
-        targets: TARGETS,
-        ...results,
-        machine: host,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  // committed files: keep them as `deno fmt` (part of `deno task test`) wants them
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", md, json],
-  })
-    .output();
+  const [md, json] = await writeResults(outDir, "pipeline", report, {
+    benchmark: "pipeline",
+    date,
+    events: args.events,
+    targets: TARGETS,
+    ...results,
+    machine: host,
+  });
   progress(`wrote ${md} and ${json}`);
 }
 

@@ -1,9 +1,11 @@
 /**
- * The machine a benchmark ran on, for its results: CPU, cores, memory, load
- * average, and the versions of Deno and of the Python side (dbt, DuckDB).
+ * What a benchmark reports besides its own figures: the machine it ran on
+ * (CPU, cores, memory, load average, the versions of Deno and of the Python
+ * side), and its results files.
  *
  * @module
  */
+import { join } from "node:path";
 import { venvBin } from "../lib/python.ts";
 
 /** Rounds to `digits` decimals. */
@@ -61,4 +63,37 @@ export async function machine(
       ", ",
     ),
   };
+}
+
+/** The machine as the closing lines of a markdown report. */
+export function machineSection(host: Record<string, string>): string[] {
+  return [
+    "Machine:",
+    "",
+    ...Object.entries(host).map(([k, v]) => `- ${k}: ${v}`),
+    "",
+  ];
+}
+
+/**
+ * Writes `<name>.md` and `<name>.json` into `dir`, formatted as `deno fmt`
+ * (part of `deno task test`) wants the committed files.
+ *
+ * @returns The two paths.
+ */
+export async function writeResults(
+  dir: string,
+  name: string,
+  markdown: string,
+  json: unknown,
+): Promise<[string, string]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const md = join(dir, `${name}.md`);
+  const data = join(dir, `${name}.json`);
+  await Deno.writeTextFile(md, markdown);
+  await Deno.writeTextFile(data, JSON.stringify(json, null, 2) + "\n");
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", md, data],
+  }).output();
+  return [md, data];
 }
