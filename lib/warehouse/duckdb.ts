@@ -89,10 +89,14 @@ create or replace temp table staging_rejects (
   file_name varchar, line_number integer, line varchar,
   reason_field varchar, reason_value varchar, reason_rule varchar
 );
+create or replace temp table staging_lines (
+  line varchar, file_index integer,
+  c struct(id varchar, topic varchar, partition integer, "offset" bigint, timestamp bigint)
+);
 `;
 
 const DROP_STAGING =
-  "drop view if exists staged_rows; drop table if exists staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
+  "drop view if exists staged_rows; drop table staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
 
 /**
  * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
@@ -102,7 +106,7 @@ const DROP_STAGING =
 function stageLinesSql(dir: string): string {
   const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
   return `
-create or replace temp table staging_lines as
+insert into staging_lines
 select
   line,
   cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
@@ -396,11 +400,6 @@ export class DuckDBWarehouse implements Warehouse {
         rows.endRow();
       }
     });
-    if (native.size === 0) {
-      await connection.run(
-        'create or replace temp table staging_lines (line varchar, file_index integer, c struct(id varchar, topic varchar, partition integer, "offset" bigint, timestamp bigint))',
-      );
-    }
     await append(connection, "staging_rows", (rows) => {
       for (const [index, file] of files.entries()) {
         if (native.has(index)) continue;
