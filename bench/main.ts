@@ -7,7 +7,7 @@
  * on a target (it fails only when a step does).
  *
  * ```sh
- * deno task bench                               # everything (~12 min on 2 cores)
+ * deno task bench                               # everything (~9 min on 2 cores)
  * deno task bench --skip dbt,freshness          # throughput and memory only
  * deno task bench --events 200000 --out /tmp/b  # a quick try elsewhere
  * ```
