@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { decodeLines, type Lake, type LakeObject } from "./lake.ts";
+import { decodeLines, type LakeObject } from "./lake.ts";
 import { logger } from "./log.ts";
-import { mapLimit } from "./map_limit.ts";
 import {
   type Rejection,
   type ValidateOptions,
@@ -55,31 +54,7 @@ export interface LoadFile {
 }
 
 /**
- * Reads and checks objects, a few at a time.
- *
- * @param lake Where they are.
- * @param objects Which.
- * @param concurrency Objects downloaded at once.
- * @returns Their checked content, in the same order.
- */
-export function readObjects(
-  lake: Lake,
-  objects: LakeObject[],
-  concurrency = 8,
-): Promise<LoadFile[]> {
-  return mapLimit(objects, concurrency, (object) => readObject(lake, object));
-}
-
-/** Reads and checks one object's lines. */
-export async function readObject(
-  lake: Lake,
-  object: LakeObject,
-): Promise<LoadFile> {
-  return checkObject(object, await lake.get(object.key));
-}
-
-/**
- * Checks the lines of an object already read.
+ * Checks the lines of a lake object.
  *
  * @param object The object.
  * @param body Its gzipped NDJSON, as stored.
