@@ -41,22 +41,31 @@ export class Latencies {
    * @returns Milliseconds, or `undefined` without samples.
    */
   percentile(p: number): number | undefined {
-    if (this.#samples.length === 0) return undefined;
-    const sorted = [...this.#samples].sort((a, b) => a - b);
-    const rank = Math.ceil((p / 100) * sorted.length);
-    return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1];
+    return rank(this.#sorted(), p);
   }
 
   /** Count, p50, p95, p99 and max, for a log line or a report. */
   summary(): LatencySummary {
+    const sorted = this.#sorted();
     return {
-      samples: this.count,
-      p50_ms: this.percentile(50),
-      p95_ms: this.percentile(95),
-      p99_ms: this.percentile(99),
-      max_ms: this.percentile(100),
+      samples: sorted.length,
+      p50_ms: rank(sorted, 50),
+      p95_ms: rank(sorted, 95),
+      p99_ms: rank(sorted, 99),
+      max_ms: rank(sorted, 100),
     };
   }
+
+  #sorted(): number[] {
+    return [...this.#samples].sort((a, b) => a - b);
+  }
+}
+
+/** The nearest-rank `p`th percentile of ascending `sorted`. */
+function rank(sorted: number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  const at = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(Math.max(at, 1), sorted.length) - 1];
 }
 
 /** What {@linkcode Latencies.summary} returns. */
