@@ -181,14 +181,17 @@ export async function runCycles(
   });
   let dbtFinishedAt = 0;
   let pending = false;
+  // Gold changes only when dbt runs: a new row there is as fresh as that run's end.
+  const measureGold = async (warehouse: DuckDBWarehouse) => {
+    for (const fetchedAt of observeGold(await goldLatest(warehouse), inGold)) {
+      stats.toGold.add(dbtFinishedAt - fetchedAt);
+    }
+  };
   for (let last = false; !last;) {
     last = stop.aborted;
     const started = performance.now();
     await withWarehouse(config, async (warehouse) => {
-      const newInGold = observeGold(await goldLatest(warehouse), inGold);
-      for (const fetchedAt of newInGold) {
-        stats.toGold.add(dbtFinishedAt - fetchedAt);
-      }
+      await measureGold(warehouse);
       const totals = await loadNewObjects({
         lake,
         warehouse,
@@ -221,13 +224,7 @@ export async function runCycles(
     if (!last) await pause(minCycleMs - (performance.now() - started), stop);
   }
   // What the last run put in gold.
-  await withWarehouse(config, async (warehouse) => {
-    for (
-      const fetchedAt of observeGold(await goldLatest(warehouse), inGold)
-    ) {
-      stats.toGold.add(dbtFinishedAt - fetchedAt);
-    }
-  });
+  await withWarehouse(config, measureGold);
   return stats;
 }
 
