@@ -7,12 +7,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadConfig } from "./lib/config.ts";
-import { flushLimits, openLake, openStream } from "./lib/connect.ts";
-import { startLanding } from "./lib/landing.ts";
-import { logger } from "./lib/log.ts";
-import { runMain, shutdownSignal } from "./lib/main.ts";
-import { reportProgress } from "./lib/progress.ts";
+import { loadConfig } from "./lib/runtime/config.ts";
+import { flushLimits, openLake, openStream } from "./lib/app/wiring.ts";
+import { startLanding } from "./lib/land/landing.ts";
+import { logger } from "./lib/runtime/log.ts";
+import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
+import { reportProgress } from "./lib/ops/progress.ts";
 
 const log = logger("consumer");
 

@@ -7,7 +7,7 @@
  * so `deno task demo --source replay --file quotes.ndjson` backfills a file.
  *
  * With `--continuous` it loads and runs dbt on a short cycle while quotes
- * are landed (lib/continuous.ts), until the bound or Ctrl-C, and reports each
+ * are landed (lib/app/continuous.ts), until the bound or Ctrl-C, and reports each
  * quote's freshness to RAW and to `gold_latest_kpi`; the lake's batches are
  * then landed after 250 ms unless `FLUSH_MAX_AGE_MS` says otherwise.
  *
@@ -18,30 +18,30 @@ import {
   parseSourceArgs,
   runSignal,
   SOURCE_USAGE,
-} from "./lib/cli.ts";
-import { loadConfig } from "./lib/config.ts";
+} from "./lib/app/cli.ts";
+import { loadConfig } from "./lib/runtime/config.ts";
 import {
   flushLimits,
   openLake,
   openStream,
   openWarehouse,
-} from "./lib/connect.ts";
+} from "./lib/app/wiring.ts";
 import {
   type CycleStats,
   emptyCycleStats,
   type LatencySummary,
   runCycles,
-} from "./lib/continuous.ts";
-import { DbtWorker, runDbt } from "./lib/dbt.ts";
-import { startLanding } from "./lib/landing.ts";
-import { loadNewObjects } from "./lib/loader.ts";
-import { logger } from "./lib/log.ts";
-import { skipFields } from "./lib/source.ts";
-import { runMain, shutdownSignal } from "./lib/main.ts";
-import { reportProgress } from "./lib/progress.ts";
-import { publish, type PublishStats } from "./lib/publisher.ts";
-import { ensureVenv } from "./lib/python.ts";
-import { formatSummary, readGoldSummary } from "./lib/summary.ts";
+} from "./lib/app/continuous.ts";
+import { DbtWorker, runDbt } from "./lib/transform/dbt.ts";
+import { startLanding } from "./lib/land/landing.ts";
+import { loadNewObjects } from "./lib/load/loader.ts";
+import { logger } from "./lib/runtime/log.ts";
+import { skipFields } from "./lib/produce/source.ts";
+import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
+import { reportProgress } from "./lib/ops/progress.ts";
+import { publish, type PublishStats } from "./lib/produce/publisher.ts";
+import { ensureVenv } from "./lib/transform/venv.ts";
+import { formatSummary, readGoldSummary } from "./lib/ops/summary.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;

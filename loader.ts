@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { LOAD_USAGE, parseLoadArgs } from "./lib/cli.ts";
-import { loadConfig } from "./lib/config.ts";
-import { openLake, openWarehouse } from "./lib/connect.ts";
-import { checkSelection, loadNewObjects } from "./lib/loader.ts";
-import { logger } from "./lib/log.ts";
-import { runMain, shutdownSignal } from "./lib/main.ts";
+import { LOAD_USAGE, parseLoadArgs } from "./lib/app/cli.ts";
+import { loadConfig } from "./lib/runtime/config.ts";
+import { openLake, openWarehouse } from "./lib/app/wiring.ts";
+import { checkSelection, loadNewObjects } from "./lib/load/loader.ts";
+import { logger } from "./lib/runtime/log.ts";
+import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 
 const log = logger("loader");
 

@@ -10,14 +10,14 @@ import {
   parseSourceArgs,
   runSignal,
   SOURCE_USAGE,
-} from "./lib/cli.ts";
-import { loadConfig } from "./lib/config.ts";
-import { openLake, openStream } from "./lib/connect.ts";
-import { logger } from "./lib/log.ts";
-import { skipFields } from "./lib/source.ts";
-import { runMain, shutdownSignal } from "./lib/main.ts";
-import { reportProgress } from "./lib/progress.ts";
-import { publish, type PublishStats } from "./lib/publisher.ts";
+} from "./lib/app/cli.ts";
+import { loadConfig } from "./lib/runtime/config.ts";
+import { openLake, openStream } from "./lib/app/wiring.ts";
+import { logger } from "./lib/runtime/log.ts";
+import { skipFields } from "./lib/produce/source.ts";
+import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
+import { reportProgress } from "./lib/ops/progress.ts";
+import { publish, type PublishStats } from "./lib/produce/publisher.ts";
 
 const log = logger("producer");
 

@@ -33,8 +33,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DBT_PROJECT_DIR, runDbt } from "../lib/dbt.ts";
-import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
+import { DBT_PROJECT_DIR, runDbt } from "../lib/transform/dbt.ts";
+import { DuckDBWarehouse } from "../lib/warehouse/duckdb/warehouse.ts";
 import { machine, machineSection, round, writeResults } from "./report.ts";
 import { WATCHLIST } from "./watchlist.ts";
 

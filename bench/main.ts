@@ -26,10 +26,10 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
-import { parseDuration } from "../lib/cli.ts";
-import { PROJECT_ROOT } from "../lib/python.ts";
-import { servicesUp } from "../lib/services.ts";
-import { SimulatedSource } from "../lib/sources/simulated.ts";
+import { parseDuration } from "../lib/app/cli.ts";
+import { PROJECT_ROOT } from "../lib/runtime/project.ts";
+import { servicesUp } from "../dev/services.ts";
+import { SimulatedSource } from "../lib/produce/sources/simulated.ts";
 import {
   type BaselineServices,
   objectPerEvent,

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { venvBin } from "../lib/python.ts";
+import { venvBin } from "../lib/transform/venv.ts";
 
 /** Rounds to `digits` decimals. */
 export function round(value: number, digits = 2): number {

@@ -1,7 +1,7 @@
 /**
  * `deno task reconcile [--json]`: for the configured topic, compares per
  * partition the offsets in the stream, the events landed in the lake, the
- * rows in RAW and the quotes in silver (lib/reconcile.ts), prints the table,
+ * rows in RAW and the quotes in silver (lib/ops/reconcile.ts), prints the table,
  * and exits 1 when an event was lost or duplicated.
  *
  * Run it once the pipeline has drained (consumer, loader and dbt build):
@@ -10,10 +10,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadConfig } from "../lib/config.ts";
-import { openLake, openStream, openWarehouse } from "../lib/connect.ts";
-import { runMain } from "../lib/main.ts";
-import { formatReconciliation, reconcile } from "../lib/reconcile.ts";
+import { loadConfig } from "../lib/runtime/config.ts";
+import { openLake, openStream, openWarehouse } from "../lib/app/wiring.ts";
+import { runMain } from "../lib/runtime/main.ts";
+import { formatReconciliation, reconcile } from "../lib/ops/reconcile.ts";
 
 await runMain(async () => {
   const { values } = parseArgs({

@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { logger } from "../lib/log.ts";
-import { runMain } from "../lib/main.ts";
+import { logger } from "../lib/runtime/log.ts";
+import { runMain } from "../lib/runtime/main.ts";
 import {
   formatEnv,
   SERVICES_DIR,
   SERVICES_ENV,
   servicesDown,
   servicesUp,
-} from "../lib/services.ts";
+} from "../dev/services.ts";
 
 const log = logger("services");
 

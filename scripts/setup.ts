@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ensureVenv } from "../lib/python.ts";
-import { runMain } from "../lib/main.ts";
+import { ensureVenv } from "../lib/transform/venv.ts";
+import { runMain } from "../lib/runtime/main.ts";
 
 await runMain(ensureVenv);

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { loadConfig } from "../lib/config.ts";
-import { runDbt } from "../lib/dbt.ts";
-import { runMain } from "../lib/main.ts";
+import { loadConfig } from "../lib/runtime/config.ts";
+import { runDbt } from "../lib/transform/dbt.ts";
+import { runMain } from "../lib/runtime/main.ts";
 
 await runMain(async () => {
   const config = loadConfig();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dockerCompose } from "../scripts/compose_validator.ts";
+import { dockerCompose } from "../dev/compose_validator.ts";
 import { type Run, runProgram } from "./_helpers.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(

@@ -8,11 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { type Admin, Kafka, logLevel } from "kafkajs";
-import { decodeLines } from "../lib/lake.ts";
+import { decodeLines } from "../lib/lake/ndjson.ts";
 import { S3Lake } from "../lib/lake/s3.ts";
-import type { Reconciliation } from "../lib/reconcile.ts";
-import { sleep } from "../lib/retry.ts";
-import { type ServicesEnv, servicesUp } from "../lib/services.ts";
+import type { Reconciliation } from "../lib/ops/reconcile.ts";
+import { sleep } from "../lib/runtime/retry.ts";
+import { type ServicesEnv, servicesUp } from "../dev/services.ts";
 import { assertSuccess, count, run, type Spawned } from "./_helpers.ts";
 
 /** A fresh topic, group and warehouse on the real services. */

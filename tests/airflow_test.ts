@@ -15,9 +15,9 @@
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
-import { SETTINGS } from "../lib/config.ts";
-import { ensureVenv, venvBin } from "../lib/python.ts";
-import { type ServicesEnv, servicesUp } from "../lib/services.ts";
+import { SETTINGS } from "../lib/runtime/config.ts";
+import { ensureVenv, venvBin } from "../lib/transform/venv.ts";
+import { type ServicesEnv, servicesUp } from "../dev/services.ts";
 import {
   composeJson,
   CREDENTIALS,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CallBudget, type Clock } from "../lib/budget.ts";
+import { CallBudget, type Clock } from "../lib/produce/budget.ts";
 
 const T0 = 1_700_000_000_000;
 

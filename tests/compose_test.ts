@@ -1,7 +1,7 @@
 /**
  * Validates docker-compose.yml against the Compose Specification with the
  * Docker Compose CLI's own `config` (built once by
- * scripts/compose_validator.ts; see there why this validator), then checks
+ * dev/compose_validator.ts; see there why this validator), then checks
  * the promises the stack makes on the model Compose resolves, and runs the
  * Dockerfile's install steps. No Docker engine is needed or used.
  */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig, SETTINGS } from "../lib/config.ts";
-import { redact, setLogSink } from "../lib/log.ts";
-import { logger } from "../lib/log.ts";
+import { loadConfig, SETTINGS } from "../lib/runtime/config.ts";
+import { redact, setLogSink } from "../lib/runtime/log.ts";
+import { logger } from "../lib/runtime/log.ts";
 
 Deno.test("loadConfig() applies the documented defaults", () => {
   const config = loadConfig({});

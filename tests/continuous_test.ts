@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Latencies } from "../lib/continuous.ts";
-import { DbtWorker } from "../lib/dbt.ts";
-import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
+import { Latencies } from "../lib/app/continuous.ts";
+import { DbtWorker } from "../lib/transform/dbt.ts";
+import { DuckDBWarehouse } from "../lib/warehouse/duckdb/warehouse.ts";
 import { assertSuccess, count, run, stateIn, SYMBOLS } from "./_helpers.ts";
 
 Deno.test("Latencies gives nearest-rank percentiles, and none without samples", () => {

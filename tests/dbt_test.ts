@@ -2,7 +2,7 @@
  * dbt checks beyond `dbt build` (which the pipeline tests run through
  * `demo.ts`), on a warehouse made by a real pipeline run: source freshness
  * (fresh passes, stale fails), `dbt docs generate`, the unit tests, and the
- * `snowflake` target on the fakesnow emulator (scripts/snowflake_emulator.py)
+ * `snowflake` target on the fakesnow emulator (dev/snowflake_emulator.py)
  * compared row for row with DuckDB.
  *
  * Every dbt command writes its artefacts and logs to a temporary folder, not
@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { runDbt } from "../lib/dbt.ts";
-import { ensureVenv } from "../lib/python.ts";
+import { runDbt } from "../lib/transform/dbt.ts";
+import { ensureVenv } from "../lib/transform/venv.ts";
 import {
   assertSuccess,
   ROOT,
@@ -324,7 +324,7 @@ Deno.test({
 
       const out = await new Deno.Command(python, {
         args: [
-          "scripts/snowflake_emulator.py",
+          "dev/snowflake_emulator.py",
           "--raw-from",
           db,
           "--per-load",

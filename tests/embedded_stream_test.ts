@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { partitionFor } from "../lib/partitioner.ts";
-import type { MessageBatch, StreamMessage } from "../lib/stream.ts";
-import { EmbeddedStream } from "../lib/stream/embedded.ts";
+import { partitionFor } from "../lib/stream/partitioner.ts";
+import type { MessageBatch, StreamMessage } from "../lib/stream/stream.ts";
+import { EmbeddedStream } from "../lib/stream/embedded/stream.ts";
 
 function stream(dir: string, partitions = 3) {
   return new EmbeddedStream({
@@ -182,7 +182,7 @@ Deno.test("EmbeddedStream allows one producer at a time", async () => {
     args: [
       "eval",
       `import { EmbeddedStream } from "${new URL(
-        "../lib/stream/embedded.ts",
+        "../lib/stream/embedded/stream.ts",
         import.meta.url,
       )}";
        await new EmbeddedStream({ dir: ${

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { sleep } from "../lib/retry.ts";
+import { sleep } from "../lib/runtime/retry.ts";
 
 /** Finnhub's `/quote` body. `d` and `dp` are `null` when there is no data. */
 export interface FinnhubQuote {

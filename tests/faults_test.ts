@@ -9,14 +9,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Reconciliation } from "../lib/reconcile.ts";
-import { sleep } from "../lib/retry.ts";
-import { SERVICES_DIR } from "../lib/services.ts";
-import { daemonFiles, runningPid } from "../lib/services/daemon.ts";
-import { startKafka } from "../lib/services/kafka.ts";
-import { startMinio, stopMinio } from "../lib/services/minio.ts";
-import { userCache } from "../lib/tool.ts";
-import { venvBin } from "../lib/python.ts";
+import type { Reconciliation } from "../lib/ops/reconcile.ts";
+import { sleep } from "../lib/runtime/retry.ts";
+import { SERVICES_DIR } from "../dev/services.ts";
+import { daemonFiles, runningPid } from "../dev/services/daemon.ts";
+import { startKafka } from "../dev/services/kafka.ts";
+import { startMinio, stopMinio } from "../dev/services/minio.ts";
+import { userCache } from "../dev/cache.ts";
+import { venvBin } from "../lib/transform/venv.ts";
 import { assertSuccess, count, ROOT, run, spawn } from "./_helpers.ts";
 import {
   assertExactlyOnce,
@@ -326,7 +326,7 @@ Deno.test({
     );
     assertSuccess(await run("consumer.ts", ["--drain"], env), "consume");
     assertSuccess(await run("loader.ts", [], env), "load");
-    // dbt itself, as lib/dbt.ts runs it, killed once silver has started.
+    // dbt itself, as lib/transform/dbt.ts runs it, killed once silver has started.
     const dbtDir = join(ROOT, "dbt_stocks");
     const dbt = new Deno.Command(venvBin("dbt"), {
       args: [

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import type { Clock } from "../lib/budget.ts";
-import { setLogSink } from "../lib/log.ts";
-import type { Quote } from "../lib/quote.ts";
-import { FatalError } from "../lib/retry.ts";
-import type { SourceReject } from "../lib/source.ts";
+import type { Clock } from "../lib/produce/budget.ts";
+import { setLogSink } from "../lib/runtime/log.ts";
+import type { Quote } from "../lib/contract/quote.ts";
+import { FatalError } from "../lib/runtime/retry.ts";
+import type { SourceReject } from "../lib/produce/source.ts";
 import {
   FinnhubSource,
   type FinnhubSourceOptions,
-} from "../lib/sources/finnhub.ts";
+} from "../lib/produce/sources/finnhub.ts";
 import {
   ALL_ZERO,
   type FakeFinnhub,

@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { openStream } from "../lib/connect.ts";
-import { decodeLines } from "../lib/lake.ts";
-import type { Reconciliation } from "../lib/reconcile.ts";
+import { loadConfig } from "../lib/runtime/config.ts";
+import { openStream } from "../lib/app/wiring.ts";
+import { decodeLines } from "../lib/lake/ndjson.ts";
+import type { Reconciliation } from "../lib/ops/reconcile.ts";
 import {
   assertSuccess,
   count,

@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
 import { type KafkaMessage, logLevel, Partitioners } from "kafkajs";
 import {
-  classifyKafkaError,
   consumerConfig,
-  fromKafkaBatch,
-  kafkaLogCreator,
-  KafkaStream,
   parseBrokers,
   producerConfig,
+} from "../lib/stream/kafka/config.ts";
+import { classifyKafkaError } from "../lib/stream/kafka/errors.ts";
+import { kafkaLogCreator } from "../lib/stream/kafka/log.ts";
+import {
+  fromKafkaBatch,
   toKafkaMessages,
-} from "../lib/stream/kafka.ts";
-import { partitionFor } from "../lib/partitioner.ts";
-import { logger, setLogSink } from "../lib/log.ts";
-import { RetriableError } from "../lib/retry.ts";
+} from "../lib/stream/kafka/messages.ts";
+import { KafkaStream } from "../lib/stream/kafka/stream.ts";
+import { partitionFor } from "../lib/stream/partitioner.ts";
+import { logger, setLogSink } from "../lib/runtime/log.ts";
+import { RetriableError } from "../lib/runtime/retry.ts";
 
 // Kafka's Java `Utils.murmur2` test vectors (UtilsTest#testMurmur2).
 const MURMUR2_VECTORS: [string, number][] = [

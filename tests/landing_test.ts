@@ -1,27 +1,23 @@
 import assert from "node:assert/strict";
+import { streamTag } from "../lib/lake/keys.ts";
 import {
-  decodeLines,
-  encodeLines,
   type Lake,
   type LakeObject,
   ObjectConflictError,
-  streamTag,
-} from "../lib/lake.ts";
+} from "../lib/lake/lake.ts";
+import { decodeLines, encodeLines } from "../lib/lake/ndjson.ts";
 import { LocalLake } from "../lib/lake/local.ts";
-import {
-  LakeSink,
-  type LakeSinkOptions,
-  startLanding,
-} from "../lib/landing.ts";
-import type { FlushLimits } from "../lib/partition_writer.ts";
-import { setLogSink } from "../lib/log.ts";
-import type { Quote } from "../lib/quote.ts";
+import { startLanding } from "../lib/land/landing.ts";
+import { LakeSink, type LakeSinkOptions } from "../lib/land/sink.ts";
+import type { FlushLimits } from "../lib/land/partition_writer.ts";
+import { setLogSink } from "../lib/runtime/log.ts";
+import type { Quote } from "../lib/contract/quote.ts";
 import type {
   PartitionOffset,
   StreamConsumer,
   StreamMessage,
-} from "../lib/stream.ts";
-import { EmbeddedStream } from "../lib/stream/embedded.ts";
+} from "../lib/stream/stream.ts";
+import { EmbeddedStream } from "../lib/stream/embedded/stream.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000; // 2026-11-20T14:30:00Z
 const STREAM_ID = "embedded:test-stream";

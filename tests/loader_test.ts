@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { encodeLines, eventKey } from "../lib/lake.ts";
+import { eventKey } from "../lib/lake/keys.ts";
+import { encodeLines } from "../lib/lake/ndjson.ts";
 import { LocalLake } from "../lib/lake/local.ts";
-import { parseLoadArgs } from "../lib/cli.ts";
-import { parseLandedLine } from "../lib/landed.ts";
+import { parseLoadArgs } from "../lib/app/cli.ts";
+import { parseLandedLine } from "../lib/contract/landed_line.ts";
 import {
   checkSelection,
   loadNewObjects,
   type LoadSelection,
-} from "../lib/loader.ts";
-import { setLogSink } from "../lib/log.ts";
-import type { LandedLine } from "../lib/partition_writer.ts";
-import { CoordinateClashError } from "../lib/warehouse.ts";
-import { DuckDBWarehouse } from "../lib/warehouse/duckdb.ts";
+} from "../lib/load/loader.ts";
+import { setLogSink } from "../lib/runtime/log.ts";
+import type { LandedLine } from "../lib/contract/landed_line.ts";
+import { CoordinateClashError } from "../lib/warehouse/warehouse.ts";
+import { DuckDBWarehouse } from "../lib/warehouse/duckdb/warehouse.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
 

@@ -8,7 +8,7 @@ import {
   QUOTE_FIELDS,
   quoteDate,
   validateQuote,
-} from "../lib/quote.ts";
+} from "../lib/contract/quote.ts";
 
 const NOW = Date.UTC(2026, 10, 21, 15, 0);
 

@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { openStream } from "../lib/connect.ts";
-import type { Reconciliation } from "../lib/reconcile.ts";
+import { loadConfig } from "../lib/runtime/config.ts";
+import { openStream } from "../lib/app/wiring.ts";
+import type { Reconciliation } from "../lib/ops/reconcile.ts";
 import {
   assertSuccess,
   type Run,

@@ -4,7 +4,7 @@ import {
   FatalError,
   RetriableError,
   retry,
-} from "../lib/retry.ts";
+} from "../lib/runtime/retry.ts";
 
 Deno.test("retry() repeats retriable failures until the operation succeeds", async () => {
   let calls = 0;

@@ -7,9 +7,10 @@ import {
   S3Lake,
   validateBucketName,
 } from "../lib/lake/s3.ts";
-import { decodeLines, encodeLines, eventKey } from "../lib/lake.ts";
-import { FatalError, RetriableError } from "../lib/retry.ts";
-import { setLogSink } from "../lib/log.ts";
+import { eventKey } from "../lib/lake/keys.ts";
+import { decodeLines, encodeLines } from "../lib/lake/ndjson.ts";
+import { FatalError, RetriableError } from "../lib/runtime/retry.ts";
+import { setLogSink } from "../lib/runtime/log.ts";
 
 const ACCESS_KEY_ID = "test-access-key-id";
 const SECRET_ACCESS_KEY = "test-secret-access-key-0123456789";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SETTINGS } from "../lib/config.ts";
+import { SETTINGS } from "../lib/runtime/config.ts";
 import { finnhubQuote, startFakeFinnhub } from "./fake_finnhub.ts";
 import { assertSuccess, ROOT, run, stateIn, SYMBOLS } from "./_helpers.ts";
 

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatEnv, SERVICES_ENV, servicesUp } from "../lib/services.ts";
-import { startKafka } from "../lib/services/kafka.ts";
-import { startMinio } from "../lib/services/minio.ts";
-import { FatalError } from "../lib/retry.ts";
+import { formatEnv, SERVICES_ENV, servicesUp } from "../dev/services.ts";
+import { startKafka } from "../dev/services/kafka.ts";
+import { startMinio } from "../dev/services/minio.ts";
+import { FatalError } from "../lib/runtime/retry.ts";
 
 /** Runs `work` with PATH holding only the named programs (linked from the real PATH). */
 async function withOnly<T>(

@@ -11,19 +11,23 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash, createVerify, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
-import { encodeLines, eventKey, type LakeObject } from "../lib/lake.ts";
+import { eventKey } from "../lib/lake/keys.ts";
+import type { LakeObject } from "../lib/lake/lake.ts";
+import { encodeLines } from "../lib/lake/ndjson.ts";
 import { LocalLake } from "../lib/lake/local.ts";
-import { loadNewObjects } from "../lib/loader.ts";
-import { setLogSink } from "../lib/log.ts";
-import { CoordinateClashError } from "../lib/warehouse.ts";
+import { loadNewObjects } from "../lib/load/loader.ts";
+import { setLogSink } from "../lib/runtime/log.ts";
+import { CoordinateClashError } from "../lib/warehouse/warehouse.ts";
+import type {
+  SnowflakeSession,
+  StatementResult,
+} from "../lib/warehouse/snowflake/session.ts";
 import {
   MAX_FILES_PER_COPY,
   SnowflakeLoadError,
-  type SnowflakeSession,
   SnowflakeWarehouse,
   type SnowflakeWarehouseOptions,
-  type StatementResult,
-} from "../lib/warehouse/snowflake.ts";
+} from "../lib/warehouse/snowflake/warehouse.ts";
 import { run } from "./_helpers.ts";
 
 interface Statement {
@@ -228,9 +232,9 @@ Deno.test("open() creates RAW as the DuckDB warehouse has it, its file format an
     "create stage if not exists RAW.LAKE_STAGE file_format = (format_name = 'RAW.LAKE_JSON')",
   );
   assert.ok(ddl.every((s) => s.includes("if not exists")), "idempotent");
-  // The dbt emulator (scripts/snowflake_emulator.py) builds on the same table.
+  // The dbt emulator (dev/snowflake_emulator.py) builds on the same table.
   const emulator = await Deno.readTextFile(
-    new URL("../scripts/snowflake_emulator.py", import.meta.url),
+    new URL("../dev/snowflake_emulator.py", import.meta.url),
   );
   const emulated = /CREATE_RAW = """([^"]*)"""/.exec(emulator)?.[1] ?? "";
   assert.equal(emulated.replace(/\s+/g, " ").trim(), raw);

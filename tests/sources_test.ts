@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { encodeLines } from "../lib/lake.ts";
-import type { Quote } from "../lib/quote.ts";
-import type { QuoteSource, SourceReject } from "../lib/source.ts";
-import { ReplaySource } from "../lib/sources/replay.ts";
-import { SimulatedSource } from "../lib/sources/simulated.ts";
+import { encodeLines } from "../lib/lake/ndjson.ts";
+import type { Quote } from "../lib/contract/quote.ts";
+import type { QuoteSource, SourceReject } from "../lib/produce/source.ts";
+import { ReplaySource } from "../lib/produce/sources/replay.ts";
+import { SimulatedSource } from "../lib/produce/sources/simulated.ts";
 
 const START = Date.UTC(2026, 10, 20, 20, 59, 50);
 const SYMBOLS = ["AAPL", "MSFT", "TSLA"];

@@ -8,11 +8,11 @@
  * never see each other's events.
  */
 import assert from "node:assert/strict";
-import { partitionFor } from "../lib/partitioner.ts";
-import { userCache } from "../lib/tool.ts";
-import { kafkaLibs } from "../lib/services/kafka.ts";
-import { venvBin } from "../lib/python.ts";
-import { sleep } from "../lib/retry.ts";
+import { partitionFor } from "../lib/stream/partitioner.ts";
+import { userCache } from "../dev/cache.ts";
+import { kafkaLibs } from "../dev/services/kafka.ts";
+import { venvBin } from "../lib/transform/venv.ts";
+import { sleep } from "../lib/runtime/retry.ts";
 import {
   assertSuccess,
   ROOT,

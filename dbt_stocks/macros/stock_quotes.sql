@@ -3,7 +3,7 @@
     rule it breaks, or null when the quote is clean. silver_clean_stock_quotes
     keeps the rows where it is null, silver_quarantined_stock_quotes the
     others. The rules and their order mirror the loader's validator
-    (lib/quote.ts), so that both sides agree on what a valid quote is.
+    (lib/contract/quote.ts), so that both sides agree on what a valid quote is.
 -#}
 {% macro quote_rejection_reason() -%}
     case

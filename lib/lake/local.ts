@@ -15,7 +15,7 @@ import {
   type LakeObject,
   ObjectConflictError,
   sameObject,
-} from "../lake.ts";
+} from "./lake.ts";
 
 const SAFE_KEY = /^[A-Za-z0-9=+._:-]+(\/[A-Za-z0-9=+._:-]+)*$/;
 

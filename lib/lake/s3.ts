@@ -2,8 +2,10 @@
  * The lake in an S3 bucket (AWS, or MinIO and other S3-compatible servers),
  * through `@aws-sdk/client-s3`.
  *
- * A PUT replaces an object whole and is durable once S3 answered it, so a
- * retried upload of the same key lands on the same object. Failures come out
+ * A PUT is conditional (`If-None-Match: *`): it never replaces an object.
+ * It is durable once S3 answered it; when the key exists already, the write
+ * succeeds only if the object there holds the same events (a retried
+ * upload), and otherwise throws {@linkcode ObjectConflictError}. Failures come out
  * as {@linkcode RetriableError} (the network, a 5xx, throttling) or
  * {@linkcode FatalError} (credentials, permissions, a missing bucket) with a
  * one-line message that never holds a credential; a missing object is
@@ -27,9 +29,9 @@ import {
   type LakeObject,
   ObjectConflictError,
   sameObject,
-} from "../lake.ts";
-import { logger, redact, registerSecret } from "../log.ts";
-import { FatalError, RetriableError } from "../retry.ts";
+} from "./lake.ts";
+import { logger, redact, registerSecret } from "../runtime/log.ts";
+import { FatalError, RetriableError } from "../runtime/retry.ts";
 
 const log = logger("s3");
 

@@ -1,0 +1,259 @@
+/**
+ * Command-line options of the entry points: the source options shared by
+ * `producer.ts` and `demo.ts` (which source, its settings, the run's bound),
+ * and the loader's selection of lake objects.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { Config } from "../runtime/config.ts";
+import type { LoadSelection } from "../load/loader.ts";
+import type { QuoteSource } from "../produce/source.ts";
+import { FinnhubSource } from "../produce/sources/finnhub.ts";
+import { ReplaySource } from "../produce/sources/replay.ts";
+import { SimulatedSource } from "../produce/sources/simulated.ts";
+
+/** The parsed source options. */
+export interface SourceArgs {
+  /** `simulated`, `finnhub` or `replay`. */
+  source: "simulated" | "finnhub" | "replay";
+  /** Files or directories to replay. */
+  files: string[];
+  /** Simulated events per second. */
+  rate?: number;
+  /** Simulated seed. */
+  seed?: number;
+  /** Most events to publish. */
+  count?: number;
+  /** How long to run, in milliseconds. */
+  durationMs?: number;
+  /** Other flags, for the caller. */
+  flags: Record<string, boolean>;
+}
+
+const SOURCES = ["simulated", "finnhub", "replay"] as const;
+
+/** Usage text of the source options. */
+export const SOURCE_USAGE = `Source options:
+  --source simulated|finnhub|replay   where quotes come from (default: simulated)
+  --file PATH                         replay: an NDJSON/CSV file (.gz too) or a directory; repeatable
+  --rate N                            simulated: events per second (default: SIM_RATE, 5)
+  --seed N                            simulated: random-walk seed (default: SIM_SEED, 42)
+  --count N                           stop after N events
+  --duration D                        stop after D, e.g. 20s, 5m, 1h (replay ends with its input)`;
+
+/**
+ * Parses the source options; unknown options are an error.
+ *
+ * @param args Command-line arguments.
+ * @param booleans Extra boolean flags the caller accepts, e.g. `continuous`.
+ * @returns The options.
+ * @throws {RangeError} On an unknown option or an invalid value.
+ */
+export function parseSourceArgs(
+  args: string[],
+  booleans: string[] = [],
+): SourceArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        source: { type: "string", default: "simulated" },
+        file: { type: "string", multiple: true, default: [] },
+        rate: { type: "string" },
+        seed: { type: "string" },
+        count: { type: "string" },
+        duration: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+        ...Object.fromEntries(
+          booleans.map((
+            name,
+          ) => [name, { type: "boolean" as const, default: false }]),
+        ),
+      },
+    });
+  } catch (error) {
+    throw new RangeError(`${(error as Error).message}\n${SOURCE_USAGE}`);
+  }
+  const { values } = parsed;
+  const source = values.source as string;
+  if (!(SOURCES as readonly string[]).includes(source)) {
+    throw new RangeError(
+      `Cannot start as '--source' must be one of ${
+        SOURCES.join(", ")
+      }: current value is ${JSON.stringify(source)}`,
+    );
+  }
+  const files = values.file as string[];
+  if (source === "replay" && files.length === 0) {
+    throw new RangeError(
+      "Cannot replay as '--file' must name a file or directory: current value is none",
+    );
+  }
+  const flags: Record<string, boolean> = { help: values.help as boolean };
+  for (const name of booleans) {
+    flags[name] = (values as Record<string, unknown>)[name] as boolean;
+  }
+  return {
+    source: source as SourceArgs["source"],
+    files,
+    rate: optionalNumber("--rate", values.rate as string | undefined, false),
+    seed: optionalNumber("--seed", values.seed as string | undefined, true),
+    count: optionalNumber("--count", values.count as string | undefined, true),
+    durationMs: values.duration === undefined
+      ? undefined
+      : parseDuration(values.duration as string),
+    flags,
+  };
+}
+
+/**
+ * Parses a duration such as `500ms`, `20s`, `5m` or `1h`.
+ *
+ * @param text The duration.
+ * @returns Milliseconds.
+ * @throws {RangeError} When the text is not a positive duration.
+ */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  const value = match ? Number(match[1]) : NaN;
+  if (!match || !(value > 0)) {
+    throw new RangeError(
+      `Cannot run as '--duration' must be a positive number followed by ms, s, m or h: current value is ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  const unit = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+  }[match[2] as "ms" | "s" | "m" | "h"];
+  return Math.round(value * unit);
+}
+
+function optionalNumber(
+  name: string,
+  text: string | undefined,
+  integer: boolean,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (
+    !(value > 0) || !Number.isFinite(value) ||
+    (integer && !Number.isSafeInteger(value))
+  ) {
+    throw new RangeError(
+      `Cannot start as '${name}' must be a positive ${
+        integer ? "integer" : "number"
+      }: current value is ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Builds the source the options ask for.
+ *
+ * @param args Parsed source options.
+ * @param config Configuration (symbols, defaults, Finnhub settings).
+ * @returns The source.
+ * @throws {FatalError} When Finnhub is asked for without an API key.
+ */
+export function buildSource(args: SourceArgs, config: Config): QuoteSource {
+  switch (args.source) {
+    case "simulated": {
+      const rate = args.rate ?? config.simRate;
+      // A duration bounds a simulated run by count, so a fast run can start in the past and end now.
+      const fromDuration = args.durationMs === undefined
+        ? Infinity
+        : Math.floor((args.durationMs / 1000) * rate);
+      return new SimulatedSource({
+        symbols: config.symbols,
+        rate,
+        seed: args.seed ?? config.simSeed,
+        count: Math.min(args.count ?? Infinity, fromDuration),
+      });
+    }
+    case "finnhub":
+      return new FinnhubSource({
+        apiKey: config.finnhubApiKey ?? "",
+        symbols: config.symbols,
+        baseUrl: config.finnhubBaseUrl,
+        callsPerMinute: config.finnhubCallsPerMinute,
+        timeoutMs: config.finnhubTimeoutMs,
+      });
+    case "replay":
+      return new ReplaySource({ paths: args.files });
+  }
+}
+
+/**
+ * The signal that ends a run: shutdown, or the duration running out.
+ *
+ * @param shutdown Aborts on SIGINT/SIGTERM.
+ * @param durationMs The run's bound, if any.
+ * @returns A signal aborting on either.
+ */
+export function runSignal(
+  shutdown: AbortSignal,
+  durationMs?: number,
+): AbortSignal {
+  return durationMs === undefined
+    ? shutdown
+    : AbortSignal.any([shutdown, AbortSignal.timeout(durationMs)]);
+}
+
+/** Usage text of `loader.ts`. */
+export const LOAD_USAGE = `Usage: deno task load [options]
+Loads the lake objects the warehouse has not loaded yet (one micro-batch run).
+Backfill options:
+  --prefix P        only objects under P, e.g. stock-quotes/symbol=AAPL/
+  --from YYYY-MM-DD only objects of events on or after this date (UTC)
+  --to YYYY-MM-DD   only objects of events on or before this date (UTC)
+  --reload          read loaded objects again; rows already loaded are skipped`;
+
+/**
+ * Parses the loader's options; unknown options are an error. Empty values
+ * count as absent, so a scheduler can pass an unset parameter as "".
+ *
+ * @param args Command-line arguments.
+ * @returns The selection, and whether help was asked for.
+ * @throws {RangeError} On an unknown option.
+ */
+export function parseLoadArgs(
+  args: string[],
+): { selection: LoadSelection; help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        prefix: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        reload: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    throw new RangeError(`${(error as Error).message}\n${LOAD_USAGE}`);
+  }
+  const given = (value: string | undefined) =>
+    value === undefined || value.trim() === "" ? undefined : value.trim();
+  return {
+    selection: {
+      prefix: given(values.prefix),
+      from: given(values.from),
+      to: given(values.to),
+      reload: values.reload,
+    },
+    help: values.help,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The landed-line contract: what each line of a lake object holds, a valid
+ * quote event plus its stream coordinates under `_stream`. The consumer
+ * writes such lines (lib/land/partition_writer.ts) and the loader checks
+ * each one again before it reaches RAW.
+ *
+ * @module
+ */
+import {
+  type Quote,
+  type Rejection,
+  type ValidateOptions,
+  validateQuote,
+} from "./quote.ts";
+
+/** A line landed in the lake: the event and its stream coordinates. */
+export interface LandedLine extends Quote {
+  /** Where the event sat in the stream. */
+  _stream: {
+    /** Identity of the log (see `Stream.identity()`). */
+    id: string;
+    topic: string;
+    partition: number;
+    offset: number;
+    timestamp: number;
+  };
+}
+
+/** One landed event, ready to load. */
+export interface RawRow {
+  /** The landed line, verbatim. */
+  line: string;
+  /** Identity of the log it was read from. */
+  streamId: string;
+  /** Stream topic. */
+  topic: string;
+  /** Stream partition. */
+  partition: number;
+  /** Stream offset. */
+  offset: number;
+  /** Stream record timestamp, epoch milliseconds. */
+  timestamp: number;
+}
+
+/**
+ * Checks one landed line: the event contract plus its `_stream` coordinates.
+ *
+ * @param line The line's text.
+ * @param options The clock the contract's skew rules use.
+ * @returns The row to load, or why not.
+ */
+export function parseLandedLine(
+  line: string,
+  options: ValidateOptions = {},
+): RawRow | { reason: Rejection } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    return {
+      reason: {
+        field: "event",
+        value: line.slice(0, 80),
+        rule: `must be valid JSON (${(error as Error).message})`,
+      },
+    };
+  }
+  const result = validateQuote(parsed, options);
+  if (!result.ok) return { reason: result.rejection };
+  const stream = (parsed as { _stream?: Record<string, unknown> })._stream;
+  const { id, topic, partition, offset, timestamp } = stream ?? {};
+  if (
+    typeof id !== "string" || id === "" ||
+    typeof topic !== "string" || topic === "" ||
+    !isCount(partition) || !isCount(offset) || !isCount(timestamp)
+  ) {
+    return {
+      reason: {
+        field: "_stream",
+        value: JSON.stringify(stream ?? null).slice(0, 80),
+        rule:
+          "must hold the stream coordinates {id, topic, partition, offset, timestamp}",
+      },
+    };
+  }
+  return { line, streamId: id, topic, partition, offset, timestamp } as RawRow;
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}

@@ -1,0 +1,26 @@
+/**
+ * The lake's object format: gzip-compressed NDJSON, one event a line.
+ *
+ * @module
+ */
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * Gzips NDJSON lines into an object body. Under Deno, node:zlib compresses
+ * on the calling thread: the event loop is blocked meanwhile (about 200 ms
+ * for 13 MB of lines), however the call is awaited.
+ */
+export async function encodeLines(lines: string[]): Promise<Uint8Array> {
+  const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
+  return new Uint8Array(await gzipAsync(text));
+}
+
+/** Gunzips an object body into its non-empty lines (on the calling thread, as encodeLines). */
+export async function decodeLines(body: Uint8Array): Promise<string[]> {
+  const text = (await gunzipAsync(body)).toString("utf8");
+  return text.split("\n").filter((line) => line.length > 0);
+}

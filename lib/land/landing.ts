@@ -1,0 +1,109 @@
+/**
+ * Landing: the consuming side of the pipeline, from the stream to the lake.
+ * {@linkcode startLanding} joins the consumer group and runs a
+ * {@linkcode LakeSink} (./sink.ts) as its handlers, which lands each batch
+ * and commits offsets only after a durable write.
+ *
+ * @module
+ */
+import type { Lake } from "../lake/lake.ts";
+import { sleep } from "../runtime/retry.ts";
+import type { PartitionOffset, Stream } from "../stream/stream.ts";
+import type { FlushLimits } from "./partition_writer.ts";
+import { LakeSink } from "./sink.ts";
+
+/** Options for {@linkcode startLanding}. */
+export interface StartLandingOptions {
+  /** The stream to read. */
+  stream: Stream;
+  /** Where events land. */
+  lake: Lake;
+  /** Consumer group. */
+  groupId: string;
+  /** Rotation limits. */
+  limits: FlushLimits;
+}
+
+/** A running landing: consumer plus sink. */
+export interface Landing {
+  /** The sink, with its running totals. */
+  readonly sink: LakeSink;
+  /** Settles when the consumer stops; rejects on a fatal error. */
+  readonly done: Promise<void>;
+  /**
+   * Lands everything the stream holds now and commits it: resolves once the
+   * committed offsets reach the end offsets read when it was called.
+   */
+  drain(): Promise<void>;
+  /** Stops consuming; open batches are landed (or dropped uncommitted) first. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts consuming the stream into the lake.
+ *
+ * @param options Stream, lake, group and limits.
+ * @returns The running landing.
+ */
+export async function startLanding(
+  options: StartLandingOptions,
+): Promise<Landing> {
+  const { stream, lake, groupId, limits } = options;
+  await stream.ensureTopic();
+  const consumer = await stream.consumer(groupId);
+  const stopping = new AbortController();
+  const streamId = await stream.identity();
+  const sink = new LakeSink({
+    consumer,
+    lake,
+    streamId,
+    limits,
+    signal: stopping.signal,
+  });
+  const before = new Map(
+    (await consumer.committedOffsets()).map((
+      { partition, offset },
+    ) => [partition, offset]),
+  );
+  sink.start();
+  const done = Promise.race([consumer.run(sink), sink.failure]).finally(() =>
+    sink.stop()
+  );
+  done.catch(() => {});
+
+  let finished = false;
+  done.then(() => (finished = true), () => (finished = true));
+  /** Whether every partition's offsets (consumed or committed) reached `ends`. */
+  const reached = (ends: PartitionOffset[], offsets: PartitionOffset[]) => {
+    const now = new Map(
+      offsets.map(({ partition, offset }) => [partition, offset]),
+    );
+    return ends.every(({ partition, offset }) =>
+      Math.max(now.get(partition) ?? 0, before.get(partition) ?? 0) >= offset
+    );
+  };
+
+  return {
+    sink,
+    done,
+    async drain() {
+      const ends = await consumer.endOffsets();
+      // Wait until everything up to the ends is buffered, then land it in one flush.
+      while (!reached(ends, sink.committed)) {
+        if (reached(ends, sink.consumed)) await sink.flushAll();
+        else await Promise.race([sleep(50), done]);
+        if (finished && !reached(ends, sink.committed)) {
+          await done; // rethrows the consumer's failure, if it had one
+          throw new Error(
+            "Cannot drain the stream as the consumer stopped before reaching its end offsets",
+          );
+        }
+      }
+    },
+    async stop() {
+      stopping.abort();
+      await consumer.stop();
+      await done.catch(() => {});
+    },
+  };
+}

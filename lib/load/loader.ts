@@ -1,0 +1,190 @@
+/**
+ * The loader: lake objects not yet in the load ledger go into the warehouse,
+ * in micro-batches of objects, each batch one transaction. A backfill narrows
+ * the objects to a prefix or a date range and may read loaded objects again
+ * ({@linkcode LoadSelection}); rows are still inserted once per stream
+ * coordinates.
+ *
+ * The warehouse reads the objects itself (DuckDB: lib/load/line_check.ts checks each
+ * line again; Snowflake: COPY from a stage), so the loader only lists,
+ * selects and batches them.
+ *
+ * @module
+ */
+import type { Lake, LakeObject } from "../lake/lake.ts";
+import type { LoadResult, Warehouse } from "../warehouse/warehouse.ts";
+
+/** Options for {@linkcode loadNewObjects}. */
+export interface LoadOptions {
+  /** Where the objects are. */
+  lake: Lake;
+  /** Where they go. */
+  warehouse: Warehouse;
+  /** Topic, the lake prefix of landed events. */
+  topic: string;
+  /** Which objects to load; every object not loaded yet by default. */
+  selection?: LoadSelection;
+  /**
+   * Objects per transaction.
+   *
+   * @default {500}
+   */
+  filesPerLoad?: number;
+  /**
+   * Most compressed bytes per transaction, so a load's memory stays bounded
+   * however large the objects are.
+   *
+   * @default {33554432}
+   */
+  bytesPerLoad?: number;
+  /** Stops between transactions. */
+  signal?: AbortSignal;
+  /** Called after each transaction with the totals so far. */
+  onProgress?: (totals: LoadTotals) => void;
+}
+
+/** Which lake objects a load reads: a backfill's narrowing. */
+export interface LoadSelection {
+  /** List only under this key prefix, which must lie under `<topic>/`. */
+  prefix?: string;
+  /** First event date (`YYYY-MM-DD`, UTC) of the objects to load, inclusive. */
+  from?: string;
+  /** Last event date (`YYYY-MM-DD`, UTC) of the objects to load, inclusive. */
+  to?: string;
+  /**
+   * Read objects the ledger already holds too: rows whose coordinates are
+   * loaded are skipped, so a replay restores what is missing and nothing else.
+   */
+  reload?: boolean;
+}
+
+/** Totals of a load run. */
+export interface LoadTotals extends LoadResult {
+  /** Objects found under the prefix, loaded before or not. */
+  listed: number;
+}
+
+/**
+ * Loads every object under `<topic>/` that the ledger does not hold yet, or
+ * the objects a selection names.
+ *
+ * @param options Lake, warehouse and batching.
+ * @returns What was loaded.
+ */
+export async function loadNewObjects(
+  options: LoadOptions,
+): Promise<LoadTotals> {
+  const {
+    lake,
+    warehouse,
+    topic,
+    filesPerLoad = 500,
+    bytesPerLoad = 32 * 1024 * 1024,
+    selection = {},
+    signal,
+    onProgress,
+  } = options;
+  checkSelection(selection, topic);
+  const loaded = selection.reload
+    ? new Set<string>()
+    : await warehouse.loadedKeys();
+  const totals: LoadTotals = {
+    listed: 0,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  };
+  let pending: LakeObject[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    const objects = pending;
+    pending = [];
+    pendingBytes = 0;
+    const result = await warehouse.load({
+      lake,
+      objects,
+      reload: selection.reload ?? false,
+    });
+    for (
+      const name of [
+        "files",
+        "rows",
+        "inserted",
+        "duplicates",
+        "rejected",
+      ] as const
+    ) {
+      totals[name] += result[name];
+    }
+    onProgress?.(totals);
+  };
+  for await (const object of lake.list(selection.prefix ?? `${topic}/`)) {
+    totals.listed++;
+    if (
+      !object.key.endsWith(".ndjson.gz") || loaded.has(object.key) ||
+      !inDateRange(object.key, selection)
+    ) continue;
+    pending.push(object);
+    pendingBytes += object.size;
+    if (pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad) {
+      await flush();
+      if (signal?.aborted) return totals;
+    }
+  }
+  if (pending.length > 0) await flush();
+  return totals;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Checks a selection before anything is read.
+ *
+ * @param selection The selection.
+ * @param topic The topic whose objects may be loaded.
+ * @throws {RangeError} On a prefix outside the topic, or a date that is not a
+ * real `YYYY-MM-DD` day, or a range that ends before it starts.
+ */
+export function checkSelection(selection: LoadSelection, topic: string): void {
+  const { prefix, from, to } = selection;
+  if (
+    prefix !== undefined &&
+    (!prefix.startsWith(`${topic}/`) || prefix.split("/").includes(".."))
+  ) {
+    throw new RangeError(
+      `Cannot load as '--prefix' must lie under the topic's prefix '${topic}/' (e.g. '${topic}/symbol=AAPL/'): current value is ${
+        JSON.stringify(prefix)
+      }`,
+    );
+  }
+  for (const [name, value] of [["--from", from], ["--to", to]] as const) {
+    if (value === undefined) continue;
+    const day = new Date(`${value}T00:00:00Z`);
+    if (
+      !DATE.test(value) || Number.isNaN(day.getTime()) ||
+      day.toISOString().slice(0, 10) !== value
+    ) {
+      throw new RangeError(
+        `Cannot load as '${name}' must be a date YYYY-MM-DD: current value is ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+  }
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new RangeError(
+      `Cannot load as '--from' must not be after '--to': current values are ${from} and ${to}`,
+    );
+  }
+}
+
+/** Whether an object's `date=` segment lies in the selection's range. */
+function inDateRange(key: string, { from, to }: LoadSelection): boolean {
+  if (from === undefined && to === undefined) return true;
+  const date = /\/date=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+  if (date === undefined) return false;
+  return (from === undefined || date >= from) &&
+    (to === undefined || date <= to);
+}

@@ -1,0 +1,317 @@
+/**
+ * Reconciliation: does every event of the log reach the warehouse once?
+ *
+ * For one log (its identity and topic), partition by partition, it compares
+ * the offsets in the stream, the events landed in the lake (and dead-letter),
+ * the rows in RAW (and the loader's rejects) and, for the log as a whole,
+ * silver (and its quarantine):
+ *
+ * - **lost**: an offset below the lake group's committed offset that is
+ *   neither landed nor dead-lettered; a landed event of an object the ledger
+ *   holds that is neither in RAW nor refused by the loader; a RAW row whose
+ *   quote is neither in silver nor quarantined.
+ * - **duplicated**: RAW rows beyond one per offset; silver rows beyond one
+ *   per (symbol, quote time).
+ * - **quarantined**: dead-lettered, refused by the loader, quarantined by
+ *   silver: counted, kept, never lost.
+ * - **pending**: offsets at or past the committed offset (not landed yet),
+ *   events of objects not loaded yet: neither lost nor counted.
+ *
+ * Overlapping lake objects after a consumer crash hold some events twice;
+ * that is `overlap`, expected and harmless, because RAW keeps each offset once.
+ *
+ * @module
+ */
+import { DEAD_LETTER_PREFIX } from "../lake/keys.ts";
+import type { Lake, LakeObject } from "../lake/lake.ts";
+import { decodeLines } from "../lake/ndjson.ts";
+import { mapLimit } from "../runtime/map_limit.ts";
+import type { Stream } from "../stream/stream.ts";
+import type {
+  SilverInventory,
+  WarehouseInventory,
+} from "../warehouse/inventory.ts";
+
+/** One partition at every stage. */
+export interface PartitionReconciliation {
+  /** The partition. */
+  partition: number;
+  /** Offsets the log holds: from `logStart` up to `logEnd` (exclusive). */
+  logStart: number;
+  /** One past the last offset. */
+  logEnd: number;
+  /** The lake group's committed offset (`logStart` when never committed). */
+  committed: number;
+  /** Distinct offsets landed as events. */
+  landed: number;
+  /** Landed lines beyond one per offset (overlapping objects). */
+  overlap: number;
+  /** Distinct offsets dead-lettered. */
+  deadLettered: number;
+  /** Distinct offsets in RAW. */
+  raw: number;
+  /** Offsets the loader refused (raw.rejected_stock_quotes). */
+  rejected: number;
+  /** Landed events of objects not loaded yet, and offsets not landed yet. */
+  pending: number;
+  /** Lost between stream and lake, or lake and RAW. */
+  lost: number;
+  /** RAW rows beyond one per offset. */
+  duplicated: number;
+}
+
+/** The reconciliation of one log's topic. */
+export interface Reconciliation {
+  /** The log's identity. */
+  streamId: string;
+  /** The topic. */
+  topic: string;
+  /** Per partition. */
+  partitions: PartitionReconciliation[];
+  /** Silver, or null when not built. */
+  silver: SilverInventory | null;
+  /** Totals over partitions and silver. */
+  totals: {
+    events: number;
+    landed: number;
+    raw: number;
+    quarantined: number;
+    pending: number;
+    lost: number;
+    duplicated: number;
+  };
+}
+
+/** Where reconciliation reads. */
+export interface ReconcileSources {
+  /** The stream (its topic is the one reconciled). */
+  stream: Stream;
+  /** The lake consumer's group, whose committed offsets mark what has landed. */
+  groupId: string;
+  /** The lake. */
+  lake: Lake;
+  /** The warehouse, as reconciliation reads it. */
+  warehouse: WarehouseInventory;
+}
+
+/**
+ * Reconciles one log's topic from stream to silver.
+ *
+ * @param sources Stream, group, lake and warehouse.
+ * @returns The counts; `totals.lost` and `totals.duplicated` should be 0.
+ */
+export async function reconcile(
+  sources: ReconcileSources,
+): Promise<Reconciliation> {
+  const { stream, groupId, lake, warehouse } = sources;
+  const topic = stream.topic;
+  const streamId = await stream.identity();
+  const consumer = await stream.consumer(groupId);
+  let starts, ends, commits;
+  try {
+    [starts, ends, commits] = await Promise.all([
+      consumer.startOffsets(),
+      consumer.endOffsets(),
+      consumer.committedOffsets(),
+    ]);
+  } finally {
+    await consumer.stop();
+  }
+  const loadedKeys = await warehouse.loadedKeys();
+  const landed = await landedOffsets(lake, `${topic}/`, streamId, topic);
+  const dead = await deadLetteredOffsets(lake, topic, streamId);
+  const inventory = await warehouse.inventory(streamId, topic);
+
+  const byPartition = (list: { partition: number; offset: number }[]) =>
+    new Map(list.map(({ partition, offset }) => [partition, offset]));
+  const start = byPartition(starts);
+  const committed = byPartition(commits);
+  const partitions = ends.map(({ partition, offset: logEnd }) => {
+    const logStart = start.get(partition) ?? 0;
+    const upTo = committed.get(partition) ?? logStart;
+    const events = landed.get(partition) ?? new Map<number, LandedCopy>();
+    const deadSet = dead.get(partition) ?? new Set<number>();
+    const rawRows = inventory.raw.get(partition) ?? [];
+    const rawSet = new Set(rawRows);
+    const rejected = new Set(inventory.rejected.get(partition));
+    let lost = 0;
+    let pending = Math.max(0, logEnd - upTo);
+    for (let offset = logStart; offset < upTo; offset++) {
+      if (!events.has(offset) && !deadSet.has(offset)) lost++;
+    }
+    let overlap = 0;
+    for (const [offset, copy] of events) {
+      overlap += copy.lines - 1;
+      if (rawSet.has(offset) || rejected.has(offset)) continue;
+      if (copy.keys.some((key) => loadedKeys.has(key))) lost++;
+      // Past the committed offset it is pending already (landed, not committed).
+      else if (offset < upTo) pending++;
+    }
+    return {
+      partition,
+      logStart,
+      logEnd,
+      committed: upTo,
+      landed: events.size,
+      overlap,
+      deadLettered: deadSet.size,
+      raw: rawSet.size,
+      rejected: rejected.size,
+      pending,
+      lost,
+      duplicated: rawRows.length - rawSet.size,
+    };
+  });
+  const sum = (pick: (p: PartitionReconciliation) => number) =>
+    partitions.reduce((total, p) => total + pick(p), 0);
+  const silver = inventory.silver;
+  return {
+    streamId,
+    topic,
+    partitions,
+    silver,
+    totals: {
+      events: sum((p) => p.logEnd - p.logStart),
+      landed: sum((p) => p.landed),
+      raw: sum((p) => p.raw),
+      quarantined: sum((p) => p.deadLettered + p.rejected) +
+        (silver?.quarantined ?? 0),
+      pending: sum((p) => p.pending),
+      lost: sum((p) => p.lost) + (silver?.lost ?? 0),
+      duplicated: sum((p) => p.duplicated) + (silver?.duplicated ?? 0),
+    },
+  };
+}
+
+/** Where an offset landed: how many lines hold it, in which objects. */
+interface LandedCopy {
+  lines: number;
+  keys: string[];
+}
+
+/** Every event landed under `prefix` for this log, by partition and offset. */
+async function landedOffsets(
+  lake: Lake,
+  prefix: string,
+  streamId: string,
+  topic: string,
+): Promise<Map<number, Map<number, LandedCopy>>> {
+  const result = new Map<number, Map<number, LandedCopy>>();
+  await forEachLine(lake, prefix, (key, line) => {
+    const stream = parseJson(line)?._stream as Coordinates | undefined;
+    if (stream?.id !== streamId || stream.topic !== topic) return;
+    const partition = result.get(stream.partition) ??
+      result.set(stream.partition, new Map()).get(stream.partition)!;
+    const copy = partition.get(stream.offset);
+    if (copy) {
+      copy.lines++;
+      if (!copy.keys.includes(key)) copy.keys.push(key);
+    } else {
+      partition.set(stream.offset, { lines: 1, keys: [key] });
+    }
+  });
+  return result;
+}
+
+/** Every offset of this log dead-lettered by the consumer, by partition. */
+async function deadLetteredOffsets(
+  lake: Lake,
+  topic: string,
+  streamId: string,
+): Promise<Map<number, Set<number>>> {
+  const result = new Map<number, Set<number>>();
+  await forEachLine(lake, `${DEAD_LETTER_PREFIX}/${topic}/`, (_key, line) => {
+    const dead = parseJson(line) as
+      | { stream?: string; topic?: string; partition?: number; offset?: number }
+      | undefined;
+    if (
+      dead?.stream !== streamId || dead.topic !== topic ||
+      typeof dead.partition !== "number" || typeof dead.offset !== "number"
+    ) return;
+    const set = result.get(dead.partition) ??
+      result.set(dead.partition, new Set()).get(dead.partition)!;
+    set.add(dead.offset);
+  });
+  return result;
+}
+
+interface Coordinates {
+  id: string;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+async function forEachLine(
+  lake: Lake,
+  prefix: string,
+  visit: (key: string, line: string) => void,
+): Promise<void> {
+  const objects: LakeObject[] = [];
+  for await (const object of lake.list(prefix)) {
+    if (object.key.endsWith(".ndjson.gz")) objects.push(object);
+  }
+  await mapLimit(objects, 8, async (object) => {
+    for (const line of await decodeLines(await lake.get(object.key))) {
+      visit(object.key, line);
+    }
+  });
+}
+
+function parseJson(line: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(line);
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The reconciliation as a table: one row per partition, then silver and the
+ * totals.
+ */
+export function formatReconciliation(report: Reconciliation): string {
+  const header = [
+    "partition",
+    "log",
+    "committed",
+    "landed",
+    "overlap",
+    "dead-letter",
+    "raw",
+    "rejected",
+    "pending",
+    "lost",
+    "duplicated",
+  ];
+  const rows = report.partitions.map((p) => [
+    String(p.partition),
+    `${p.logStart}..${p.logEnd}`,
+    String(p.committed),
+    String(p.landed),
+    String(p.overlap),
+    String(p.deadLettered),
+    String(p.raw),
+    String(p.rejected),
+    String(p.pending),
+    String(p.lost),
+    String(p.duplicated),
+  ]);
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  const line = (cells: string[]) =>
+    cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))
+      .join("  ");
+  const { silver, totals } = report;
+  return [
+    `Reconciliation of ${report.topic} (log ${report.streamId})`,
+    line(header),
+    ...rows.map(line),
+    silver
+      ? `silver: ${silver.rows} rows from this log, ${silver.quarantined} quarantined, ${silver.lost} lost, ${silver.duplicated} duplicated`
+      : "silver: not built (run dbt build)",
+    `total: ${totals.events} events, ${totals.landed} landed, ${totals.raw} in RAW, ${totals.quarantined} quarantined, ${totals.pending} pending, ${totals.lost} lost, ${totals.duplicated} duplicated`,
+  ].join("\n");
+}

@@ -1,0 +1,164 @@
+/**
+ * Publishing: quotes from a source to the stream, keyed by symbol, in small
+ * batches (sent when full or after a short linger), each acknowledged by the
+ * stream before the next is sent. Inputs the source rejects are written to the
+ * lake's dead-letter prefix with their reason.
+ *
+ * @module
+ */
+import { DEAD_LETTER_PREFIX } from "../lake/keys.ts";
+import type { Lake } from "../lake/lake.ts";
+import { encodeLines } from "../lake/ndjson.ts";
+import { logger } from "../runtime/log.ts";
+import type { QuoteSource, SourceReject } from "./source.ts";
+import type { OutgoingMessage, StreamProducer } from "../stream/stream.ts";
+
+/** Options for {@linkcode publish}. */
+export interface PublishOptions {
+  /** Where quotes come from. */
+  source: QuoteSource;
+  /** Where they go. */
+  producer: StreamProducer;
+  /** Where the source's rejects go (dead-letter prefix). */
+  lake: Lake;
+  /** Stops the source; what was read is still sent. */
+  signal: AbortSignal;
+  /**
+   * Most messages per send.
+   *
+   * @default {500}
+   */
+  batchSize?: number;
+  /** Most quotes to publish; unbounded by default. */
+  limit?: number;
+  /**
+   * Longest a quote waits for its batch to fill, in milliseconds.
+   *
+   * @default {20}
+   */
+  lingerMs?: number;
+}
+
+/** Totals of a publishing run. */
+export interface PublishStats {
+  /** Messages acknowledged by the stream. */
+  published: number;
+  /** Source inputs dead-lettered. */
+  rejected: number;
+}
+
+const log = logger("producer");
+const REJECTS_PER_OBJECT = 1000;
+
+/**
+ * Publishes every quote of the source until it ends or the signal aborts.
+ *
+ * @param options Source, producer, lake and batching.
+ * @param stats Totals, updated as messages are acknowledged (for progress lines).
+ * @returns The totals.
+ */
+export async function publish(
+  options: PublishOptions,
+  stats: PublishStats = { published: 0, rejected: 0 },
+): Promise<PublishStats> {
+  const {
+    source,
+    producer,
+    lake,
+    signal,
+    limit = Infinity,
+    batchSize = 500,
+    lingerMs = 20,
+  } = options;
+  let taken = 0;
+  const deadLetters = new SourceDeadLetters(lake, source.name);
+  let batch: OutgoingMessage[] = [];
+  let sending: Promise<void> = Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failed: unknown;
+
+  const send = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (batch.length === 0) return sending;
+    const messages = batch;
+    batch = [];
+    sending = sending.then(async () => {
+      if (failed) return;
+      try {
+        await producer.send(messages);
+        stats.published += messages.length;
+      } catch (error) {
+        failed = error;
+      }
+    });
+    return sending;
+  };
+
+  const onReject = async (reject: SourceReject) => {
+    stats.rejected++;
+    log.warn("rejected a source input", {
+      position: reject.position,
+      field: reject.rejection.field,
+      rule: reject.rejection.rule,
+      value: reject.rejection.value,
+    });
+    await deadLetters.add(reject);
+  };
+
+  try {
+    for await (const quote of source.quotes(signal, onReject)) {
+      if (failed) break;
+      batch.push({ key: quote.symbol, value: JSON.stringify(quote) });
+      // Stop at the limit now: a polling source may not yield again for a long time.
+      if (++taken >= limit) break;
+      if (batch.length >= batchSize) {
+        // Backpressure: wait for the previous send before filling another batch.
+        await sending;
+        send();
+      } else {
+        timer ??= setTimeout(send, lingerMs);
+      }
+    }
+    await send();
+  } finally {
+    clearTimeout(timer);
+    await sending;
+    await deadLetters.flush();
+  }
+  if (failed) throw failed;
+  return stats;
+}
+
+/** Buffers a source's rejects and writes them under `dead-letter/source=<name>/`. */
+class SourceDeadLetters {
+  #lake: Lake;
+  #source: string;
+  #lines: string[] = [];
+  #run = `${new Date().toISOString().replace(/[-:.]/g, "")}-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  #sequence = 0;
+
+  constructor(lake: Lake, source: string) {
+    this.#lake = lake;
+    this.#source = source;
+  }
+
+  async add(reject: SourceReject): Promise<void> {
+    this.#lines.push(JSON.stringify({ ...reject, source: this.#source }));
+    if (this.#lines.length >= REJECTS_PER_OBJECT) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#lines.length === 0) return;
+    const date = new Date().toISOString().slice(0, 10);
+    const key =
+      `${DEAD_LETTER_PREFIX}/source=${this.#source}/date=${date}/${this.#run}-${
+        String(this.#sequence++).padStart(6, "0")
+      }.ndjson.gz`;
+    await this.#lake.put(key, await encodeLines(this.#lines));
+    log.info("dead-lettered source inputs", { key, count: this.#lines.length });
+    this.#lines = [];
+  }
+}

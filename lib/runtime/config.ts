@@ -1,0 +1,384 @@
+/**
+ * Configuration from environment variables, each declared once with its
+ * default, its validator and why it exists. `.env.example` documents the same
+ * list, and a test keeps the two in step.
+ *
+ * @module
+ */
+import { registerSecret } from "./log.ts";
+import { SYMBOL_PATTERN } from "../contract/quote.ts";
+
+/** One setting: its variable, default, parser and doc. */
+export interface Setting<T> {
+  /** Environment variable. */
+  key: string;
+  /** Default when unset or empty; `undefined` means "not set". */
+  fallback: string | undefined;
+  /** What it is for. */
+  doc: string;
+  /** Whether the value is a secret (masked in every log line). */
+  secret?: boolean;
+  /** Turns the text into a value, or throws a `RangeError`. */
+  parse(text: string, key: string): T;
+}
+
+const text = (text: string) => text;
+
+function positiveInt(text: string, key: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot read configuration as '${key}' must be a positive integer: current value is ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return value;
+}
+
+function positiveNumber(text: string, key: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot read configuration as '${key}' must be a positive number: current value is ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return value;
+}
+
+function symbols(text: string, key: string): string[] {
+  const list = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const bad = list.find((s) => !SYMBOL_PATTERN.test(s));
+  if (list.length === 0 || bad !== undefined) {
+    throw new RangeError(
+      `Cannot read configuration as '${key}' must be a comma-separated list of symbols matching ${SYMBOL_PATTERN.source}: current value is ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return [...new Set(list)];
+}
+
+function oneOf<T extends string>(...choices: T[]) {
+  return (text: string, key: string): T => {
+    if (!(choices as string[]).includes(text)) {
+      throw new RangeError(
+        `Cannot read configuration as '${key}' must be one of ${
+          choices.join(", ")
+        }: current value is ${JSON.stringify(text)}`,
+      );
+    }
+    return text as T;
+  };
+}
+
+/** Every setting of the pipeline. */
+export const SETTINGS = {
+  symbols: {
+    key: "SYMBOLS",
+    fallback: "AAPL,MSFT,TSLA,GOOGL,AMZN",
+    doc: "Symbols the simulated and Finnhub sources quote.",
+    parse: symbols,
+  },
+  topic: {
+    key: "KAFKA_TOPIC",
+    fallback: "stock-quotes",
+    doc: "Topic the quotes are published to; also the lake's top-level prefix.",
+    parse: text,
+  },
+  kafkaBrokers: {
+    key: "KAFKA_BROKERS",
+    fallback: undefined,
+    doc:
+      "Comma-separated Kafka brokers; unset uses the embedded stream under STREAM_DIR.",
+    parse: text,
+  },
+  partitions: {
+    key: "KAFKA_PARTITIONS",
+    fallback: "3",
+    doc: "Partitions of the topic when it is created (Kafka and embedded).",
+    parse: positiveInt,
+  },
+  groupId: {
+    key: "KAFKA_GROUP_ID",
+    fallback: "stock-quotes-lake",
+    doc:
+      "Consumer group of the lake consumer; its committed offsets are the landing progress.",
+    parse: text,
+  },
+  clientId: {
+    key: "KAFKA_CLIENT_ID",
+    fallback: "stocks-pipeline",
+    doc: "Kafka client id, shown in broker logs and Kafdrop.",
+    parse: text,
+  },
+  streamDir: {
+    key: "STREAM_DIR",
+    fallback: "data/stream",
+    doc:
+      "Directory of the embedded stream's partition logs and committed offsets.",
+    parse: text,
+  },
+  s3Bucket: {
+    key: "S3_BUCKET",
+    fallback: undefined,
+    doc: "Bucket of the lake; unset uses the local directory LAKE_DIR.",
+    parse: text,
+  },
+  s3Endpoint: {
+    key: "S3_ENDPOINT",
+    fallback: undefined,
+    doc:
+      "S3 endpoint URL for MinIO or another S3-compatible server (path-style addressing).",
+    parse: text,
+  },
+  s3Region: {
+    key: "S3_REGION",
+    fallback: "us-east-1",
+    doc: "S3 region.",
+    parse: text,
+  },
+  s3AccessKeyId: {
+    key: "AWS_ACCESS_KEY_ID",
+    fallback: undefined,
+    doc: "S3 access key id; unset uses the AWS SDK's default credential chain.",
+    secret: true,
+    parse: text,
+  },
+  s3SecretAccessKey: {
+    key: "AWS_SECRET_ACCESS_KEY",
+    fallback: undefined,
+    doc: "S3 secret access key.",
+    secret: true,
+    parse: text,
+  },
+  lakeDir: {
+    key: "LAKE_DIR",
+    fallback: "data/lake",
+    doc:
+      "Local lake directory, used when S3_BUCKET is unset; same keys as the bucket.",
+    parse: text,
+  },
+  flushMaxEvents: {
+    key: "FLUSH_MAX_EVENTS",
+    fallback: "5000",
+    doc: "A partition's open batch is landed once it holds this many events.",
+    parse: positiveInt,
+  },
+  flushMaxBytes: {
+    key: "FLUSH_MAX_BYTES",
+    fallback: "4194304",
+    doc:
+      "A partition's open batch is landed once it holds this many bytes of NDJSON.",
+    parse: positiveInt,
+  },
+  flushMaxAgeMs: {
+    key: "FLUSH_MAX_AGE_MS",
+    fallback: "2000",
+    doc:
+      "A partition's open batch is landed once its oldest event has waited this long (milliseconds).",
+    parse: positiveInt,
+  },
+  loadMaxFiles: {
+    key: "LOAD_MAX_FILES",
+    fallback: "500",
+    doc:
+      "Lake objects per load transaction: fewer make smaller, more frequent commits.",
+    parse: positiveInt,
+  },
+  warehouse: {
+    key: "WAREHOUSE",
+    fallback: "duckdb",
+    doc: "Warehouse the loader writes to: duckdb (embedded) or snowflake.",
+    parse: oneOf("duckdb", "snowflake"),
+  },
+  duckdbPath: {
+    key: "DUCKDB_PATH",
+    fallback: "data/warehouse.duckdb",
+    doc: "DuckDB database file of the embedded warehouse.",
+    parse: text,
+  },
+  snowflakeAccount: {
+    key: "SNOWFLAKE_ACCOUNT",
+    fallback: undefined,
+    doc:
+      "Snowflake account identifier (e.g. myorg-myaccount), needed by WAREHOUSE=snowflake.",
+    parse: text,
+  },
+  snowflakeUser: {
+    key: "SNOWFLAKE_USER",
+    fallback: undefined,
+    doc: "Snowflake user of the loader.",
+    parse: text,
+  },
+  snowflakePassword: {
+    key: "SNOWFLAKE_PASSWORD",
+    fallback: undefined,
+    doc: "Snowflake password; unset when SNOWFLAKE_PRIVATE_KEY_PATH is set.",
+    secret: true,
+    parse: text,
+  },
+  snowflakePrivateKeyPath: {
+    key: "SNOWFLAKE_PRIVATE_KEY_PATH",
+    fallback: undefined,
+    doc: "Key-pair authentication: the user's private key, a PKCS#8 PEM file.",
+    parse: text,
+  },
+  snowflakePrivateKeyPassphrase: {
+    key: "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    fallback: undefined,
+    doc: "Passphrase of an encrypted private key.",
+    secret: true,
+    parse: text,
+  },
+  snowflakeLoaderRole: {
+    key: "SNOWFLAKE_LOADER_ROLE",
+    fallback: "LOADER",
+    doc:
+      "Role of the loader: owns schema RAW (dbt's role is SNOWFLAKE_ROLE, default TRANSFORMER).",
+    parse: text,
+  },
+  snowflakeRole: {
+    key: "SNOWFLAKE_ROLE",
+    fallback: "TRANSFORMER",
+    doc:
+      "Role of dbt's snowflake target (dbt_stocks/profiles.yml): owns bronze, silver and gold.",
+    parse: text,
+  },
+  snowflakeWarehouse: {
+    key: "SNOWFLAKE_WAREHOUSE",
+    fallback: "COMPUTE_WH",
+    doc: "Snowflake virtual warehouse that runs the loads (and dbt).",
+    parse: text,
+  },
+  snowflakeDatabase: {
+    key: "SNOWFLAKE_DATABASE",
+    fallback: "STOCKS",
+    doc: "Snowflake database holding RAW (and dbt's schemas).",
+    parse: text,
+  },
+  snowflakeStage: {
+    key: "SNOWFLAKE_STAGE",
+    fallback: "internal",
+    doc:
+      "How COPY reads lake objects: internal (PUT to an internal stage; any S3 or MinIO) or external (a stage on the bucket).",
+    parse: oneOf("internal", "external"),
+  },
+  snowflakeStorageIntegration: {
+    key: "SNOWFLAKE_STORAGE_INTEGRATION",
+    fallback: undefined,
+    doc:
+      "Storage integration of the external stage on s3://S3_BUCKET/, needed by SNOWFLAKE_STAGE=external.",
+    parse: text,
+  },
+  snowflakeOnError: {
+    key: "SNOWFLAKE_ON_ERROR",
+    fallback: "CONTINUE",
+    doc:
+      "COPY's ON_ERROR: CONTINUE (skip a bad line, count it), SKIP_FILE or ABORT_STATEMENT.",
+    parse: oneOf("CONTINUE", "SKIP_FILE", "ABORT_STATEMENT"),
+  },
+  snowflakeAccessUrl: {
+    key: "SNOWFLAKE_ACCESS_URL",
+    fallback: undefined,
+    doc:
+      "Snowflake endpoint URL, when not https://<account>.snowflakecomputing.com (private link, tests).",
+    parse: text,
+  },
+  finnhubApiKey: {
+    key: "FINNHUB_API_KEY",
+    fallback: undefined,
+    doc:
+      "Finnhub API key, needed by --source finnhub; sent as a header, never in a URL.",
+    secret: true,
+    parse: text,
+  },
+  finnhubBaseUrl: {
+    key: "FINNHUB_BASE_URL",
+    fallback: "https://finnhub.io/api/v1",
+    doc: "Finnhub API base URL; tests point it at a local fake.",
+    parse: text,
+  },
+  finnhubCallsPerMinute: {
+    key: "FINNHUB_CALLS_PER_MINUTE",
+    fallback: "60",
+    doc:
+      "Call budget of the Finnhub source (Finnhub's free plan allows 60 per minute).",
+    parse: positiveInt,
+  },
+  finnhubTimeoutMs: {
+    key: "FINNHUB_TIMEOUT_MS",
+    fallback: "10000",
+    doc: "Timeout of one Finnhub request (milliseconds).",
+    parse: positiveInt,
+  },
+  simRate: {
+    key: "SIM_RATE",
+    fallback: "5",
+    doc:
+      "Events per second of the simulated source; one quote per symbol per second keeps market time with the clock.",
+    parse: positiveNumber,
+  },
+  simSeed: {
+    key: "SIM_SEED",
+    fallback: "42",
+    doc:
+      "Seed of the simulated source's random walk: the same seed gives the same prices.",
+    parse: positiveInt,
+  },
+  dbtTarget: {
+    key: "DBT_TARGET",
+    fallback: "duckdb",
+    doc: "dbt target of `deno task transform` (profiles.yml in dbt_stocks).",
+    parse: text,
+  },
+  logLevel: {
+    key: "LOG_LEVEL",
+    fallback: "info",
+    doc: "Log threshold: debug, info, warn or error.",
+    parse: oneOf("debug", "info", "warn", "error"),
+  },
+  logFormat: {
+    key: "LOG_FORMAT",
+    fallback: "logfmt",
+    doc: "Log line format: logfmt or json.",
+    parse: oneOf("logfmt", "json"),
+  },
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+
+/** The parsed configuration: one field per setting, `undefined` when unset and without default. */
+export type Config = {
+  [K in keyof Settings]: Settings[K]["fallback"] extends string
+    ? ReturnType<Settings[K]["parse"]>
+    : ReturnType<Settings[K]["parse"]> | undefined;
+};
+
+/**
+ * Reads the configuration from environment variables.
+ *
+ * @param env Variables to read; defaults to the process environment.
+ * @returns The configuration. Secrets are registered with the logger so they never appear in a log line.
+ * @throws {RangeError} When a variable has an invalid value.
+ */
+export function loadConfig(
+  env: Record<string, string> = Deno.env.toObject(),
+): Config {
+  const config: Record<string, unknown> = {};
+  for (
+    const [name, setting] of Object.entries(SETTINGS) as [
+      string,
+      Setting<unknown>,
+    ][]
+  ) {
+    const raw = env[setting.key]?.trim() || setting.fallback;
+    if (setting.secret) registerSecret(raw);
+    config[name] = raw === undefined
+      ? undefined
+      : setting.parse(raw, setting.key);
+  }
+  return config as Config;
+}

@@ -1,0 +1,154 @@
+/**
+ * The files of the embedded stream: one append-only log per partition, one
+ * JSON record a line, and how to read them back (the last complete line, a
+ * record's fields). A torn last line left by a crash is never read.
+ *
+ * @module
+ */
+
+/** One line of a partition log. */
+export interface LogRecord {
+  /** Offset. */
+  o: number;
+  /** Timestamp, epoch milliseconds. */
+  ts: number;
+  /** Key. */
+  k: string | null;
+  /** Value. */
+  v: string;
+}
+
+const TAIL_CHUNK = 64 * 1024;
+/** Bytes a reader takes from a log at a time. */
+export const READ_CHUNK = 1024 * 1024;
+/** The byte that ends each record. */
+export const NEWLINE = 0x0a;
+
+/** An append handle on one partition log. */
+export class PartitionLog {
+  #file: Deno.FsFile;
+  /** The offset the next record gets. */
+  nextOffset: number;
+
+  private constructor(file: Deno.FsFile, nextOffset: number) {
+    this.#file = file;
+    this.nextOffset = nextOffset;
+  }
+
+  /** Opens a log for appending, dropping a torn last line left by a crash. */
+  static async openForAppend(path: string): Promise<PartitionLog> {
+    const file = await Deno.open(path, {
+      read: true,
+      write: true,
+      create: true,
+    });
+    const { size } = await file.stat();
+    const tail = await lastCompleteLine(file, size);
+    if (tail.end < size) await file.truncate(tail.end);
+    await file.seek(0, Deno.SeekMode.End);
+    return new PartitionLog(
+      file,
+      tail.line === null ? 0 : parseRecord(tail.line, path).o + 1,
+    );
+  }
+
+  /** Appends encoded lines (not yet durable). */
+  async append(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await this.#file.write(bytes.subarray(written));
+    }
+  }
+
+  /** Makes what was appended durable. */
+  async sync(): Promise<void> {
+    await this.#file.syncData();
+  }
+
+  /** Closes the file. */
+  close(): void {
+    this.#file.close();
+  }
+}
+
+/**
+ * Finds the last newline-terminated line of a file by reading backwards from
+ * `size`; `end` is the byte just after it (where a torn tail begins).
+ */
+export async function lastCompleteLine(
+  file: Deno.FsFile,
+  size: number,
+): Promise<{ line: string | null; end: number }> {
+  let start = size;
+  let buffer: Uint8Array = new Uint8Array(0); // holds the file's bytes [start, size)
+  let end = -1;
+  while (start > 0) {
+    const from = Math.max(0, start - TAIL_CHUNK);
+    buffer = concat([await readAt(file, from, start - from), buffer]);
+    start = from;
+    if (end === -1) {
+      const last = buffer.lastIndexOf(NEWLINE);
+      if (last === -1) continue;
+      end = start + last + 1;
+    }
+    const newline = end - 1 - start;
+    const previous = newline > 0
+      ? buffer.lastIndexOf(NEWLINE, newline - 1)
+      : -1;
+    if (previous !== -1 || start === 0) {
+      return {
+        line: new TextDecoder().decode(buffer.subarray(previous + 1, newline)),
+        end,
+      };
+    }
+  }
+  return { line: null, end: Math.max(end, 0) };
+}
+
+async function readAt(
+  file: Deno.FsFile,
+  position: number,
+  length: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  await file.seek(position, Deno.SeekMode.Start);
+  let read = 0;
+  while (read < length) {
+    const n = await file.read(out.subarray(read));
+    if (n === null) break;
+    read += n;
+  }
+  return out.subarray(0, read);
+}
+
+/** The chunks, joined into one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Reads one log line as a record.
+ *
+ * @throws {Error} When it is not a record, naming `where`.
+ */
+export function parseRecord(line: string, where: string): LogRecord {
+  try {
+    const record = JSON.parse(line) as LogRecord;
+    if (Number.isSafeInteger(record.o) && typeof record.v === "string") {
+      return record;
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new Error(
+    `Cannot read the embedded stream as ${where} holds a corrupt record: ${
+      line.slice(0, 120)
+    }`,
+  );
+}

@@ -1,0 +1,265 @@
+/**
+ * The stream on Apache Kafka, through kafkajs: one topic of a cluster.
+ *
+ * The producer (./producer.ts) is idempotent with one request in flight and
+ * waits for every in-sync replica (`acks=all`), and it places keys with
+ * kafkajs's `DefaultPartitioner`, the Java client's murmur2 partitioner, so a
+ * symbol lives in the same partition here, in the Java clients and in the
+ * embedded stream (`partitionFor` in `lib/stream/partitioner.ts` calls the
+ * same function). The consumer (./consumer.ts) never commits by itself and
+ * hands every partition back before a rebalance moves it.
+ *
+ * @module
+ */
+import { Kafka, type KafkaConfig, type RetryOptions } from "kafkajs";
+import { type Level, logger } from "../../runtime/log.ts";
+import { retry } from "../../runtime/retry.ts";
+import type { Stream, StreamConsumer, StreamProducer } from "../stream.ts";
+import {
+  ADMIN_RETRY,
+  consumerConfig,
+  parseBrokers,
+  producerConfig,
+  TOPIC_PATTERN,
+} from "./config.ts";
+import { KafkaConsumer } from "./consumer.ts";
+import { streamError } from "./errors.ts";
+import { kafkaLogCreator, TO_KAFKAJS_LEVEL } from "./log.ts";
+import { KafkaProducer } from "./producer.ts";
+
+const log = logger("kafka");
+
+/** Options of {@linkcode KafkaStream}. */
+export interface KafkaStreamOptions {
+  /** Bootstrap brokers as `host:port`, e.g. from `parseBrokers()` (./config.ts). */
+  brokers: string[];
+  /** The topic. */
+  topic: string;
+  /**
+   * Partitions of the topic when {@linkcode KafkaStream.ensureTopic} creates it.
+   *
+   * @default {3}
+   */
+  partitions?: number;
+  /**
+   * Replication factor of the topic when {@linkcode KafkaStream.ensureTopic} creates it.
+   *
+   * @default {1}
+   */
+  replicationFactor?: number;
+  /**
+   * Client id, shown in broker logs.
+   *
+   * @default {"stocks-pipeline"}
+   */
+  clientId?: string;
+  /**
+   * Lowest level of kafkajs's own log lines passed to our logger; kafkajs
+   * logs every join and retry at `info`, so the default keeps it quiet.
+   *
+   * @default {"warn"}
+   */
+  logLevel?: Level;
+  /**
+   * Milliseconds to wait for a broker connection to open.
+   *
+   * @default {1000}
+   */
+  connectionTimeout?: number;
+  /**
+   * Milliseconds to wait for a broker's answer to one request.
+   *
+   * @default {30000}
+   */
+  requestTimeout?: number;
+  /**
+   * Retries of connections, metadata, admin and consumer requests (kafkajs's
+   * `retry`). A producer's send that still fails is sent again, the same
+   * messages, for about two minutes (its idempotence makes that safe).
+   *
+   * @default {{ retries: 5, initialRetryTime: 300, maxRetryTime: 30000 }}
+   */
+  retry?: RetryOptions;
+}
+
+/** A topic on a Kafka cluster. */
+export class KafkaStream implements Stream {
+  /** `kafka://host:port,…`, without credentials. */
+  readonly location: string;
+  /** The topic's name. */
+  readonly topic: string;
+  readonly #kafka: Kafka;
+  readonly #partitions: number;
+  readonly #replicationFactor: number;
+  readonly #retry: RetryOptions | undefined;
+
+  /**
+   * Describes the topic; nothing connects until a method is called.
+   *
+   * @param options Brokers, topic and client settings.
+   * @throws {RangeError} When a broker is not `host:port`, the topic is not a
+   * legal Kafka topic name, or the partition count or replication factor is
+   * not a positive integer.
+   */
+  constructor(options: KafkaStreamOptions) {
+    const {
+      brokers,
+      topic,
+      partitions = 3,
+      replicationFactor = 1,
+      clientId = "stocks-pipeline",
+      logLevel: level = "warn",
+      connectionTimeout,
+      requestTimeout,
+      retry,
+    } = options;
+    const parsed = parseBrokers(brokers.join(","));
+    if (!TOPIC_PATTERN.test(topic) || topic === "." || topic === "..") {
+      throw new RangeError(
+        `Cannot use the Kafka topic as 'topic' must be 1 to 249 letters, digits, '.', '_' or '-': current value is ${
+          JSON.stringify(topic)
+        }`,
+      );
+    }
+    for (
+      const [name, value] of [["partitions", partitions], [
+        "replicationFactor",
+        replicationFactor,
+      ]] as const
+    ) {
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw new RangeError(
+          `Cannot use the Kafka topic as '${name}' must be a positive integer: current value is ${value}`,
+        );
+      }
+    }
+    this.location = `kafka://${parsed.join(",")}`;
+    this.topic = topic;
+    this.#partitions = partitions;
+    this.#replicationFactor = replicationFactor;
+    this.#retry = retry;
+    const config: KafkaConfig = {
+      brokers: parsed,
+      clientId,
+      logLevel: TO_KAFKAJS_LEVEL[level],
+      logCreator: kafkaLogCreator(),
+    };
+    if (connectionTimeout !== undefined) {
+      config.connectionTimeout = connectionTimeout;
+    }
+    if (requestTimeout !== undefined) config.requestTimeout = requestTimeout;
+    if (retry !== undefined) config.retry = retry;
+    this.#kafka = new Kafka(config);
+  }
+
+  /**
+   * Creates the topic with the configured partitions and replication factor,
+   * and waits for its partitions to have leaders; does nothing when the topic
+   * exists (whatever its partition count).
+   *
+   * @throws {RetriableError} When the cluster cannot be reached.
+   * @throws {FatalError} When the cluster refuses (e.g. a replication factor above the broker count).
+   */
+  async ensureTopic(): Promise<void> {
+    const admin = this.#kafka.admin(
+      this.#retry === undefined ? {} : { retry: this.#retry },
+    );
+    try {
+      await admin.connect();
+      const created = await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{
+          topic: this.topic,
+          numPartitions: this.#partitions,
+          replicationFactor: this.#replicationFactor,
+        }],
+      });
+      if (created) {
+        log.info("created topic", {
+          topic: this.topic,
+          partitions: this.#partitions,
+          location: this.location,
+        });
+      }
+    } catch (error) {
+      throw streamError(
+        `create topic '${this.topic}' on ${this.location}`,
+        error,
+      );
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /**
+   * `kafka:<cluster id>`: the id Kafka formatted its storage with.
+   *
+   * @throws {RetriableError} When the cluster cannot be reached.
+   */
+  identity(): Promise<string> {
+    return retry(() => this.#identity(), ADMIN_RETRY);
+  }
+
+  async #identity(): Promise<string> {
+    const admin = this.#kafka.admin(
+      this.#retry === undefined ? {} : { retry: this.#retry },
+    );
+    try {
+      await admin.connect();
+      const { clusterId } = await admin.describeCluster();
+      return `kafka:${clusterId}`;
+    } catch (error) {
+      throw streamError(`describe the cluster at ${this.location}`, error);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /**
+   * Opens a connected producer.
+   *
+   * @throws {RetriableError} When no broker can be reached.
+   * @throws {FatalError} When the cluster refuses the client.
+   */
+  async producer(): Promise<StreamProducer> {
+    const producer = this.#kafka.producer(producerConfig());
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => {});
+      throw streamError(
+        `connect a Kafka producer to ${this.location}`,
+        error,
+      );
+    }
+    return new KafkaProducer(producer, this.topic, this.location);
+  }
+
+  /**
+   * Opens a connected consumer in `groupId`; it reads from the earliest
+   * offset of partitions the group never committed.
+   *
+   * @param groupId The consumer group.
+   * @throws {RangeError} When `groupId` is empty.
+   * @throws {RetriableError} When no broker can be reached.
+   * @throws {FatalError} When the cluster refuses the client.
+   */
+  async consumer(groupId: string): Promise<StreamConsumer> {
+    const consumer = this.#kafka.consumer(consumerConfig(groupId, this.#retry));
+    const admin = this.#kafka.admin(
+      this.#retry === undefined ? {} : { retry: this.#retry },
+    );
+    try {
+      await consumer.connect();
+      await admin.connect();
+    } catch (error) {
+      await consumer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+      throw streamError(
+        `connect a Kafka consumer of group '${groupId}' to ${this.location}`,
+        error,
+      );
+    }
+    return new KafkaConsumer(consumer, admin, this.topic, groupId);
+  }
+}

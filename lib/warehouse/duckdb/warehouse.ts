@@ -1,0 +1,400 @@
+/**
+ * The embedded warehouse: a DuckDB file through `@duckdb/node-api`.
+ *
+ * A DuckDB file takes one writing process at a time, so the loader holds it
+ * only while loading and {@linkcode DuckDBWarehouse.close} releases it before
+ * dbt opens it; opening waits (with backoff) while another process holds it.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBValue,
+} from "@duckdb/node-api";
+import { logger } from "../../runtime/log.ts";
+import { backoffDelay, sleep } from "../../runtime/retry.ts";
+import { checkObject, type LoadFile } from "./line_check.ts";
+import { mapLimit } from "../../runtime/map_limit.ts";
+import {
+  type Inventory,
+  offsetsByPartition,
+  type SilverInventory,
+  type WarehouseInventory,
+} from "../inventory.ts";
+import {
+  CoordinateClashError,
+  type LoadBatch,
+  type LoadResult,
+  type Warehouse,
+} from "../warehouse.ts";
+import {
+  BOOTSTRAP,
+  CLASHES,
+  DROP_STAGING,
+  INVENTORY_RAW,
+  INVENTORY_REJECTED,
+  INVENTORY_SILVER,
+  LOAD,
+  matchSql,
+  NATIVE_DIGESTS,
+  REPEATS,
+  SILVER_BUILT,
+  STAGED,
+  stageLinesSql,
+  STAGING,
+} from "./sql.ts";
+
+/** Options for {@linkcode DuckDBWarehouse.open}. */
+export interface DuckDBWarehouseOptions {
+  /**
+   * How long to wait for another process (dbt, a reader) to release the file, in milliseconds.
+   *
+   * @default {60000}
+   */
+  lockWaitMs?: number;
+}
+
+const log = logger("duckdb");
+
+/**
+ * DuckDB's words when another process holds the file ("Could not set lock on
+ * file …: Conflicting lock is held in … (PID …)"); any other failure to open
+ * it, a damaged file say, is reported as it is.
+ */
+const LOCK_HELD = /Could not set lock on file|Conflicting lock is held/;
+
+/** The DuckDB warehouse. */
+export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
+  /** The database file, absolute. */
+  readonly location: string;
+  #instance: DuckDBInstance;
+  #connection: DuckDBConnection;
+
+  private constructor(
+    location: string,
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+  ) {
+    this.location = location;
+    this.#instance = instance;
+    this.#connection = connection;
+  }
+
+  /**
+   * Opens (creating if needed) the database file and its RAW tables.
+   *
+   * @param path The database file.
+   * @param options How long to wait for the file's lock.
+   * @returns The warehouse.
+   * @throws {Error} When another process still holds the file after `lockWaitMs`.
+   */
+  static async open(
+    path: string,
+    options: DuckDBWarehouseOptions = {},
+  ): Promise<DuckDBWarehouse> {
+    const { lockWaitMs = 60_000 } = options;
+    const location = resolve(path);
+    await Deno.mkdir(dirname(location), { recursive: true });
+    const deadline = Date.now() + lockWaitMs;
+    for (let attempt = 0;; attempt++) {
+      try {
+        const instance = await DuckDBInstance.create(location);
+        const connection = await instance.connect();
+        await connection.run(BOOTSTRAP);
+        return new DuckDBWarehouse(location, instance, connection);
+      } catch (error) {
+        const message = (error as Error).message ?? String(error);
+        if (!LOCK_HELD.test(message)) throw error;
+        if (Date.now() >= deadline) {
+          throw new Error(
+            `Cannot open the DuckDB warehouse ${location} as another process (dbt, or another loader) has held it for ${lockWaitMs} ms`,
+            { cause: error },
+          );
+        }
+        const delay = Math.min(
+          backoffDelay(attempt, { baseMs: 100, maxMs: 2_000 }),
+          deadline - Date.now(),
+        );
+        log.info("waiting for the DuckDB file's lock", {
+          path: location,
+          retry_in_ms: delay,
+        });
+        await sleep(Math.max(delay, 0));
+      }
+    }
+  }
+
+  /** Keys of the objects in the load ledger. */
+  async loadedKeys(): Promise<Set<string>> {
+    const reader = await this.#connection.runAndReadAll(
+      "select file_name from raw.load_ledger",
+    );
+    return new Set(reader.getRows().map((row) => row[0] as string));
+  }
+
+  /**
+   * Reads the objects and checks each line (lib/load/line_check.ts), then loads them in
+   * one transaction; rows already loaded (same coordinates) are skipped.
+   *
+   * Each object is fetched once into a scratch directory. While every line
+   * is checked here with the event contract, DuckDB reads the same files
+   * itself; an object whose lines all pass, and whose native read has the
+   * same lines (count, and sums of lengths and coordinates), is staged from
+   * that read. An object with a refused line, or one DuckDB cannot read, is
+   * staged from the checked rows instead.
+   */
+  async load({ lake, objects }: LoadBatch): Promise<LoadResult> {
+    const connection = this.#connection;
+    const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
+    try {
+      const bodies = await mapLimit(objects, 8, async (object, index) => {
+        const body = await lake.get(object.key);
+        await Deno.writeFile(join(dir, `${index}.ndjson.gz`), body);
+        return body;
+      });
+      await connection.run(STAGING);
+      const nativeRead = connection.run(stageLinesSql(dir)).then(
+        () => true,
+        (error) => {
+          log.debug("DuckDB could not read the objects; staging checked rows", {
+            error: (error as Error).message,
+          });
+          return false;
+        },
+      );
+      // A clean object's rows are dropped once digested: if DuckDB read it
+      // differently, it is checked again from its body.
+      const checked = await mapLimit(
+        objects,
+        8,
+        async (object, index) =>
+          digested(await checkObject(object, bodies[index])),
+      );
+      const native = await nativeRead
+        ? await nativelyRead(connection, checked)
+        : new Set<number>();
+      log.debug("staged", {
+        native_objects: native.size,
+        checked_objects: objects.length - native.size,
+      });
+      for (const [index, file] of checked.entries()) {
+        if (!native.has(index) && file.rows === undefined) {
+          file.rows = (await checkObject(objects[index], bodies[index])).rows;
+        }
+      }
+      return await this.#stage(checked, native);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+
+  async #stage(
+    files: CheckedObject[],
+    native: Set<number>,
+  ): Promise<LoadResult> {
+    const connection = this.#connection;
+    await append(connection, "staging_files", (rows) => {
+      for (const [index, file] of files.entries()) {
+        rows.appendInteger(index);
+        rows.appendVarchar(file.key);
+        rows.appendBigInt(BigInt(file.size));
+        rows.appendInteger(file.rowCount + file.rejected.length);
+        rows.appendBoolean(native.has(index));
+        rows.endRow();
+      }
+    });
+    await append(connection, "staging_rows", (rows) => {
+      for (const [index, file] of files.entries()) {
+        if (native.has(index)) continue;
+        for (const row of file.rows ?? []) {
+          rows.appendVarchar(row.line);
+          rows.appendVarchar(row.streamId);
+          rows.appendVarchar(row.topic);
+          rows.appendInteger(row.partition);
+          rows.appendBigInt(BigInt(row.offset));
+          rows.appendBigInt(BigInt(row.timestamp));
+          rows.appendVarchar(file.key);
+          rows.endRow();
+        }
+      }
+    });
+    await append(connection, "staging_rejects", (rows) => {
+      for (const file of files) {
+        for (const rejected of file.rejected) {
+          rows.appendVarchar(file.key);
+          rows.appendInteger(rejected.lineNumber);
+          rows.appendVarchar(rejected.line);
+          rows.appendVarchar(rejected.reason.field);
+          rows.appendVarchar(rejected.reason.value);
+          rows.appendVarchar(rejected.reason.rule);
+          rows.endRow();
+        }
+      }
+    });
+    await connection.run(STAGED);
+    const [[repeated, repeatClashes, repeatExample]] =
+      (await connection.runAndReadAll(REPEATS)).getRows();
+    if (Number(repeatClashes) > 0) {
+      await connection.run(DROP_STAGING);
+      throw new CoordinateClashError(
+        Number(repeatClashes),
+        String(repeatExample),
+      );
+    }
+    let inserted: number;
+    try {
+      await connection.run(matchSql(Number(repeated) > 0));
+      const [[clashes, example]] = (await connection.runAndReadAll(CLASHES))
+        .getRows();
+      if (Number(clashes) > 0) {
+        throw new CoordinateClashError(Number(clashes), String(example));
+      }
+      const [[count]] = (await connection.runAndReadAll(
+        "select count(*)::integer from fresh where not loaded_before",
+      )).getRows();
+      inserted = count as number;
+      await connection.run(LOAD);
+    } catch (error) {
+      await connection.run("rollback").catch(() => {});
+      await connection.run("drop table if exists fresh; " + DROP_STAGING)
+        .catch(() => {});
+      throw error;
+    }
+    const rows = files.reduce((n, f) => n + f.rowCount, 0);
+    const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
+    await connection.run("drop table fresh; " + DROP_STAGING);
+    return {
+      files: files.length,
+      rows,
+      inserted,
+      duplicates: rows - inserted,
+      rejected,
+    };
+  }
+
+  /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
+  async inventory(streamId: string, topic: string): Promise<Inventory> {
+    const rows = async (sql: string) =>
+      (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
+    const raw = offsetsByPartition(
+      (await rows(INVENTORY_RAW)) as [unknown, unknown][],
+    );
+    const rejected = offsetsByPartition(
+      (await rows(INVENTORY_REJECTED)) as [unknown, unknown][],
+    );
+    const [[built]] = (await this.#connection.runAndReadAll(SILVER_BUILT))
+      .getRows();
+    let silver: SilverInventory | null = null;
+    if (Number(built) === 1) {
+      const [[rowsFromLog, quarantined, lost, duplicated]] = await rows(
+        INVENTORY_SILVER,
+      );
+      silver = {
+        rows: Number(rowsFromLog),
+        quarantined: Number(quarantined),
+        lost: Number(lost),
+        duplicated: Number(duplicated),
+      };
+    }
+    return { raw, rejected, silver };
+  }
+
+  /**
+   * Runs one read-only query on the open file (for the continuous mode's
+   * freshness measures; not part of the Warehouse seam).
+   *
+   * @param sql The query, with `$1`… parameters.
+   * @param params Their values.
+   * @returns The rows.
+   */
+  async query(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+    return (await this.#connection.runAndReadAll(
+      sql,
+      params as DuckDBValue[],
+    )).getRows();
+  }
+
+  /** Closes the connection and releases the file. */
+  close(): Promise<void> {
+    this.#connection.closeSync();
+    this.#instance.closeSync();
+    return Promise.resolve();
+  }
+}
+
+async function append(
+  connection: DuckDBConnection,
+  table: string,
+  fill: (appender: DuckDBAppender) => void,
+): Promise<void> {
+  const appender = await connection.createAppender(table, "main", "temp");
+  try {
+    fill(appender);
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}
+
+/** A checked object: its counts and digest, and its rows until known to be unneeded. */
+interface CheckedObject {
+  key: string;
+  size: number;
+  rowCount: number;
+  rejected: LoadFile["rejected"];
+  /** Lines, and sums of lengths, partitions and offsets of a clean object; else null. */
+  digest: string | null;
+  rows: LoadFile["rows"] | undefined;
+}
+
+/** Keeps a clean object's digest instead of its rows. */
+function digested(file: LoadFile): CheckedObject {
+  const clean = file.rejected.length === 0 && file.rows.length > 0;
+  let length = 0;
+  let partitions = 0;
+  let offsets = 0n;
+  if (clean) {
+    for (const row of file.rows) {
+      length += row.line.length;
+      partitions += row.partition;
+      offsets += BigInt(row.offset);
+    }
+  }
+  return {
+    key: file.key,
+    size: file.size,
+    rowCount: file.rows.length,
+    rejected: file.rejected,
+    digest: clean
+      ? [file.rows.length, length, partitions, offsets].join("/")
+      : null,
+    rows: clean ? undefined : file.rows,
+  };
+}
+
+/**
+ * The objects DuckDB read line for line as checked: every line valid, and
+ * the same count and sums of lengths, partitions and offsets. (A length
+ * counted differently, such as a character outside the BMP, only sends the
+ * object to the checked rows.)
+ */
+async function nativelyRead(
+  connection: DuckDBConnection,
+  files: CheckedObject[],
+): Promise<Set<number>> {
+  const digests = new Map<number, string>();
+  const reader = await connection.runAndReadAll(NATIVE_DIGESTS);
+  for (const [index, ...sums] of reader.getRows()) {
+    digests.set(Number(index), sums.join("/"));
+  }
+  const native = new Set<number>();
+  for (const [index, file] of files.entries()) {
+    if (file.digest !== null && digests.get(index) === file.digest) {
+      native.add(index);
+    }
+  }
+  return native;
+}

@@ -1,0 +1,203 @@
+/**
+ * The Snowflake warehouse's SQL: RAW's tables, the checks and inserts of a
+ * load from the staging table, the ledger, and the inventory reads of
+ * reconciliation. Values travel as binds (`?`), never in the text.
+ *
+ * @module
+ */
+import { SILVER_RECONCILIATION } from "../inventory.ts";
+
+/** COPY's target, where a load's lines wait for their transaction. */
+export const STAGED = "RAW.STAGED_STOCK_QUOTES";
+/** The internal stage objects are PUT to. */
+export const INTERNAL_STAGE = "RAW.LAKE_STAGE";
+/** The stage on the bucket, read in place. */
+export const EXTERNAL_STAGE = "RAW.LAKE_BUCKET";
+
+/** The RAW schema; each statement runs on its own (Snowflake runs one per call). */
+export const BOOTSTRAP = [
+  "create schema if not exists RAW",
+  `create table if not exists RAW.SOURCE_STOCK_QUOTES (
+    v variant not null,
+    stream_id varchar not null,
+    stream_topic varchar not null,
+    stream_partition integer not null,
+    stream_offset bigint not null,
+    stream_timestamp timestamp_tz not null,
+    file_name varchar not null,
+    loaded_at timestamp_tz not null,
+    primary key (stream_id, stream_topic, stream_partition, stream_offset)
+  )`,
+  `create table if not exists RAW.LOAD_LEDGER (
+    file_name varchar not null primary key,
+    file_size bigint not null,
+    rows_in_file integer not null,
+    rows_inserted integer not null,
+    rows_duplicate integer not null,
+    rows_rejected integer not null,
+    loaded_at timestamp_tz not null
+  )`,
+  `create table if not exists RAW.REJECTED_STOCK_QUOTES (
+    file_name varchar not null,
+    line_number integer not null,
+    line varchar not null,
+    reason_field varchar not null,
+    reason_value varchar not null,
+    reason_rule varchar not null,
+    rejected_at timestamp_tz not null
+  )`,
+  // COPY's target. Transient (no fail-safe copies of rows that live for one
+  // load); only ever deleted from, so COPY keeps its load history.
+  `create transient table if not exists ${STAGED} (
+    v variant,
+    file_name varchar not null,
+    file_row_number integer not null
+  )`,
+  "create file format if not exists RAW.LAKE_JSON type = json compression = gzip",
+];
+
+/** The coordinates of a staged line, read from its `_stream` object. */
+const COORDINATES = `
+    v:"_stream":"id"::varchar as stream_id,
+    v:"_stream":"topic"::varchar as stream_topic,
+    try_to_number(v:"_stream":"partition"::varchar) as stream_partition,
+    try_to_number(v:"_stream":"offset"::varchar) as stream_offset,
+    try_to_number(v:"_stream":"timestamp"::varchar) as stream_timestamp_ms`;
+
+/** The batch's staged lines (bind: the batch's keys as a JSON array). */
+const BATCH = `
+  staged as (
+    select v, file_name, file_row_number, ${COORDINATES}
+    from ${STAGED}
+    where file_name in (select value::varchar from table(flatten(input => parse_json(?))))
+  )`;
+
+/** A staged line holds all its stream coordinates. */
+const HAS_COORDINATES = `stream_id is not null and stream_id <> ''
+    and stream_topic is not null and stream_topic <> ''
+    and stream_partition >= 0 and stream_offset >= 0 and stream_timestamp_ms >= 0`;
+
+/** Staged lines whose coordinates name other events (binds: keys). */
+export const CLASHES = `
+with ${BATCH},
+clashing as (
+  select staged.stream_id, staged.stream_topic, staged.stream_partition, staged.stream_offset
+  from staged
+  join RAW.SOURCE_STOCK_QUOTES as loaded
+    on loaded.stream_id = staged.stream_id
+    and loaded.stream_topic = staged.stream_topic
+    and loaded.stream_partition = staged.stream_partition
+    and loaded.stream_offset = staged.stream_offset
+  where to_json(loaded.v) <> to_json(staged.v)
+  union all
+  select stream_id, stream_topic, stream_partition, stream_offset
+  from staged
+  where ${HAS_COORDINATES}
+  group by stream_id, stream_topic, stream_partition, stream_offset
+  having count(distinct to_json(v)) > 1
+)
+select count(*) as clashes,
+  min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset) as example
+from clashing`;
+
+/** Lines without coordinates go to the reject table (binds: keys, time). */
+export const REJECT = `
+insert into RAW.REJECTED_STOCK_QUOTES
+with ${BATCH}
+select file_name, file_row_number, coalesce(to_json(v), ''), '_stream',
+  left(coalesce(to_json(v:"_stream"), 'null'), 80),
+  'must hold the stream coordinates {id, topic, partition, offset, timestamp}',
+  ?::timestamp_tz
+from staged
+where not (${HAS_COORDINATES})
+  and not exists (
+    select 1 from RAW.REJECTED_STOCK_QUOTES as rejected
+    where rejected.file_name = staged.file_name
+      and rejected.line_number = staged.file_row_number
+  )`;
+
+/**
+ * What COPY refused (malformed JSON), one row per file with its first error
+ * and count: COPY with a transformation cannot be VALIDATEd line by line
+ * (binds: refusals as JSON, time).
+ */
+export const REJECT_COPIED = `
+insert into RAW.REJECTED_STOCK_QUOTES
+select refusal.value:file::varchar, refusal.value:line::integer, '', 'event', '',
+  refusal.value:rule::varchar, ?::timestamp_tz
+from table(flatten(input => parse_json(?))) as refusal`;
+
+/** New coordinates into RAW, each once (binds: keys, time). */
+export const INSERT = `
+insert into RAW.SOURCE_STOCK_QUOTES
+with ${BATCH}
+select v, stream_id, stream_topic, stream_partition, stream_offset,
+  to_timestamp_tz(stream_timestamp_ms, 3), file_name, ?::timestamp_tz
+from staged
+where ${HAS_COORDINATES}
+  and not exists (
+    select 1 from RAW.SOURCE_STOCK_QUOTES as loaded
+    where loaded.stream_id = staged.stream_id
+      and loaded.stream_topic = staged.stream_topic
+      and loaded.stream_partition = staged.stream_partition
+      and loaded.stream_offset = staged.stream_offset
+  )
+qualify row_number() over (
+  partition by stream_id, stream_topic, stream_partition, stream_offset
+  order by file_name, file_row_number
+) = 1`;
+
+/** Rows this load inserted, and lines it refused, per file (binds: time, time). */
+export const COUNTS = `
+select file_name, sum(inserted) as inserted, sum(rejected) as rejected from (
+  select file_name, 1 as inserted, 0 as rejected
+  from RAW.SOURCE_STOCK_QUOTES where loaded_at = ?::timestamp_tz
+  union all
+  select file_name, 0, 1
+  from RAW.REJECTED_STOCK_QUOTES where rejected_at = ?::timestamp_tz
+)
+group by file_name`;
+
+/** One ledger row per object not in the ledger yet (binds: entries as JSON, time). */
+export const LEDGER = `
+insert into RAW.LOAD_LEDGER
+select entry.value:file::varchar, entry.value:size::bigint, entry.value:rows::integer,
+  entry.value:inserted::integer, entry.value:duplicate::integer, entry.value:rejected::integer,
+  ?::timestamp_tz
+from table(flatten(input => parse_json(?))) as entry
+where not exists (
+  select 1 from RAW.LOAD_LEDGER as ledger where ledger.file_name = entry.value:file::varchar
+)`;
+
+/** The batch's lines leave the staging table (bind: keys); DELETE keeps COPY's history. */
+export const CLEAR = `delete from ${STAGED}
+where file_name in (select value::varchar from table(flatten(input => parse_json(?))))`;
+
+/** RAW's offsets of one log's topic (binds: stream id, topic). */
+export const INVENTORY_RAW = `select stream_partition as p, stream_offset as o
+from RAW.SOURCE_STOCK_QUOTES where stream_id = ? and stream_topic = ?`;
+
+/** Offsets the loader refused, where the refused line names them (binds: stream id, topic). */
+export const INVENTORY_REJECTED = `select p, o from (
+  select try_parse_json(line):"_stream" as stream,
+    try_to_number(stream:"partition"::varchar) as p,
+    try_to_number(stream:"offset"::varchar) as o
+  from RAW.REJECTED_STOCK_QUOTES
+)
+where stream:"id"::varchar = ? and stream:"topic"::varchar = ? and p is not null and o is not null`;
+
+/** Whether dbt has built the model silver_reconciliation (1 relation). */
+export const SILVER_BUILT = `select count(*) as n from information_schema.tables
+where table_schema = '${SILVER_RECONCILIATION.schema.toUpperCase()}'
+  and table_name = '${SILVER_RECONCILIATION.name.toUpperCase()}'`;
+
+/**
+ * Silver's side of one log, as the dbt model silver_reconciliation counts
+ * it, in one pass over the model (binds: id, topic three times).
+ */
+export const INVENTORY_SILVER = `select
+  coalesce(sum(case when stream_id = ? and stream_topic = ? then silver_row_count end), 0) as silver_rows,
+  coalesce(sum(case when stream_id = ? and stream_topic = ? then quarantined_row_count end), 0) as quarantined,
+  coalesce(sum(case when stream_id = ? and stream_topic = ? then lost_row_count end), 0) as lost,
+  coalesce(max(duplicated_row_count), 0) as duplicated
+from ${SILVER_RECONCILIATION.schema.toUpperCase()}.${SILVER_RECONCILIATION.name.toUpperCase()}`;

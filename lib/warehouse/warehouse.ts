@@ -1,0 +1,77 @@
+/**
+ * The warehouse seam: where the loader puts landed events for dbt. Two
+ * implementations, chosen by `WAREHOUSE` (lib/app/wiring.ts): DuckDB, which
+ * reads the objects itself, and Snowflake, which copies them from a stage.
+ *
+ * A load is one transaction: the rows of a set of lake objects go into
+ * `raw.source_stock_quotes`, minus any whose stream coordinates (log
+ * identity, topic, partition, offset) are already there, and each object is
+ * recorded in the load ledger beside them. So a re-run loads nothing twice,
+ * and objects that overlap after a consumer crash still count each event
+ * once. A row whose coordinates are taken by a different event is refused
+ * (a {@linkcode CoordinateClashError}), never dropped as a duplicate.
+ *
+ * Reconciliation reads each warehouse through an interface of its own,
+ * `WarehouseInventory` (./inventory.ts).
+ *
+ * @module
+ */
+import type { Lake, LakeObject } from "../lake/lake.ts";
+import { FatalError } from "../runtime/retry.ts";
+
+/** One load: lake objects, and where to read them. */
+export interface LoadBatch {
+  /** The lake holding the objects. */
+  lake: Lake;
+  /** The objects, at most one transaction's worth. */
+  objects: LakeObject[];
+  /**
+   * Objects the ledger already holds are being read again (a backfill's
+   * reload): rows already loaded are skipped, the ledger keeps its entries.
+   */
+  reload: boolean;
+}
+
+/** What one load did. */
+export interface LoadResult {
+  /** Objects recorded in the ledger. */
+  files: number;
+  /** Rows read from them. */
+  rows: number;
+  /** Rows inserted: new stream coordinates. */
+  inserted: number;
+  /** Rows skipped because their coordinates were already loaded. */
+  duplicates: number;
+  /** Lines refused. */
+  rejected: number;
+}
+
+/** A warehouse the loader can write to. */
+export interface Warehouse {
+  /** Human-readable location, without credentials. */
+  readonly location: string;
+  /** Keys of the objects recorded in the load ledger. */
+  loadedKeys(): Promise<Set<string>>;
+  /**
+   * Loads objects in one transaction, with their ledger entries; an object
+   * the ledger already holds (a backfill's reload) keeps its first entry.
+   */
+  load(batch: LoadBatch): Promise<LoadResult>;
+  /** Releases the connection (DuckDB: lets another process open the file). */
+  close(): Promise<void>;
+}
+
+/**
+ * Rows arrived whose stream coordinates are already taken by different events:
+ * the log reused offsets under the same identity (e.g. a Kafka topic deleted
+ * and created again in the same cluster). The load is rolled back.
+ */
+export class CoordinateClashError extends FatalError {
+  /** Creates the error for `count` clashing rows, one of them in `example`. */
+  constructor(count: number, example: string) {
+    super(
+      `Cannot load as ${count} row(s) reuse the stream coordinates of different events already loaded (first: ${example}); the topic was probably recreated: land it under a new topic name`,
+    );
+    this.name = "CoordinateClashError";
+  }
+}
