@@ -55,7 +55,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_stocks"
 DATABASE = "STOCKS"
 LAYERS = ("bronze", "silver", "gold")
 
-# What the Snowflake loader creates (lib/warehouse/snowflake/warehouse.ts; tests/snowflake_test.ts
+# What the Snowflake loader creates (lib/warehouse/snowflake/warehouse.ts; tests/unit/snowflake_test.ts
 # checks the two agree): the DuckDB table in Snowflake types.
 CREATE_RAW = """
 create table if not exists RAW.SOURCE_STOCK_QUOTES (

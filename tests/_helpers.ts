@@ -166,6 +166,83 @@ export async function snapshot(
   });
 }
 
+/** Starts an entry point whose stderr is read line by line. */
+export function watch(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", script, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return { child, lines: lineReader(child.stderr) };
+}
+
+/**
+ * Reads a stream line by line: `until` resolves with the first line not
+ * consumed yet that matches, waiting for it up to a deadline; `seen` holds
+ * the lines read and not consumed by an `until` yet; `all` every line read.
+ */
+export function lineReader(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const seen: string[] = [];
+  const all: string[] = [];
+  let reading: Promise<ReadableStreamReadResult<string>> | undefined;
+  return {
+    seen,
+    all,
+    async until(pattern: RegExp, timeoutMs: number): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const index = seen.findIndex((line) => pattern.test(line));
+        if (index >= 0) return seen.splice(0, index + 1).at(-1)!;
+        const left = deadline - Date.now();
+        assert.ok(
+          left > 0,
+          `no line matching ${pattern} within ${timeoutMs} ms; the last lines:\n${
+            all.slice(-10).join("\n")
+          }`,
+        );
+        reading ??= reader.read();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const result = await Promise.race([
+          reading,
+          new Promise<null>((resolve) => {
+            timer = setTimeout(() => resolve(null), left);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (result === null) continue;
+        reading = undefined;
+        assert.ok(
+          !result.done,
+          `ended before a line matching ${pattern}; the last lines:\n${
+            all.slice(-10).join("\n")
+          }`,
+        );
+        buffer += result.value;
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        seen.push(...parts);
+        all.push(...parts);
+      }
+    },
+    async drain() {
+      if (reading && (await reading).done) return;
+      reading = undefined;
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return;
+      }
+    },
+  };
+}
+
 function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }

@@ -32,7 +32,7 @@ const HOST_PATTERN =
  *
  * @example Parsing two brokers
  * ```ts
- * import { parseBrokers } from "./stream.ts";
+ * import { parseBrokers } from "./config.ts";
  * const brokers = parseBrokers("kafka1:9092, kafka2:9092");
  * console.assert(brokers.length === 2);
  * ```

@@ -1,0 +1,384 @@
+/**
+ * dbt checks beyond `dbt build` (which the pipeline tests run through
+ * `demo.ts`), on a warehouse made by a real pipeline run: source freshness
+ * (fresh passes, stale fails), `dbt docs generate`, the unit tests, and the
+ * `snowflake` target on the fakesnow emulator (dev/snowflake_emulator.py)
+ * compared row for row with DuckDB.
+ *
+ * Every dbt command writes its artefacts and logs to a temporary folder, not
+ * `dbt_stocks/target`, which other runs share.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { runDbt } from "../../lib/transform/dbt.ts";
+import { ensureVenv } from "../../lib/transform/venv.ts";
+import {
+  assertSuccess,
+  ROOT,
+  run,
+  stateIn,
+  withWarehouse,
+} from "../_helpers.ts";
+
+/** A pipeline's state: its folder and DuckDB warehouse. */
+interface Pipeline {
+  dir: string;
+  db: string;
+}
+
+let pipeline: Promise<Pipeline> | undefined;
+
+/**
+ * The shared warehouse: two pipeline runs (two loads, the second one through
+ * the incremental models), each ending with `dbt build`. Tests that change
+ * it work on a copy.
+ */
+function pipelineWarehouse(): Promise<Pipeline> {
+  pipeline ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dbt_test_" });
+    globalThis.addEventListener("unload", () => {
+      Deno.removeSync(dir, { recursive: true });
+    });
+    for (const count of ["200", "100"]) {
+      assertSuccess(
+        await run(
+          "demo.ts",
+          ["--count", count, "--rate", "100000"],
+          stateIn(dir),
+        ),
+        `demo --count ${count}`,
+      );
+    }
+    return { dir, db: join(dir, "warehouse.duckdb") };
+  })();
+  return pipeline;
+}
+
+/** A copy of the shared warehouse that a test may change. */
+async function copyWarehouse(name: string): Promise<string> {
+  const { dir, db } = await pipelineWarehouse();
+  const copy = join(dir, `${name}.duckdb`);
+  await Deno.copyFile(db, copy);
+  return copy;
+}
+
+/** Runs statements on a warehouse opened read-write, closing it after. */
+async function execute(path: string, statements: string[]): Promise<void> {
+  const instance = await DuckDBInstance.create(path);
+  const connection = await instance.connect();
+  try {
+    for (const sql of statements) await connection.run(sql);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** `--target-path` and `--log-path` in a new temporary folder, and the folder. */
+async function scratchPaths(): Promise<{ dir: string; args: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "dbt_target_" });
+  return { dir, args: ["--target-path", dir, "--log-path", dir] };
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+interface FreshnessResult {
+  unique_id: string;
+  status: string;
+  max_loaded_at_time_ago_in_s: number;
+}
+
+/** Runs `dbt source freshness` on a warehouse; returns its exit status and sources.json results. */
+async function freshness(
+  db: string,
+): Promise<{ success: boolean; output: string; results: FreshnessResult[] }> {
+  const { dir, args } = await scratchPaths();
+  try {
+    const result = await runDbt(["source", "freshness", ...args], {
+      duckdbPath: db,
+    });
+    const sources = await readJson(join(dir, "sources.json"));
+    return {
+      success: result.success,
+      output: result.output,
+      results: sources.results as FreshnessResult[],
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const SOURCE = "source.dbt_stocks.raw.source_stock_quotes";
+
+Deno.test({
+  name: "dbt source freshness passes on the data a pipeline run just loaded",
+  sanitizeResources: false,
+  async fn() {
+    const { db } = await pipelineWarehouse();
+    const { success, output, results } = await freshness(db);
+    assert.ok(success, `dbt source freshness failed:\n${output}`);
+    assert.equal(results.length, 1);
+    assert.equal(results[0].unique_id, SOURCE);
+    assert.equal(results[0].status, "pass");
+    assert.ok(results[0].max_loaded_at_time_ago_in_s < 3600);
+  },
+});
+
+Deno.test({
+  name:
+    "dbt source freshness warns after an hour without a load and fails after 24 hours",
+  sanitizeResources: false,
+  async fn() {
+    const db = await copyWarehouse("stale");
+    // Age the whole RAW table, as if the loader had stopped: 2 h, then 25 h in all.
+    await execute(db, [
+      "update raw.source_stock_quotes set loaded_at = loaded_at - interval 2 hour",
+    ]);
+    const warned = await freshness(db);
+    assert.ok(warned.success, `a warning must not fail:\n${warned.output}`);
+    assert.equal(warned.results[0].status, "warn");
+
+    await execute(db, [
+      "update raw.source_stock_quotes set loaded_at = loaded_at - interval 23 hour",
+    ]);
+    const stale = await freshness(db);
+    assert.equal(stale.success, false, "25 h without a load must fail");
+    assert.equal(stale.results[0].status, "error");
+    assert.ok(stale.results[0].max_loaded_at_time_ago_in_s > 25 * 3600 - 60);
+    assert.match(
+      stale.output,
+      /ERROR STALE freshness of raw\.source_stock_quotes/,
+    );
+  },
+});
+
+Deno.test({
+  name: "dbt docs generate writes a catalog with every model and the source",
+  sanitizeResources: false,
+  async fn() {
+    const { db } = await pipelineWarehouse();
+    const { dir, args } = await scratchPaths();
+    try {
+      const result = await runDbt(["docs", "generate", ...args], {
+        duckdbPath: db,
+      });
+      assert.ok(result.success, `dbt docs generate failed:\n${result.output}`);
+      const manifest = await readJson(join(dir, "manifest.json"));
+      const models = Object.entries(
+        manifest.nodes as Record<string, { resource_type: string }>,
+      ).filter(([, node]) => node.resource_type === "model").map(([id]) => id)
+        .sort();
+      assert.ok(models.length >= 8, `models: ${models}`);
+      const catalog = await readJson(join(dir, "catalog.json"));
+      const nodes = catalog.nodes as Record<
+        string,
+        { columns: Record<string, unknown> }
+      >;
+      assert.deepEqual(Object.keys(nodes).sort(), models);
+      for (const id of models) {
+        assert.ok(
+          Object.keys(nodes[id].columns).length > 0,
+          `${id} has no columns in the catalog`,
+        );
+      }
+      assert.deepEqual(Object.keys(catalog.sources as object), [SOURCE]);
+      assert.deepEqual(catalog.errors, null);
+      await Deno.stat(join(dir, "index.html"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "dbt test --select test_type:unit runs every unit test and passes",
+  sanitizeResources: false,
+  async fn() {
+    const { db } = await pipelineWarehouse();
+    const { dir, args } = await scratchPaths();
+    try {
+      const result = await runDbt(
+        ["test", "--select", "test_type:unit", ...args],
+        { duckdbPath: db },
+      );
+      assert.ok(result.success, `unit tests failed:\n${result.output}`);
+      const manifest = await readJson(join(dir, "manifest.json"));
+      const unitTests = Object.keys(manifest.unit_tests as object).length;
+      assert.ok(unitTests >= 9, `only ${unitTests} unit tests`);
+      assert.match(
+        result.summary,
+        new RegExp(
+          `^Done\\. PASS=${unitTests} WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=${unitTests}$`,
+        ),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---------------------------------------------------------------- Snowflake
+
+// Under .cache/, which is git-ignored and excluded from deno fmt, lint and check.
+const SNOWFLAKE_VENV = join(ROOT, ".cache", "venv-snowflake");
+const SNOWFLAKE_REQUIREMENTS = join(ROOT, "requirements-snowflake.txt");
+
+/**
+ * Creates or updates `.cache/venv-snowflake` from requirements-snowflake.txt
+ * with the project's own `ensureVenv`; throws when Python or pip fails, so
+ * the test fails rather than skips.
+ */
+async function ensureSnowflakeVenv(): Promise<string> {
+  await ensureVenv(SNOWFLAKE_VENV, SNOWFLAKE_REQUIREMENTS);
+  return join(SNOWFLAKE_VENV, "bin", "python");
+}
+
+/**
+ * RAW lines the loader's validator would reject, landed straight into RAW:
+ * mistyped, missing and out-of-range fields that bronze must turn into
+ * nulls and silver must quarantine, plus one valid quote whose numbers come
+ * as text and in exponent form.
+ */
+const ODD_LINES = [
+  { symbol: "ODD", c: "not a number", t: 1795000000 },
+  { c: 101, t: 1795000001 },
+  { symbol: "   ", c: 101, t: 1795000002 },
+  { symbol: "ODD", c: 101, t: -5 },
+  { symbol: "ODD", c: 101, t: 1795000004, fetched_at: "soon" },
+  { symbol: "ODD", c: null, t: 1795000005 },
+  { symbol: "ODD", c: 101, t: 1e20 },
+  // valid: c in exponent form (written below), t as text
+  { symbol: "ODD", c: "EXPONENT", t: "1795000007" },
+];
+
+function oddQuote(
+  line: Record<string, unknown>,
+  offset: number,
+): Record<string, unknown> {
+  const base = {
+    c: 100,
+    d: 1,
+    dp: 1,
+    h: 200,
+    l: 50,
+    o: 100,
+    pc: 99,
+    fetched_at: 1795000100000,
+    source: "simulated",
+  };
+  const quote: Record<string, unknown> = { ...base, ...line };
+  quote._stream = {
+    id: "test:odd",
+    topic: "stock-quotes",
+    partition: 0,
+    offset,
+  };
+  return quote;
+}
+
+Deno.test({
+  name:
+    "the snowflake target builds on the fakesnow emulator, load by load, into the same bronze, silver and gold rows as DuckDB",
+  sanitizeResources: false,
+  async fn() {
+    const python = await ensureSnowflakeVenv();
+    // A third load of odd lines, then dbt build on DuckDB: the reference.
+    const db = await copyWarehouse("snowflake");
+    await execute(db, [
+      `insert into raw.source_stock_quotes
+       select v::json, 'test:odd', 'stock-quotes', 0, o, now(), 'test/odd.ndjson', now()
+       from (values ${
+        ODD_LINES.map((line, offset) =>
+          `('${
+            JSON.stringify(oddQuote(line, offset)).replace(
+              '"c":"EXPONENT"',
+              '"c":1.5e2',
+            )
+          }', ${offset})`
+        ).join(", ")
+      }) as t(v, o)`,
+    ]);
+    const { dir, args } = await scratchPaths();
+    try {
+      const reference = await runDbt(["build", ...args], { duckdbPath: db });
+      assert.ok(reference.success, `DuckDB build failed:\n${reference.output}`);
+      const quarantined = await withWarehouse(
+        db,
+        async (query) =>
+          (await query(
+            "select reason from silver.silver_quarantined_stock_quotes order by stream_offset",
+          )).map((row) => row[0]),
+      );
+      assert.deepEqual(quarantined, [
+        "missing_price",
+        "missing_symbol",
+        "missing_symbol",
+        "missing_quote_ts",
+        "missing_fetched_at",
+        "missing_price",
+        "missing_quote_ts",
+      ]);
+
+      const out = await new Deno.Command(python, {
+        args: [
+          "dev/snowflake_emulator.py",
+          "--raw-from",
+          db,
+          "--per-load",
+          "--compare",
+          "--",
+          "build",
+          ...args,
+        ],
+        cwd: ROOT,
+        env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const output = new TextDecoder().decode(out.stdout) +
+        new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `emulator run failed:\n${output}`);
+
+      // Three loads, each built in full: every model, data test and unit test.
+      const summaries = [
+        ...output.matchAll(/Done\. PASS=(\d+) .*TOTAL=(\d+)/g),
+      ];
+      assert.equal(summaries.length, 3, output);
+      for (const [line, pass, total] of summaries) {
+        assert.equal(pass, total, line);
+        assert.match(line, /WARN=0 ERROR=0 SKIP=0/);
+      }
+      assert.equal(
+        summaries[0][2],
+        reference.summary.match(/TOTAL=(\d+)/)?.[1],
+        "the emulator ran other nodes than DuckDB",
+      );
+
+      // Every bronze, silver and gold relation equals DuckDB's.
+      const relations = await withWarehouse(
+        db,
+        async (query) =>
+          (await query(
+            "select table_schema || '.' || table_name from information_schema.tables where table_schema in ('bronze', 'silver', 'gold') order by 1",
+          )).map((row) => String(row[0])),
+      );
+      assert.ok(relations.length >= 8, `relations: ${relations}`);
+      for (const relation of relations) {
+        assert.match(
+          output,
+          new RegExp(`compare ${relation}: same \\d+ rows`),
+          `${relation} differs on the emulator:\n${output}`,
+        );
+      }
+      assert.match(
+        output,
+        /compare silver\.silver_quarantined_stock_quotes: same 7 rows/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

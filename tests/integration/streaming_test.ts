@@ -1,0 +1,326 @@
+/**
+ * The streaming path on real services: Apache Kafka (KRaft) and MinIO, started
+ * natively by `servicesUp()` (the same as `deno task services:up`). These
+ * tests fail, never skip, when a service cannot start. The fault-injection
+ * suite on the same services is tests/faults/faults_test.ts.
+ *
+ * Each test uses a topic of its own (which is also its lake prefix), so tests
+ * never see each other's events.
+ */
+import assert from "node:assert/strict";
+import { partitionFor } from "../../lib/stream/partitioner.ts";
+import { userCache } from "../../dev/cache.ts";
+import { kafkaLibs } from "../../dev/services/kafka.ts";
+import { venvBin } from "../../lib/transform/venv.ts";
+import {
+  assertSuccess,
+  ROOT,
+  run,
+  spawn,
+  SYMBOLS,
+  watch,
+  withWarehouse,
+} from "../_helpers.ts";
+import {
+  assertExactlyOnce,
+  committedTotal,
+  landedLines,
+  scenario,
+  waitForCommitted,
+  withAdmin,
+} from "../_streaming.ts";
+import { until } from "../_wait.ts";
+
+Deno.test({
+  name:
+    "(a) N events produced on real Kafka and MinIO are exactly N landed, loaded and in silver",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("a");
+    const n = 2_000;
+    assertSuccess(
+      await run("producer.ts", ["--count", String(n), "--rate", "100000"], env),
+      "produce",
+    );
+    const consumed = await run("consumer.ts", ["--drain"], env);
+    assertSuccess(consumed, "consume");
+    assert.match(
+      consumed.stderr,
+      new RegExp(
+        `msg="consumer finished" consumed=${n} events=${n} deadLetters=0`,
+      ),
+    );
+
+    const landed = await assertExactlyOnce({ services, topic, env, db }, n);
+    assert.equal(landed.lines.length, n);
+    for (const line of landed.lines) {
+      assert.equal(
+        line._stream.partition,
+        partitionFor(line.symbol, 3),
+        `${line.symbol} left its partition`,
+      );
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "two live consumers in one group split the partitions, and the survivor takes them all back when one dies, without loss",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("rebalance");
+    const n = 2_000;
+    const group = `${topic}-lake`;
+    const consumerEnv = { ...env, FLUSH_MAX_AGE_MS: "500" };
+    const assigned =
+      /msg="partitions assigned".* partitions=\[([0-9][0-9,]*)\]/;
+    const share = (line: string) =>
+      assigned.exec(line)![1].split(",").map(Number);
+    const producer = spawn("producer.ts", [
+      "--count",
+      String(n),
+      "--rate",
+      "200",
+    ], env);
+    const first = watch("consumer.ts", [], consumerEnv);
+    assert.deepEqual(share(await first.lines.until(assigned, 60_000)), [
+      0,
+      1,
+      2,
+    ]);
+    await until(async () => await committedTotal(services, topic, group) > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: "the first consumer's first commit",
+    });
+
+    // A second member joins: the first hands its partitions back, and the
+    // group splits them between the two live members.
+    const second = watch("consumer.ts", [], consumerEnv);
+    const secondShare = share(await second.lines.until(assigned, 60_000));
+    await first.lines.until(
+      /msg="revoking partitions" reason=rebalance .*partitions=\[0,1,2\]/,
+      60_000,
+    );
+    const firstShare = share(await first.lines.until(assigned, 60_000));
+    assert.deepEqual(
+      [...firstShare, ...secondShare].sort(),
+      [0, 1, 2],
+      `the shares ${firstShare} and ${secondShare} split the topic`,
+    );
+    // The second member lands and commits its own share.
+    const committedAt = async (partitions: number[]) =>
+      (await withAdmin(
+        services,
+        (admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      ))[0].partitions
+        .filter((p) => partitions.includes(p.partition))
+        .reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    const before = await committedAt(secondShare);
+    await until(async () => await committedAt(secondShare) > before, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: `a commit by the second member on partitions ${secondShare}`,
+    });
+
+    // The first dies: once its session expires, the survivor holds all three.
+    first.child.kill("SIGKILL");
+    await first.child.status;
+    await second.lines.until(
+      /msg="partitions assigned".* partitions=\[0,1,2\]/,
+      60_000,
+    );
+
+    assertSuccess(await producer.finished, "produce");
+    await waitForCommitted(services, topic, group, n, 90_000);
+    second.child.kill("SIGTERM");
+    const drained = second.lines.drain();
+    assert.equal((await second.child.status).code, 0);
+    await drained;
+
+    await assertExactlyOnce({ services, topic, env, db }, n);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "Kafka's own console consumer reads our keys, each symbol in its murmur2 partition",
+  sanitizeResources: false,
+  async fn() {
+    const { topic, env } = await scenario("console");
+    const n = 100;
+    assertSuccess(
+      await run("producer.ts", ["--count", String(n), "--rate", "100000"], env),
+      "produce",
+    );
+    const output = await new Deno.Command("java", {
+      args: [
+        "-cp",
+        `${kafkaLibs(userCache())}/*`,
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--bootstrap-server",
+        env.KAFKA_BROKERS,
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        String(n),
+        "--timeout-ms",
+        "20000",
+        "--property",
+        "print.partition=true",
+        "--property",
+        "print.key=true",
+        "--property",
+        "key.separator=|",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    const records = text.trim().split("\n").filter((l) =>
+      l.startsWith("Partition:")
+    );
+    assert.equal(records.length, n, new TextDecoder().decode(output.stderr));
+    const seen = new Set<string>();
+    for (const record of records) {
+      const [partition, key, value] = record.split("|");
+      const event = JSON.parse(value);
+      assert.equal(event.symbol, key);
+      assert.equal(
+        Number(partition.replace(/^Partition:/, "")),
+        partitionFor(key, 3),
+      );
+      seen.add(key);
+    }
+    assert.deepEqual([...seen].sort(), [...SYMBOLS].sort());
+  },
+});
+
+Deno.test({
+  name:
+    "the AWS CLI lists the same objects in the private bucket that the consumer wrote",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env } = await scenario("awscli");
+    assertSuccess(
+      await run("producer.ts", ["--count", "50", "--rate", "100000"], env),
+      "produce",
+    );
+    assertSuccess(await run("consumer.ts", ["--drain"], env), "consume");
+    const output = await new Deno.Command(venvBin("aws"), {
+      args: [
+        "--endpoint-url",
+        services.S3_ENDPOINT,
+        "s3api",
+        "list-objects-v2",
+        "--bucket",
+        services.S3_BUCKET,
+        "--prefix",
+        `${topic}/`,
+        "--output",
+        "json",
+      ],
+      env: {
+        AWS_ACCESS_KEY_ID: services.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: services.AWS_SECRET_ACCESS_KEY,
+        AWS_DEFAULT_REGION: services.S3_REGION,
+      },
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const listed = JSON.parse(new TextDecoder().decode(output.stdout));
+    const keys: string[] = listed.Contents.map((o: { Key: string }) => o.Key);
+    const ours = await landedLines(services, topic);
+    assert.equal(keys.length, ours.objects);
+    for (const key of keys) {
+      assert.match(
+        key,
+        new RegExp(
+          `^${topic}/symbol=[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/${topic}\\+[0-9a-f]{8}\\+\\d\\+\\d{20}\\+\\d{20}\\.ndjson\\.gz$`,
+        ),
+      );
+    }
+    // Without credentials the bucket answers 403.
+    const anonymous = await fetch(
+      `${services.S3_ENDPOINT}/${services.S3_BUCKET}/${keys[0]}`,
+    );
+    await anonymous.body?.cancel();
+    assert.equal(anonymous.status, 403);
+  },
+});
+
+Deno.test({
+  name:
+    "the producer creates the topic with 3 partitions and, on SIGTERM, flushes what it read before exiting 0",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env } = await scenario("sigterm");
+    const producer = spawn("producer.ts", ["--rate", "500"], env);
+    // SIGTERM once the topic holds some of what it published.
+    await until(async () => {
+      const offsets = await withAdmin(
+        services,
+        async (admin) =>
+          (await admin.listTopics()).includes(topic)
+            ? await admin.fetchTopicOffsets(topic)
+            : [],
+      );
+      return offsets.reduce((n, p) => n + Number(p.high), 0) > 0;
+    }, { timeoutMs: 60_000, intervalMs: 200, what: "published events" });
+    producer.child.kill("SIGTERM");
+    const result = await producer.finished;
+    assert.equal(result.code, 0, result.stderr);
+    const published = Number(
+      /msg="producer finished" published=(\d+)/.exec(result.stderr)?.[1],
+    );
+    assert.ok(published > 0, result.stderr);
+
+    const offsets = await withAdmin(
+      services,
+      (admin) => admin.fetchTopicOffsets(topic),
+    );
+    assert.equal(offsets.length, 3);
+    assert.equal(
+      offsets.reduce((n, p) => n + Number(p.high), 0),
+      published,
+      "every acknowledged event is in the topic",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "an embedded run and a Kafka run into one warehouse keep every event, though their offsets overlap",
+  sanitizeResources: false,
+  async fn() {
+    const { env, db, dir } = await scenario("two-logs");
+    const embedded = {
+      ...env,
+      KAFKA_BROKERS: "",
+      S3_BUCKET: "",
+      STREAM_DIR: `${dir}/stream`,
+      LAKE_DIR: `${dir}/lake`,
+    };
+    assertSuccess(
+      await run("demo.ts", ["--count", "40", "--rate", "100000"], embedded),
+      "embedded demo",
+    );
+    assertSuccess(
+      await run("demo.ts", ["--count", "40", "--rate", "100000"], env),
+      "Kafka demo",
+    );
+    assert.deepEqual(
+      await withWarehouse(db, (query) =>
+        query(
+          "select split_part(stream_id, ':', 1), count(*)::integer, min(stream_offset)::integer from raw.source_stock_quotes group by 1 order by 1",
+        )),
+      [["embedded", 40, 0], ["kafka", 40, 0]],
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});

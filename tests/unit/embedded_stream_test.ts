@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { partitionFor } from "../../lib/stream/partitioner.ts";
+import type { MessageBatch, StreamMessage } from "../../lib/stream/stream.ts";
+import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
+import { until } from "../_wait.ts";
+
+function stream(dir: string, partitions = 3) {
+  return new EmbeddedStream({
+    dir,
+    topic: "stock-quotes",
+    partitions,
+    pollIntervalMs: 10,
+  });
+}
+
+/** Reads everything currently in the stream as `group`, committing nothing. */
+async function readAll(
+  s: EmbeddedStream,
+  group: string,
+): Promise<StreamMessage[]> {
+  const consumer = await s.consumer(group);
+  const ends = await consumer.endOffsets();
+  const total = ends.reduce((n, e) => n + e.offset, 0);
+  const seen: StreamMessage[] = [];
+  const running = consumer.run({
+    onBatch(batch: MessageBatch) {
+      seen.push(...batch.messages);
+      return Promise.resolve();
+    },
+    onRevoked: () => Promise.resolve(),
+  });
+  const started = committedStart(await consumer.committedOffsets());
+  await until(() => seen.length >= total - started, {
+    what: `${total - started} messages`,
+  });
+  await consumer.stop();
+  await running;
+  return seen;
+}
+
+function committedStart(offsets: { offset: number }[]): number {
+  return offsets.reduce((n, o) => n + o.offset, 0);
+}
+
+Deno.test("EmbeddedStream keys each symbol to Kafka's default partition, offsets from 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir);
+  const producer = await s.producer();
+  const symbols = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
+  await producer.send(
+    symbols.flatMap((key) =>
+      [1, 2].map((n) => ({ key, value: `${key}-${n}` }))
+    ),
+  );
+  await producer.close();
+
+  const messages = await readAll(s, "g");
+  assert.equal(messages.length, 10);
+  for (const m of messages) assert.equal(m.partition, partitionFor(m.key!, 3));
+  for (let p = 0; p < 3; p++) {
+    const offsets = messages.filter((m) => m.partition === p).map((m) =>
+      m.offset
+    );
+    assert.deepEqual(offsets, offsets.map((_, i) => i));
+  }
+  // Order per key is kept.
+  for (const key of symbols) {
+    assert.deepEqual(
+      messages.filter((m) => m.key === key).map((m) => m.value),
+      [
+        `${key}-1`,
+        `${key}-2`,
+      ],
+    );
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream continues offsets across producers, so a later run never reuses them", async () => {
+  const dir = await Deno.makeTempDir();
+  for (let run = 0; run < 3; run++) {
+    const producer = await stream(dir, 1).producer();
+    await producer.send([{ key: "AAPL", value: `run-${run}` }]);
+    await producer.close();
+  }
+  const messages = await readAll(stream(dir, 1), "g");
+  assert.deepEqual(messages.map((m) => [m.offset, m.value]), [[0, "run-0"], [
+    1,
+    "run-1",
+  ], [
+    2,
+    "run-2",
+  ]]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream keeps the partition count the topic was created with", async () => {
+  const dir = await Deno.makeTempDir();
+  await stream(dir, 2).ensureTopic();
+  const consumer = await stream(dir, 5).consumer("g");
+  assert.equal((await consumer.endOffsets()).length, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream resumes a group from its committed offset", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir, 1);
+  const producer = await s.producer();
+  await producer.send(
+    Array.from({ length: 5 }, (_, i) => ({ key: "AAPL", value: `v${i}` })),
+  );
+
+  const first = await s.consumer("g");
+  const got: number[] = [];
+  const running = first.run({
+    async onBatch(batch) {
+      got.push(...batch.messages.map((m) => m.offset));
+      await first.commit([{ partition: 0, offset: 3 }]);
+    },
+    onRevoked: () => Promise.resolve(),
+  });
+  await until(() => got.length >= 5, { what: "5 messages" });
+  await first.stop();
+  await running;
+  assert.deepEqual(await first.committedOffsets(), [{
+    partition: 0,
+    offset: 3,
+  }]);
+
+  await producer.send([{ key: "AAPL", value: "v5" }]);
+  await producer.close();
+  const rest = await readAll(s, "g");
+  assert.deepEqual(rest.map((m) => m.value), ["v3", "v4", "v5"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream resumes from an offset committed without a byte position", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir, 1);
+  const producer = await s.producer();
+  await producer.send(
+    Array.from({ length: 4 }, (_, i) => ({ key: "K", value: `v${i}` })),
+  );
+  await producer.close();
+  await Deno.writeTextFile(
+    join(dir, "stock-quotes", "offsets", "g.json"),
+    JSON.stringify({ 0: { offset: 2 } }),
+  );
+  assert.deepEqual((await readAll(s, "g")).map((m) => m.value), ["v2", "v3"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream drops a torn last line left by a crashed producer", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir, 1);
+  let producer = await s.producer();
+  await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
+  await producer.close();
+  const log = join(dir, "stock-quotes", "partition-0.log");
+  await Deno.writeTextFile(log, '{"o":2,"ts":1,"k":"K","v":"tor', {
+    append: true,
+  });
+
+  producer = await s.producer();
+  await producer.send([{ key: "K", value: "c" }]);
+  await producer.close();
+  assert.deepEqual((await readAll(s, "g")).map((m) => [m.offset, m.value]), [
+    [0, "a"],
+    [1, "b"],
+    [
+      2,
+      "c",
+    ],
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream allows one producer at a time", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await stream(dir).producer();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { EmbeddedStream } from "${new URL(
+        "../../lib/stream/embedded/stream.ts",
+        import.meta.url,
+      )}";
+       await new EmbeddedStream({ dir: ${
+        JSON.stringify(dir)
+      }, topic: "stock-quotes" }).producer();`,
+    ],
+    stderr: "piped",
+  });
+  const { success, stderr } = await child.output();
+  assert.equal(success, false);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    /another process is producing/,
+  );
+  await first.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream rejects unsafe topic and group names", async () => {
+  assert.throws(
+    () => new EmbeddedStream({ dir: "x", topic: "../etc" }),
+    /Cannot use the embedded stream as 'topic' must match/,
+  );
+  const dir = await Deno.makeTempDir();
+  await assert.rejects(() => stream(dir).consumer("a/b"), RangeError);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream keeps its identity across runs and gets a new one when recreated", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await stream(dir).identity();
+  assert.match(first, /^embedded:[0-9a-f-]{36}$/);
+  assert.equal(await stream(dir).identity(), first);
+  await Deno.remove(join(dir, "stock-quotes"), { recursive: true });
+  assert.notEqual(await stream(dir).identity(), first);
+  await Deno.remove(dir, { recursive: true });
+});

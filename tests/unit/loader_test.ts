@@ -1,0 +1,572 @@
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { eventKey } from "../../lib/lake/keys.ts";
+import { encodeLines } from "../../lib/lake/ndjson.ts";
+import { LocalLake } from "../../lib/lake/local.ts";
+import { parseLoadArgs } from "../../lib/app/cli.ts";
+import { parseLandedLine } from "../../lib/contract/landed_line.ts";
+import {
+  checkSelection,
+  loadNewObjects,
+  type LoadSelection,
+} from "../../lib/load/loader.ts";
+import { setLogSink } from "../../lib/runtime/log.ts";
+import type { LandedLine } from "../../lib/contract/landed_line.ts";
+import { CoordinateClashError } from "../../lib/warehouse/warehouse.ts";
+import { DuckDBWarehouse } from "../../lib/warehouse/duckdb/warehouse.ts";
+
+const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
+
+const STREAM = "embedded:loader-test";
+
+function landed(
+  partition: number,
+  offset: number,
+  { stream = STREAM, price = 100 + offset / 100 } = {},
+): LandedLine {
+  return {
+    symbol: "AAPL",
+    c: price,
+    d: 1,
+    dp: 1,
+    h: 500,
+    l: 50,
+    o: 100,
+    pc: 99,
+    t: T + offset,
+    fetched_at: (T + offset) * 1000,
+    source: "simulated",
+    _stream: {
+      id: stream,
+      topic: "stock-quotes",
+      partition,
+      offset,
+      timestamp: (T + offset) * 1000 + 3,
+    },
+  };
+}
+
+/** Writes one object holding `offsets` of a partition, named as the consumer would. */
+async function land(
+  lake: LocalLake,
+  partition: number,
+  offsets: number[],
+  extra: string[] = [],
+  options: { stream?: string; price?: number } = {},
+) {
+  const key = eventKey("AAPL", "2026-11-20", {
+    streamId: options.stream ?? STREAM,
+    topic: "stock-quotes",
+    partition,
+    firstOffset: offsets[0],
+    lastOffset: offsets[offsets.length - 1],
+  });
+  const lines = [
+    ...offsets.map((o) => JSON.stringify(landed(partition, o, options))),
+    ...extra,
+  ];
+  await lake.put(key, await encodeLines(lines));
+  return key;
+}
+
+async function query(path: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: "READ_ONLY",
+  });
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRows();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function loadOnce(lake: LocalLake, path: string) {
+  const warehouse = await DuckDBWarehouse.open(path);
+  try {
+    return await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      filesPerLoad: 400,
+    });
+  } finally {
+    await warehouse.close();
+  }
+}
+
+Deno.test("loadNewObjects loads every object once, past 1,000 objects, and a re-run loads nothing", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  for (let i = 0; i < 1_200; i++) await land(lake, i % 3, [i * 2, i * 2 + 1]);
+
+  const first = await loadOnce(lake, db);
+  assert.deepEqual(first, {
+    listed: 1_200,
+    files: 1_200,
+    rows: 2_400,
+    inserted: 2_400,
+    duplicates: 0,
+    rejected: 0,
+  });
+  const again = await loadOnce(lake, db);
+  assert.deepEqual(again, {
+    listed: 1_200,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  });
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, count(distinct file_name)::integer from raw.source_stock_quotes",
+    ),
+    [[2_400, 1_200]],
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[1_200]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects bounds each transaction by compressed bytes as well as objects", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  for (let i = 0; i < 10; i++) {
+    await land(lake, 0, [i * 3, i * 3 + 1, i * 3 + 2]);
+  }
+  let size = 0;
+  for await (const object of lake.list("stock-quotes/")) {
+    size = Math.max(size, object.size);
+  }
+  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
+  const transactions: number[] = [];
+  try {
+    const totals = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      bytesPerLoad: 1, // every object is over it: one object per transaction
+      onProgress: (t) => transactions.push(t.files),
+    });
+    assert.equal(totals.inserted, 30);
+  } finally {
+    await warehouse.close();
+  }
+  assert.deepEqual(transactions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects counts an event once when objects overlap after a consumer crash", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // Before the crash: offsets 10..14 landed but not committed; after it: 10..12 and 13..16.
+  await land(lake, 0, [10, 11, 12, 13, 14]);
+  assert.equal((await loadOnce(lake, db)).inserted, 5);
+  await land(lake, 0, [10, 11, 12]);
+  await land(lake, 0, [13, 14, 15, 16]);
+  const second = await loadOnce(lake, db);
+  assert.deepEqual(second, {
+    listed: 3,
+    files: 2,
+    rows: 7,
+    inserted: 2,
+    duplicates: 5,
+    rejected: 0,
+  });
+  const offsets = await query(
+    db,
+    "select stream_offset from raw.source_stock_quotes order by 1",
+  );
+  assert.deepEqual(offsets.map((r) => Number(r[0])), [
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+  ]);
+  assert.deepEqual(
+    await query(
+      db,
+      "select rows_in_file, rows_inserted, rows_duplicate from raw.load_ledger order by file_name",
+    ),
+    [[3, 0, 3], [5, 5, 0], [4, 2, 2]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects keeps refused lines with their reason and loads the rest", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  const noCoordinates = JSON.stringify({ ...landed(0, 3), _stream: undefined });
+  const badPrice = JSON.stringify({ ...landed(0, 4), l: 600 });
+  await land(lake, 0, [1, 2], [noCoordinates, badPrice, "not json"]);
+  const totals = await loadOnce(lake, db);
+  assert.equal(totals.inserted, 2);
+  assert.equal(totals.rejected, 3);
+  assert.deepEqual(
+    await query(
+      db,
+      "select line_number, reason_field, reason_rule from raw.rejected_stock_quotes order by 1",
+    ),
+    [
+      [
+        3,
+        "_stream",
+        "must hold the stream coordinates {id, topic, partition, offset, timestamp}",
+      ],
+      [4, "l", "must not exceed h (500)"],
+      [
+        5,
+        "event",
+        "must be valid JSON (Unexpected token 'o', \"not json\" is not valid JSON)",
+      ],
+    ],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("DuckDBWarehouse stages from DuckDB's own read only the objects it read exactly as checked", async () => {
+  const lines: string[] = [];
+  const restore = setLogSink({ write: (line) => lines.push(line) });
+  const level = Deno.env.get("LOG_LEVEL");
+  Deno.env.set("LOG_LEVEL", "debug");
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  try {
+    // read natively: two clean objects
+    await land(lake, 0, [1, 2, 3]);
+    await land(lake, 1, [1, 2]);
+    // checked rows: a refused line; CRLF endings (DuckDB drops the \r, the
+    // checked line keeps it); and an empty object
+    await land(lake, 2, [1, 2], ["not json"]);
+    const crlf = eventKey("AAPL", "2026-11-20", {
+      streamId: STREAM,
+      topic: "stock-quotes",
+      partition: 3,
+      firstOffset: 1,
+      lastOffset: 2,
+    });
+    const crlfLines = [1, 2].map((o) => JSON.stringify(landed(3, o)) + "\r");
+    await lake.put(crlf, await encodeLines(crlfLines));
+    const totals = await loadOnce(lake, db);
+    assert.deepEqual(
+      { inserted: totals.inserted, rejected: totals.rejected },
+      { inserted: 9, rejected: 1 },
+    );
+    const staged = lines.filter((l) => l.includes("msg=staged"));
+    assert.equal(staged.length, 1);
+    assert.match(staged[0], /native_objects=2 checked_objects=2/);
+    // RAW keeps every line verbatim, whichever way it was staged
+    const expected = [
+      ...[1, 2, 3].map((o) => JSON.stringify(landed(0, o))),
+      ...[1, 2].map((o) => JSON.stringify(landed(1, o))),
+      ...[1, 2].map((o) => JSON.stringify(landed(2, o))),
+      ...crlfLines,
+    ];
+    assert.deepEqual(
+      (await query(
+        db,
+        "select v::varchar from raw.source_stock_quotes order by stream_partition, stream_offset",
+      )).map((row) => row[0]),
+      expected,
+    );
+
+    // An object DuckDB cannot read (invalid UTF-8) sends the whole batch to
+    // the checked rows; the load still completes.
+    const key = eventKey("AAPL", "2026-11-20", {
+      streamId: STREAM,
+      topic: "stock-quotes",
+      partition: 4,
+      firstOffset: 1,
+      lastOffset: 1,
+    });
+    const body = new TextEncoder().encode(JSON.stringify(landed(4, 1)) + "\n");
+    const broken = new Uint8Array([
+      ...body.slice(0, 12),
+      0xff,
+      0xfe,
+      ...body.slice(12),
+    ]);
+    const { gzipSync } = await import("node:zlib");
+    await lake.put(key, new Uint8Array(gzipSync(broken)));
+    await land(lake, 5, [1, 2]);
+    const again = await loadOnce(lake, db);
+    assert.deepEqual(
+      {
+        files: again.files,
+        inserted: again.inserted,
+        rejected: again.rejected,
+      },
+      { files: 2, inserted: 2, rejected: 1 },
+    );
+    assert.match(
+      lines.filter((l) => l.includes("msg=staged")).pop() ?? "",
+      /native_objects=0 checked_objects=2/,
+    );
+  } finally {
+    restore();
+    if (level === undefined) Deno.env.delete("LOG_LEVEL");
+    else Deno.env.set("LOG_LEVEL", level);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseLandedLine returns the row with its stream coordinates", () => {
+  const line = JSON.stringify(landed(2, 42));
+  assert.deepEqual(parseLandedLine(line), {
+    line,
+    streamId: STREAM,
+    topic: "stock-quotes",
+    partition: 2,
+    offset: 42,
+    timestamp: (T + 42) * 1000 + 3,
+  });
+});
+
+Deno.test("DuckDBWarehouse waits for another process's lock, then says who holds it", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/warehouse.duckdb`;
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { DuckDBInstance } from "@duckdb/node-api";
+       const i = await DuckDBInstance.create(${JSON.stringify(db)});
+       await (await i.connect()).run("create table t (x int)");
+       console.log("holding"); await new Promise((r) => setTimeout(r, 5000));`,
+    ],
+    cwd: new URL("../..", import.meta.url).pathname,
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  const restore = setLogSink({ write() {} });
+  await assert.rejects(
+    () => DuckDBWarehouse.open(db, { lockWaitMs: 300 }),
+    /Cannot open the DuckDB warehouse .* as another process \(dbt, or another loader\) has held it for 300 ms/,
+  );
+  restore();
+  holder.kill();
+  await holder.status;
+  await holder.stdout.cancel();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects keeps the events of two logs apart even when topic, partition and offsets match", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // The embedded stream and a Kafka cluster both start topic stock-quotes at offset 0.
+  await land(lake, 0, [0, 1, 2], [], { stream: "embedded:6f1e", price: 101 });
+  await land(lake, 0, [0, 1, 2], [], {
+    stream: "kafka:jmM1yNe0TUiIy-nNOOq5Ew",
+    price: 202,
+  });
+  const totals = await loadOnce(lake, db);
+  assert.equal(totals.inserted, 6);
+  assert.equal(totals.duplicates, 0);
+  assert.deepEqual(
+    await query(
+      db,
+      "select stream_id, count(*)::integer from raw.source_stock_quotes group by 1 order by 1",
+    ),
+    [["embedded:6f1e", 3], ["kafka:jmM1yNe0TUiIy-nNOOq5Ew", 3]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadNewObjects refuses, and rolls back, events that reuse the coordinates of different events", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  await land(lake, 0, [0, 1, 2], [], { price: 101 });
+  assert.equal((await loadOnce(lake, db)).inserted, 3);
+  // A topic recreated in the same cluster: same identity, offsets from 0 again, other quotes.
+  await land(lake, 0, [0, 1], [], { price: 303 });
+  await assert.rejects(
+    () => loadOnce(lake, db),
+    (error: unknown) =>
+      error instanceof CoordinateClashError &&
+      error.message.startsWith(
+        "Cannot load as 2 row(s) reuse the stream coordinates of different events already loaded " +
+          "(first: embedded:loader-test stock-quotes partition 0 offset 0)",
+      ),
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[1]],
+  );
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, max(v->>'c') from raw.source_stock_quotes",
+    ),
+    [[3, "101"]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a backfill selection loads only its prefix and dates, and a reload restores deleted rows once", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  // Three days of AAPL and MSFT, 2 events per object, partitions kept apart.
+  const days = ["2026-11-18", "2026-11-19", "2026-11-20"];
+  let offset = 0;
+  for (const [d, date] of days.entries()) {
+    for (const [p, symbol] of ["AAPL", "MSFT"].entries()) {
+      const lines = [offset, offset + 1].map((o) => {
+        const line = landed(p, o);
+        line.symbol = symbol;
+        line.t = T - (2 - d) * 86_400 + o;
+        line.fetched_at = line.t * 1000;
+        return JSON.stringify(line);
+      });
+      await lake.put(
+        eventKey(symbol, date, {
+          streamId: STREAM,
+          topic: "stock-quotes",
+          partition: p,
+          firstOffset: offset,
+          lastOffset: offset + 1,
+        }),
+        await encodeLines(lines),
+      );
+    }
+    offset += 2;
+  }
+  const load = async (selection: LoadSelection) => {
+    const warehouse = await DuckDBWarehouse.open(db);
+    try {
+      return await loadNewObjects({
+        lake,
+        warehouse,
+        topic: "stock-quotes",
+        selection,
+      });
+    } finally {
+      await warehouse.close();
+    }
+  };
+
+  const aapl = await load({
+    prefix: "stock-quotes/symbol=AAPL/",
+    to: "2026-11-19",
+  });
+  assert.equal(aapl.listed, 3);
+  assert.equal(aapl.inserted, 4);
+  const rest = await load({ from: "2026-11-19" });
+  assert.equal(rest.files, 3); // AAPL 11-20, MSFT 11-19 and 11-20
+  assert.equal(rest.inserted, 6);
+  assert.deepEqual(await load({}), {
+    listed: 6,
+    files: 1,
+    rows: 2,
+    inserted: 2,
+    duplicates: 0,
+    rejected: 0,
+  });
+
+  // Lose one day of RAW rows; a reload of that day restores them, nothing else.
+  {
+    const instance = await DuckDBInstance.create(db);
+    const connection = await instance.connect();
+    await connection.run(
+      "delete from raw.source_stock_quotes where file_name like '%/date=2026-11-19/%'",
+    );
+    connection.closeSync();
+    instance.closeSync();
+  }
+  assert.deepEqual(await load({ from: "2026-11-19", to: "2026-11-19" }), {
+    listed: 6,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  }, "without --reload the ledger skips loaded objects");
+  const reload = await load({
+    from: "2026-11-19",
+    to: "2026-11-20",
+    reload: true,
+  });
+  assert.equal(reload.files, 4);
+  assert.equal(reload.inserted, 4);
+  assert.equal(reload.duplicates, 4);
+  assert.deepEqual(
+    await query(
+      db,
+      "select count(*)::integer, count(distinct (stream_partition, stream_offset))::integer from raw.source_stock_quotes",
+    ),
+    [[12, 12]],
+  );
+  assert.deepEqual(
+    await query(db, "select count(*)::integer from raw.load_ledger"),
+    [[6]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a backfill selection outside the topic or with impossible dates is refused before anything is read", () => {
+  for (
+    const [selection, message] of [
+      [{ prefix: "other-topic/" }, /'--prefix' must lie under/],
+      [{ prefix: "stock-quotes/../secrets/" }, /'--prefix' must lie under/],
+      [{ from: "2026-02-30" }, /'--from' must be a date YYYY-MM-DD/],
+      [{ to: "20261120" }, /'--to' must be a date/],
+      [{ from: "2026-11-20", to: "2026-11-19" }, /must not be after/],
+    ] as const
+  ) {
+    assert.throws(
+      () => checkSelection(selection, "stock-quotes"),
+      (error: Error) =>
+        error instanceof RangeError && message.test(error.message),
+    );
+  }
+  assert.deepEqual(
+    parseLoadArgs([
+      "--reload",
+      "--from",
+      "2026-11-19",
+      "--to",
+      "",
+      "--prefix",
+      " ",
+    ]),
+    {
+      selection: {
+        prefix: undefined,
+        from: "2026-11-19",
+        to: undefined,
+        reload: true,
+      },
+      help: false,
+    },
+  );
+  assert.throws(() => parseLoadArgs(["--since", "x"]), /Usage: deno task load/);
+});
