@@ -24,3 +24,15 @@ export function userCache(): string {
   }
   return join(home, ".cache", "stocks-pipeline");
 }
+
+/**
+ * The virtualenv of a test-only Python tool (`airflow`, `snowflake`), kept in
+ * the user cache so that a fresh clone reuses it; `ensureVenv` rebuilds it
+ * when its requirements file changes.
+ *
+ * @param name The tool's name.
+ * @returns The virtualenv's directory.
+ */
+export function toolVenv(name: string): string {
+  return join(userCache(), `venv-${name}`);
+}

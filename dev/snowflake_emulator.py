@@ -22,9 +22,9 @@ Exit code: dbt's (0 ok, 1 failures, 2 dbt could not run), or 3 when
 
 Run it with the emulator's virtualenv (requirements-snowflake.txt):
 
-    python3 -m venv .cache/venv-snowflake
-    .cache/venv-snowflake/bin/pip install -r requirements-snowflake.txt
-    .cache/venv-snowflake/bin/python dev/snowflake_emulator.py \
+    python3 -m venv ~/.cache/stocks-pipeline/venv-snowflake
+    ~/.cache/stocks-pipeline/venv-snowflake/bin/pip install -r requirements-snowflake.txt
+    ~/.cache/stocks-pipeline/venv-snowflake/bin/python dev/snowflake_emulator.py \
         --raw-from data/warehouse.duckdb --compare -- build
 
 The emulator is not Snowflake: it catches SQL that Snowflake's grammar

@@ -10,9 +10,8 @@ import { logger } from "../lib/runtime/log.ts";
 import { runMain } from "../lib/runtime/main.ts";
 import {
   formatEnv,
-  SERVICES_DIR,
-  SERVICES_ENV,
   servicesDown,
+  servicesSettings,
   servicesUp,
 } from "../dev/services.ts";
 
@@ -20,17 +19,18 @@ const log = logger("services");
 
 await runMain(async () => {
   const command = Deno.args[0];
+  const settings = servicesSettings();
   if (command === "up") {
     const started = performance.now();
-    const env = await servicesUp();
+    const env = await servicesUp(settings);
     log.info("services ready", {
-      env_file: SERVICES_ENV,
-      logs: SERVICES_DIR,
+      env_file: settings.envFile,
+      logs: settings.root,
       seconds: Math.round((performance.now() - started) / 100) / 10,
     });
     console.log(formatEnv(env).trimEnd());
   } else if (command === "down") {
-    const stopped = await servicesDown();
+    const stopped = await servicesDown(settings);
     log.info("services stopped", stopped);
   } else {
     console.error("Usage: deno task services:up | services:down");

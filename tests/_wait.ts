@@ -4,6 +4,9 @@
  * for a guessed time. And the seeded randomness of the fault tests, so that
  * a failing run can be repeated.
  */
+import { mulberry32 } from "../lib/produce/sources/simulated.ts";
+
+export { mulberry32 as seededRandom };
 
 /** Options of {@linkcode until}. */
 export interface UntilOptions {
@@ -41,21 +44,6 @@ export async function until(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-}
-
-/**
- * A seeded pseudo-random generator (mulberry32): the same seed gives the
- * same numbers in [0, 1).
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * ({@linkcode LoadSelection}); rows are still inserted once per stream
  * coordinates.
  *
- * The warehouse reads the objects itself (DuckDB: lib/load/line_check.ts checks each
+ * The warehouse reads the objects itself (DuckDB: lib/warehouse/duckdb/line_check.ts checks each
  * line again; Snowflake: COPY from a stage), so the loader only lists,
  * selects and batches them.
  *

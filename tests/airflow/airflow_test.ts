@@ -1,7 +1,7 @@
 /**
  * The Airflow DAGs (dags/) on real Airflow: apache-airflow 3.3.2 with its
  * Docker provider, pinned in requirements-airflow.txt and installed by this
- * test into .cache/venv-airflow.
+ * test into the user cache (`~/.cache/stocks-pipeline/venv-airflow`).
  *
  * - Airflow's DagBag parses the DAG files; the DAGs' shape, settings and
  *   commands are checked against deno.json, dbt and docker-compose.yml.
@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { SETTINGS } from "../../lib/runtime/config.ts";
 import { ensureVenv, venvBin } from "../../lib/transform/venv.ts";
 import { type ServicesEnv, servicesUp } from "../../dev/services.ts";
+import { toolVenv } from "../../dev/cache.ts";
 import {
   composeJson,
   CREDENTIALS,
@@ -35,7 +36,7 @@ import {
   SYMBOLS,
 } from "../_helpers.ts";
 
-const VENV = join(ROOT, ".cache", "venv-airflow");
+const VENV = toolVenv("airflow");
 const DAGS = join(ROOT, "dags");
 
 let installed: Promise<void> | undefined;

@@ -16,11 +16,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Reconciliation } from "../../lib/ops/reconcile.ts";
 import { sleep } from "../../lib/runtime/retry.ts";
-import { SERVICES_DIR } from "../../dev/services.ts";
+import {
+  servicesSettings,
+  startServicesKafka,
+  startServicesMinio,
+} from "../../dev/services.ts";
 import { daemonFiles, runningPid } from "../../dev/services/daemon.ts";
-import { startKafka } from "../../dev/services/kafka.ts";
-import { startMinio, stopMinio } from "../../dev/services/minio.ts";
-import { userCache } from "../../dev/cache.ts";
+import { stopMinio } from "../../dev/services/minio.ts";
 import { venvBin } from "../../lib/transform/venv.ts";
 import {
   assertSuccess,
@@ -182,7 +184,7 @@ Deno.test({
     await firstCommit(services, topic, group);
     let outage = 0;
     try {
-      await stopMinio(SERVICES_DIR);
+      await stopMinio(servicesSettings().root);
       const started = Date.now();
       // Every partition's writer has failed once: no commit is in flight.
       await failedOn(consumer.lines, [0, 1, 2], 30_000);
@@ -196,7 +198,7 @@ Deno.test({
       );
       outage = Date.now() - started;
     } finally {
-      await startMinio({ root: SERVICES_DIR, cache: userCache() });
+      await startServicesMinio(servicesSettings());
     }
     const restarted = performance.now();
     assertSuccess(await producer.finished, "produce");
@@ -233,7 +235,7 @@ Deno.test({
       "100",
     ], env);
     await firstCommit(services, topic, group);
-    const files = daemonFiles(SERVICES_DIR, "kafka");
+    const files = daemonFiles(servicesSettings().root, "kafka");
     const pid = await runningPid(files);
     assert.ok(pid, "Kafka is running");
     let restarted = 0;
@@ -243,7 +245,7 @@ Deno.test({
       Deno.kill(pid, "SIGKILL");
       await sleep(15_000);
     } finally {
-      await startKafka({ root: SERVICES_DIR, cache: userCache() });
+      await startServicesKafka(servicesSettings());
       restarted = performance.now();
     }
     const produced = await producer.finished;

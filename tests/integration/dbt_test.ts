@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { runDbt } from "../../lib/transform/dbt.ts";
 import { ensureVenv } from "../../lib/transform/venv.ts";
+import { toolVenv } from "../../dev/cache.ts";
 import {
   assertSuccess,
   ROOT,
@@ -222,12 +223,12 @@ Deno.test({
 
 // ---------------------------------------------------------------- Snowflake
 
-// Under .cache/, which is git-ignored and excluded from deno fmt, lint and check.
-const SNOWFLAKE_VENV = join(ROOT, ".cache", "venv-snowflake");
+// In the user cache, beside Kafka's jars and MinIO: a fresh clone reuses it.
+const SNOWFLAKE_VENV = toolVenv("snowflake");
 const SNOWFLAKE_REQUIREMENTS = join(ROOT, "requirements-snowflake.txt");
 
 /**
- * Creates or updates `.cache/venv-snowflake` from requirements-snowflake.txt
+ * Creates or updates the emulator's virtualenv from requirements-snowflake.txt
  * with the project's own `ensureVenv`; throws when Python or pip fails, so
  * the test fails rather than skips.
  */

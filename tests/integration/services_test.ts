@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatEnv, SERVICES_ENV, servicesUp } from "../../dev/services.ts";
+import { formatEnv, servicesSettings, servicesUp } from "../../dev/services.ts";
 import { startKafka } from "../../dev/services/kafka.ts";
 import { startMinio } from "../../dev/services/minio.ts";
 import { FatalError } from "../../lib/runtime/retry.ts";
@@ -98,7 +98,13 @@ Deno.test({
       "AWS_ACCESS_KEY_ID",
       "AWS_SECRET_ACCESS_KEY",
     ]);
-    assert.equal(await Deno.readTextFile(SERVICES_ENV), formatEnv(first));
-    assert.equal((await Deno.stat(SERVICES_ENV)).mode! & 0o777, 0o600);
+    assert.equal(
+      await Deno.readTextFile(servicesSettings().envFile),
+      formatEnv(first),
+    );
+    assert.equal(
+      (await Deno.stat(servicesSettings().envFile)).mode! & 0o777,
+      0o600,
+    );
   },
 });

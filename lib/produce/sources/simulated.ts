@@ -216,8 +216,11 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-/** A small, fast, seedable PRNG returning numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
+/**
+ * A small, fast, seedable PRNG (mulberry32): the same seed gives the same
+ * numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

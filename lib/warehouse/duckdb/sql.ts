@@ -68,7 +68,7 @@ export const DROP_STAGING =
 /**
  * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
  * DuckDB reads them itself: one column with no delimiter, quote or escape,
- * so a line comes whole; empty lines are skipped, as lib/lake/lake.ts does.
+ * so a line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does.
  */
 export function stageLinesSql(dir: string): string {
   const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
@@ -92,7 +92,7 @@ from staging_lines group by file_index`;
 
 /**
  * Every row to load: those of the objects marked `native` (every line passed
- * the event contract in lib/load/line_check.ts, and DuckDB read the same lines),
+ * the landed-line contract in ./line_check.ts, and DuckDB read the same lines),
  * straight from DuckDB's own read, and the checked rows of the others.
  */
 export const STAGED = `

@@ -136,7 +136,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   }
 
   /**
-   * Reads the objects and checks each line (lib/load/line_check.ts), then loads them in
+   * Reads the objects and checks each line (./line_check.ts), then loads them in
    * one transaction; rows already loaded (same coordinates) are skipped.
    *
    * Each object is fetched once into a scratch directory. While every line
