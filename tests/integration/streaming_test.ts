@@ -100,7 +100,7 @@ Deno.test({
     const second = watch("consumer.ts", [], consumerEnv);
     const secondShare = share(await second.lines.until(assigned, 60_000));
     await first.lines.until(
-      /msg="revoking partitions" reason=rebalance .*partitions=\[0,1,2\]/,
+      /msg="revoking partitions" reason=(rebalance|rejoin) .*partitions=\[0,1,2\]/,
       60_000,
     );
     const firstShare = share(await first.lines.until(assigned, 60_000));
