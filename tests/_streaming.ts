@@ -119,20 +119,32 @@ export async function reconcileRun(
   return JSON.parse(result.stdout) as Reconciliation;
 }
 
-/** Runs `work` with a kafkajs admin client on the local broker, then disconnects it. */
+/**
+ * Runs `work` (reads) with a kafkajs admin client on the local broker, then
+ * disconnects it. A broker that has just started answers NOT_COORDINATOR and
+ * the like until its coordinators are elected: such retriable errors are
+ * tried again for up to 30 s.
+ */
 export async function withAdmin<T>(
   services: ServicesEnv,
   work: (admin: Admin) => Promise<T>,
 ): Promise<T> {
-  const admin = new Kafka({
-    brokers: [services.KAFKA_BROKERS],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.disconnect();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const admin = new Kafka({
+      brokers: [services.KAFKA_BROKERS],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    try {
+      await admin.connect();
+      return await work(admin);
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true;
+      if (!retriable || Date.now() >= deadline) throw error;
+    } finally {
+      await admin.disconnect();
+    }
+    await sleep(200);
   }
 }
 

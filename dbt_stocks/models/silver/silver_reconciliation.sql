@@ -75,13 +75,13 @@ duplicated as (
 
 outcomes as (
 
-    select stream_id, stream_topic, 1 as is_silver, 0 as is_quarantined, 0 as is_lost
+    select stream_id, stream_topic, 'silver' as outcome
     from clean
     union all
-    select stream_id, stream_topic, 0, 1, 0
+    select stream_id, stream_topic, 'quarantined'
     from quarantined
     union all
-    select stream_id, stream_topic, 0, 0, 1
+    select stream_id, stream_topic, 'lost'
     from lost
 
 ),
@@ -91,9 +91,9 @@ counted as (
     select
         stream_id,
         stream_topic,
-        sum(is_silver) as silver_row_count,
-        sum(is_quarantined) as quarantined_row_count,
-        sum(is_lost) as lost_row_count
+        count(case when outcome = 'silver' then 1 end) as silver_row_count,
+        count(case when outcome = 'quarantined' then 1 end) as quarantined_row_count,
+        count(case when outcome = 'lost' then 1 end) as lost_row_count
     from outcomes
     group by stream_id, stream_topic
 
