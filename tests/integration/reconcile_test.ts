@@ -139,6 +139,52 @@ Deno.test({
     );
     assert.equal(report.totals.lost, 0);
 
+    // Silver loses two quotes, then holds one twice: silver_reconciliation
+    // counts them, and the exit code says so.
+    const sql = async (statements: string) => {
+      const db = await DuckDBInstance.create(join(dir, "warehouse.duckdb"));
+      const connection = await db.connect();
+      try {
+        await connection.run(statements);
+      } finally {
+        connection.closeSync();
+        db.closeSync();
+      }
+    };
+    const clean = "silver.silver_clean_stock_quotes";
+    await sql(`
+      create table silver.gone as
+        select * from ${clean} order by symbol, quote_ts limit 2;
+      delete from ${clean} where (symbol, quote_ts) in (select symbol, quote_ts from silver.gone);`);
+    ({ code, report } = await reconcile(dir));
+    assert.equal(code, 1);
+    assert.deepEqual(report.silver, {
+      rows: 148,
+      quarantined: 0,
+      lost: 2,
+      duplicated: 0,
+    });
+    assert.equal(report.totals.lost, 2);
+    await sql(`
+      insert into ${clean} select * from silver.gone;
+      insert into ${clean} select * from silver.gone order by symbol, quote_ts limit 1;`);
+    ({ code, report } = await reconcile(dir));
+    assert.equal(code, 1);
+    assert.deepEqual(
+      [
+        report.silver?.lost,
+        report.silver?.duplicated,
+        report.totals.duplicated,
+      ],
+      [0, 1, 1],
+    );
+    await sql(`
+      delete from ${clean} where (symbol, quote_ts) in (select symbol, quote_ts from silver.gone);
+      insert into ${clean} select * from silver.gone;
+      drop table silver.gone;`);
+    ({ code, report } = await reconcile(dir));
+    assert.equal(code, 0);
+
     // RAW loses rows of another partition: lost at loading, and the exit
     // code says so.
     const partition = Number(/\+(\d+)\+\d+\+\d+\.ndjson\.gz$/.exec(first)?.[1]);
