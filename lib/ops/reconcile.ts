@@ -20,6 +20,10 @@
  * Overlapping lake objects after a consumer crash hold some events twice;
  * that is `overlap`, expected and harmless, because RAW keeps each offset once.
  *
+ * The warehouse is read through `WarehouseInventory`
+ * (lib/warehouse/inventory.ts); silver's lost and duplicated rows come from
+ * the dbt model `silver_reconciliation`, so both warehouses count them alike.
+ *
  * @module
  */
 import { DEAD_LETTER_PREFIX } from "../lake/keys.ts";
