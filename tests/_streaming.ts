@@ -148,20 +148,23 @@ export async function withAdmin<T>(
   }
 }
 
-/** The group's committed offsets, summed over partitions (Kafka's own view). */
+/**
+ * The group's committed offsets, summed over partitions (Kafka's own view):
+ * all of them, or those of `partitions`.
+ */
 export function committedTotal(
   services: ServicesEnv,
   topic: string,
   groupId: string,
+  partitions?: number[],
 ): Promise<number> {
   return withAdmin(services, async (admin) => {
     const topics = await admin.listTopics();
     if (!topics.includes(topic)) return 0; // not created yet
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return offsets.partitions.reduce(
-      (n, p) => n + Math.max(0, Number(p.offset)),
-      0,
-    );
+    return offsets.partitions
+      .filter((p) => partitions?.includes(p.partition) ?? true)
+      .reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
   });
 }
 

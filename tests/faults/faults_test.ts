@@ -42,7 +42,7 @@ import {
   stopGracefully,
   waitForCommitted,
 } from "../_streaming.ts";
-import { faultSeed, seededRandom, until } from "../_wait.ts";
+import { faultSeed, seededRandom } from "../_wait.ts";
 
 /** The consumer's line for a flush that failed and will be retried. */
 const LANDING_FAILED =
@@ -67,19 +67,6 @@ async function failedAttempt(
     );
     if (Number(LANDING_FAILED.exec(line)![1]) >= attempt) return;
   }
-}
-
-/** Waits until the group has committed something of the topic. */
-function firstCommit(
-  services: Record<string, string>,
-  topic: string,
-  group: string,
-): Promise<void> {
-  return until(async () => await committedTotal(services, topic, group) > 0, {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    what: `a first commit of group ${group}`,
-  });
 }
 
 /** One row of the fault table. */
@@ -182,7 +169,7 @@ Deno.test({
       "--rate",
       "50",
     ], env);
-    await firstCommit(services, topic, group);
+    await waitForCommitted(services, topic, group, 1, 60_000);
     let outage = 0;
     try {
       await stopMinio(servicesSettings().root);
@@ -236,7 +223,7 @@ Deno.test({
       "--rate",
       "100",
     ], env);
-    await firstCommit(services, topic, group);
+    await waitForCommitted(services, topic, group, 1, 60_000);
     const files = daemonFiles(servicesSettings().root, "kafka");
     const pid = await runningPid(files);
     assert.ok(pid, "Kafka is running");

@@ -171,6 +171,16 @@ function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/** The consumer under test, over a fake kafkajs consumer and admin client. */
+function consumerOver(fake: FakeKafkaConsumer): KafkaConsumer {
+  return new KafkaConsumer(
+    fake as unknown as Consumer,
+    fakeAdmin(fake.calls),
+    TOPIC,
+    GROUP,
+  );
+}
+
 /** A consumer under test, running, with its fake and handlers. */
 async function started(): Promise<{
   fake: FakeKafkaConsumer;
@@ -180,12 +190,7 @@ async function started(): Promise<{
   calls: string[];
 }> {
   const fake = new FakeKafkaConsumer();
-  const consumer = new KafkaConsumer(
-    fake as unknown as Consumer,
-    fakeAdmin(fake.calls),
-    TOPIC,
-    GROUP,
-  );
+  const consumer = consumerOver(fake);
   const handlers = new RecordingHandlers();
   const running = consumer.run(handlers);
   running.catch(() => {});
@@ -377,12 +382,7 @@ Deno.test(
   "KafkaConsumer.stop() before run() only disconnects",
   quietly(async () => {
     const fake = new FakeKafkaConsumer();
-    const consumer = new KafkaConsumer(
-      fake as unknown as Consumer,
-      fakeAdmin(fake.calls),
-      TOPIC,
-      GROUP,
-    );
+    const consumer = consumerOver(fake);
     await consumer.stop();
     assert.deepEqual(fake.calls, [
       "pause",
