@@ -6,22 +6,34 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./lib/app/cli.ts";
 import { loadConfig } from "./lib/runtime/config.ts";
 import { flushLimits, openLake, openStream } from "./lib/app/wiring.ts";
 import { startLanding } from "./lib/land/landing.ts";
 import { logger } from "./lib/runtime/log.ts";
+import { preflight } from "./lib/app/preflight.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 import { reportProgress } from "./lib/ops/progress.ts";
 
 const log = logger("consumer");
 
+const USAGE = `Usage: deno task consume [--drain]
+Lands the stream in the lake (S3_BUCKET, else LAKE_DIR), committing each
+partition's offset only after its objects are durable. Runs until Ctrl-C or
+SIGTERM, then lands what it holds and commits.
+
+  --drain   land what the stream holds now, then exit (a one-shot job)`;
+
 await runMain(async () => {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { drain: { type: "boolean", default: false } },
+  const values = parseCommandLine("consume", Deno.args, {
+    drain: { type: "boolean" },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const config = loadConfig();
+  await preflight(config, { stream: true, lake: true });
   const shutdown = shutdownSignal();
   const stream = openStream(config);
   const lake = openLake(config);

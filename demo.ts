@@ -36,6 +36,7 @@ import { DbtWorker, runDbt } from "./lib/transform/dbt.ts";
 import { startLanding } from "./lib/land/landing.ts";
 import { loadNewObjects } from "./lib/load/loader.ts";
 import { logger } from "./lib/runtime/log.ts";
+import { preflight } from "./lib/app/preflight.ts";
 import { skipFields } from "./lib/produce/source.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 import { reportProgress } from "./lib/ops/progress.ts";
@@ -56,7 +57,7 @@ const USAGE = `Usage: deno task demo [--continuous] [options]
 ${SOURCE_USAGE}`;
 
 await runMain(async () => {
-  const args = parseSourceArgs(Deno.args, ["continuous"]);
+  const args = parseSourceArgs(Deno.args, ["continuous"], "demo");
   if (args.flags.help) {
     console.log(USAGE);
     return;
@@ -68,6 +69,7 @@ await runMain(async () => {
       `Cannot run --continuous as it measures freshness in the DuckDB warehouse: WAREHOUSE is ${config.warehouse}`,
     );
   }
+  await preflight(config, { stream: true, lake: true, warehouse: true });
   const shutdown = shutdownSignal();
   if (!continuous && args.source !== "replay" && args.count === undefined) {
     args.durationMs ??= DEFAULT_DURATION_MS;

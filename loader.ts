@@ -12,6 +12,7 @@ import { loadConfig } from "./lib/runtime/config.ts";
 import { openLake, openWarehouse } from "./lib/app/wiring.ts";
 import { checkSelection, loadNewObjects } from "./lib/load/loader.ts";
 import { logger } from "./lib/runtime/log.ts";
+import { preflight } from "./lib/app/preflight.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 
 const log = logger("loader");
@@ -24,6 +25,7 @@ await runMain(async () => {
   }
   const config = loadConfig();
   checkSelection(selection, config.topic);
+  await preflight(config, { warehouse: true });
   const signal = shutdownSignal();
   const lake = openLake(config);
   const warehouse = await openWarehouse(config);

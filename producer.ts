@@ -14,6 +14,7 @@ import {
 import { loadConfig } from "./lib/runtime/config.ts";
 import { openLake, openStream } from "./lib/app/wiring.ts";
 import { logger } from "./lib/runtime/log.ts";
+import { preflight } from "./lib/app/preflight.ts";
 import { skipFields } from "./lib/produce/source.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 import { reportProgress } from "./lib/ops/progress.ts";
@@ -28,6 +29,7 @@ await runMain(async () => {
     return;
   }
   const config = loadConfig();
+  await preflight(config, { stream: true, lake: true });
   const signal = runSignal(shutdownSignal(), args.durationMs);
   const source = buildSource(args, config);
   const stream = openStream(config);

@@ -9,19 +9,30 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../lib/app/cli.ts";
 import { loadConfig } from "../lib/runtime/config.ts";
 import { openLake, openStream, openWarehouse } from "../lib/app/wiring.ts";
 import { runMain } from "../lib/runtime/main.ts";
+import { preflight } from "../lib/app/preflight.ts";
 import { formatReconciliation, reconcile } from "../lib/ops/reconcile.ts";
 
+const USAGE = `Usage: deno task reconcile [--json]
+Compares, per partition of the topic, the stream's offsets, the events landed
+in the lake, the rows in RAW and the quotes in silver. Exits 1 when an event
+was lost or duplicated; what is still on its way is reported as pending.
+
+  --json   print the report as JSON`;
+
 await runMain(async () => {
-  const { values } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: { json: { type: "boolean", default: false } },
+  const values = parseCommandLine("reconcile", Deno.args, {
+    json: { type: "boolean" },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const config = loadConfig();
+  await preflight(config, { warehouse: true });
   const stream = openStream(config);
   const lake = openLake(config);
   const warehouse = await openWarehouse(config);

@@ -232,13 +232,24 @@ export function lineReader(stream: ReadableStream<Uint8Array>) {
         all.push(...parts);
       }
     },
-    async drain() {
-      if (reading && (await reading).done) return;
-      reading = undefined;
+    /** Reads to the end, keeping the lines in `seen` and `all`; returns `all`. */
+    async drain(): Promise<string[]> {
       for (;;) {
-        const { done } = await reader.read();
-        if (done) return;
+        const { done, value } = await (reading ?? reader.read());
+        reading = undefined;
+        if (done) break;
+        buffer += value;
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        seen.push(...parts);
+        all.push(...parts);
       }
+      if (buffer !== "") {
+        seen.push(buffer);
+        all.push(buffer);
+        buffer = "";
+      }
+      return all;
     },
   };
 }

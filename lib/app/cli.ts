@@ -42,43 +42,89 @@ export const SOURCE_USAGE = `Source options:
   --count N                           stop after N events
   --duration D                        stop after D, e.g. 20s, 5m, 1h (replay ends with its input)`;
 
+/** One option of {@linkcode parseCommandLine}. */
+export interface OptionSpec {
+  /** A flag, or an option that takes a value. */
+  type: "boolean" | "string";
+  /** Whether it may be given more than once. */
+  multiple?: boolean;
+  /** Value when absent. */
+  default?: string | string[];
+}
+
+/**
+ * Parses a task's command line strictly: every option must be declared, and
+ * `--help`/`-h` always is. A mistake is one line naming the option and the
+ * task, never the whole usage text.
+ *
+ * @param command The task, e.g. `demo`, as the message names it.
+ * @param args Command-line arguments.
+ * @param options The task's options.
+ * @returns The values by option name (flags absent are `undefined`).
+ * @throws {RangeError} On an unknown option, a missing value, a value given
+ * to a flag, or a positional argument.
+ */
+export function parseCommandLine(
+  command: string,
+  args: string[],
+  options: Record<string, OptionSpec>,
+): Record<string, string | string[] | boolean | undefined> {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...options,
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    const { code, message } = error as Error & { code?: string };
+    const what = /'([^']+)'/.exec(message)?.[1]?.split(" ")[0] ??
+      args.join(" ");
+    const reason = code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+      ? "is not one of its options"
+      : code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+      ? "is not an option (options start with --)"
+      : /argument missing/.test(message)
+      ? "needs a value"
+      : /does not take an argument/.test(message)
+      ? "is a flag and takes no value"
+      : `is not valid (${message})`;
+    throw new RangeError(
+      `Cannot run 'deno task ${command}' as '${what}' ${reason}: run 'deno task ${command} --help' for its options`,
+    );
+  }
+}
+
 /**
  * Parses the source options; unknown options are an error.
  *
  * @param args Command-line arguments.
  * @param booleans Extra boolean flags the caller accepts, e.g. `continuous`.
+ * @param command The task, as an error names it.
  * @returns The options.
- * @throws {RangeError} On an unknown option or an invalid value.
+ * @throws {RangeError} On an unknown option, an invalid value, or `--file`
+ * without `--source replay`.
  */
 export function parseSourceArgs(
   args: string[],
   booleans: string[] = [],
+  command = "produce",
 ): SourceArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        source: { type: "string", default: "simulated" },
-        file: { type: "string", multiple: true, default: [] },
-        rate: { type: "string" },
-        seed: { type: "string" },
-        count: { type: "string" },
-        duration: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-        ...Object.fromEntries(
-          booleans.map((
-            name,
-          ) => [name, { type: "boolean" as const, default: false }]),
-        ),
-      },
-    });
-  } catch (error) {
-    throw new RangeError(`${(error as Error).message}\n${SOURCE_USAGE}`);
-  }
-  const { values } = parsed;
+  const parsed = parseCommandLine(command, args, {
+    source: { type: "string", default: "simulated" },
+    file: { type: "string", multiple: true, default: [] },
+    rate: { type: "string" },
+    seed: { type: "string" },
+    count: { type: "string" },
+    duration: { type: "string" },
+    ...Object.fromEntries(
+      booleans.map((name) => [name, { type: "boolean" as const }]),
+    ),
+  });
+  const values = parsed as Record<string, unknown>;
   const source = values.source as string;
   if (!(SOURCES as readonly string[]).includes(source)) {
     throw new RangeError(
@@ -93,10 +139,15 @@ export function parseSourceArgs(
       "Cannot replay as '--file' must name a file or directory: current value is none",
     );
   }
-  const flags: Record<string, boolean> = { help: values.help as boolean };
-  for (const name of booleans) {
-    flags[name] = (values as Record<string, unknown>)[name] as boolean;
+  if (source !== "replay" && files.length > 0) {
+    throw new RangeError(
+      `Cannot read '--file' as it needs '--source replay': current values are --source ${source} --file ${
+        files.join(" --file ")
+      }`,
+    );
   }
+  const flags: Record<string, boolean> = { help: values.help === true };
+  for (const name of booleans) flags[name] = values[name] === true;
   return {
     source: source as SourceArgs["source"],
     files,
@@ -223,37 +274,26 @@ Backfill options:
  *
  * @param args Command-line arguments.
  * @returns The selection, and whether help was asked for.
- * @throws {RangeError} On an unknown option.
+ * @throws {RangeError} On an unknown option, in one line.
  */
 export function parseLoadArgs(
   args: string[],
 ): { selection: LoadSelection; help: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        prefix: { type: "string" },
-        from: { type: "string" },
-        to: { type: "string" },
-        reload: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new RangeError(`${(error as Error).message}\n${LOAD_USAGE}`);
-  }
+  const values = parseCommandLine("load", args, {
+    prefix: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    reload: { type: "boolean" },
+  });
   const given = (value: string | undefined) =>
     value === undefined || value.trim() === "" ? undefined : value.trim();
   return {
     selection: {
-      prefix: given(values.prefix),
-      from: given(values.from),
-      to: given(values.to),
-      reload: values.reload,
+      prefix: given(values.prefix as string | undefined),
+      from: given(values.from as string | undefined),
+      to: given(values.to as string | undefined),
+      reload: values.reload === true,
     },
-    help: values.help,
+    help: values.help === true,
   };
 }

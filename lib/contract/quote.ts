@@ -304,6 +304,7 @@ function show(value: unknown): string {
   let text: string;
   if (value === undefined) text = "missing";
   else if (typeof value === "string") text = JSON.stringify(value);
+  else if (typeof value === "number") text = String(value); // NaN, Infinity too
   else {
     try {
       text = JSON.stringify(value) ?? String(value);

@@ -10,6 +10,8 @@
  */
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { lastingFsError } from "../runtime/fs_errors.ts";
+import { FatalError } from "../runtime/retry.ts";
 import {
   type Lake,
   type LakeObject,
@@ -36,11 +38,46 @@ export class LocalLake implements Lake {
     this.location = pathToFileURL(this.root).href;
   }
 
-  /** Writes an object atomically and durably, never replacing other content. */
+  /**
+   * Writes an object atomically and durably, never replacing other content.
+   *
+   * @throws {FatalError} When the write can never succeed as things stand
+   * (a read-only file system, a denied permission, a file in the way); a
+   * failure that may heal (a full disk) is thrown as it is, to be retried.
+   */
   async put(key: string, body: Uint8Array): Promise<void> {
     const path = this.#path(key);
     const dir = path.slice(0, path.lastIndexOf("/"));
-    await Deno.mkdir(dir, { recursive: true });
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw this.#classified(error, true);
+    }
+    try {
+      await this.#write(path, dir, body, key);
+    } catch (error) {
+      throw this.#classified(error, false);
+    }
+  }
+
+  /** A lasting failure as a {@linkcode FatalError} with its reason; others as they are. */
+  #classified(error: unknown, mkdir: boolean): unknown {
+    const reason = lastingFsError(error, mkdir);
+    if (reason === undefined) return error;
+    return new FatalError(
+      `Cannot write to the lake ${this.location} as ${reason}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+
+  async #write(
+    path: string,
+    dir: string,
+    body: Uint8Array,
+    key: string,
+  ): Promise<void> {
     const temp = `${path}.${crypto.randomUUID()}.tmp`;
     try {
       using file = await Deno.open(temp, { write: true, createNew: true });

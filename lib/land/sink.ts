@@ -172,11 +172,12 @@ export class LakeSink implements ConsumerHandlers {
           try {
             await this.#flush(writer, "revoke", 1);
           } catch (error) {
-            log.warn("dropped an unlanded batch of a revoked partition", {
-              partition,
-              events: writer.size,
-              error,
-            });
+            // A lasting failure has already ended the run and is reported
+            // once, by the entry point; another failure is news.
+            log[isFatal(error) ? "debug" : "warn"](
+              "dropped an unlanded batch of a revoked partition",
+              { partition, events: writer.size, error },
+            );
           }
         })
       ),
@@ -248,7 +249,10 @@ export class LakeSink implements ConsumerHandlers {
   }
 }
 
-/** Failures that retrying cannot fix: wrong credentials or permissions. */
+/**
+ * Failures that retrying cannot fix: wrong credentials or permissions, a
+ * read-only or misconfigured lake (the lakes throw these as `FatalError`).
+ */
 function isFatal(error: unknown): boolean {
   return error instanceof FatalError ||
     error instanceof Deno.errors.PermissionDenied ||

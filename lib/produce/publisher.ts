@@ -71,6 +71,8 @@ export async function publish(
     lingerMs = 20,
   } = options;
   let taken = 0;
+  let firstReject: SourceReject | undefined;
+  let rejects = 0;
   const deadLetters = new SourceDeadLetters(lake, source.name);
   let batch: OutgoingMessage[] = [];
   let sending: Promise<void> = Promise.resolve();
@@ -97,6 +99,8 @@ export async function publish(
 
   const onReject = async (reject: SourceReject) => {
     stats.rejected++;
+    rejects++;
+    firstReject ??= reject;
     log.warn("rejected a source input", {
       position: reject.position,
       field: reject.rejection.field,
@@ -127,7 +131,26 @@ export async function publish(
     await deadLetters.flush();
   }
   if (failed) throw failed;
+  if (taken === 0 && firstReject) {
+    throw new RejectedInputError(source.name, rejects, firstReject);
+  }
   return stats;
+}
+
+/** Every input of a source was rejected: the run published nothing. */
+export class RejectedInputError extends Error {
+  /**
+   * @param source The source's name.
+   * @param count How many inputs were rejected.
+   * @param first The first of them.
+   */
+  constructor(source: string, count: number, first: SourceReject) {
+    const { field, rule, value } = first.rejection;
+    super(
+      `Cannot publish from ${source} as every one of its ${count} inputs was rejected, the first at ${first.position}: '${field}' ${rule}: current value is ${value} (all are in the lake under ${DEAD_LETTER_PREFIX}/source=${source}/)`,
+    );
+    this.name = "RejectedInputError";
+  }
 }
 
 /** Buffers a source's rejects and writes them under `dead-letter/source=<name>/`. */

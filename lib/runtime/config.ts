@@ -24,11 +24,17 @@ export interface Setting<T> {
 
 const text = (text: string) => text;
 
+/** Plain decimal numbers only: `Number()` would also take `0x10`, `1e3` and `0b1`. */
+const DECIMAL_INTEGER = /^\d+$/;
+const DECIMAL_NUMBER = /^\d+(\.\d+)?$/;
+
 function positiveInt(text: string, key: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value <= 0) {
+  if (
+    !DECIMAL_INTEGER.test(text) || !Number.isSafeInteger(value) || value <= 0
+  ) {
     throw new RangeError(
-      `Cannot read configuration as '${key}' must be a positive integer: current value is ${
+      `Cannot read configuration as '${key}' must be a positive decimal integer: current value is ${
         JSON.stringify(text)
       }`,
     );
@@ -38,9 +44,9 @@ function positiveInt(text: string, key: string): number {
 
 function positiveNumber(text: string, key: string): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) {
+  if (!DECIMAL_NUMBER.test(text) || !Number.isFinite(value) || value <= 0) {
     throw new RangeError(
-      `Cannot read configuration as '${key}' must be a positive number: current value is ${
+      `Cannot read configuration as '${key}' must be a positive decimal number: current value is ${
         JSON.stringify(text)
       }`,
     );
@@ -58,7 +64,15 @@ function symbols(text: string, key: string): string[] {
       }`,
     );
   }
-  return [...new Set(list)];
+  const repeated = list.find((s, i) => list.indexOf(s) !== i);
+  if (repeated !== undefined) {
+    throw new RangeError(
+      `Cannot read configuration as '${key}' must name each symbol once: ${repeated} is repeated in ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return list;
 }
 
 function oneOf<T extends string>(...choices: T[]) {

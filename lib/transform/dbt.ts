@@ -223,11 +223,15 @@ function finished(
   result: DbtResult,
   level: "info" | "debug" = "info",
 ): DbtResult {
-  log[level](`dbt ${args[0]} ${result.success ? "passed" : "failed"}`, {
-    target,
-    summary: result.summary || undefined,
-    seconds: Math.round((performance.now() - started) / 100) / 10,
-  });
+  // A failure is an error whatever the level of a routine run.
+  log[result.success ? level : "error"](
+    `dbt ${args[0]} ${result.success ? "passed" : "failed"}`,
+    {
+      target,
+      summary: result.summary || undefined,
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    },
+  );
   return result;
 }
 

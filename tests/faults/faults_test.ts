@@ -9,8 +9,9 @@
  * a broker down for 15 s). Where a kill's timing is random, it comes from a
  * seed the test prints (FAULT_SEED repeats it).
  *
- * The full-disk test mounts a small tmpfs for the local lake: only root can,
- * so it fails with that reason when run as another user (CI runs as root).
+ * The full-disk and read-only tests mount a tmpfs for the local lake: only
+ * root can, so they fail with that reason when run as another user (CI runs
+ * as root).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -445,6 +446,105 @@ Deno.test({
       record("local lake full (32 KiB tmpfs), then grown", report, recovered);
     } finally {
       await mount(["-o", "remount,size=64m", lake]);
+      await new Deno.Command("umount", { args: [lake] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "(h) a lake turned read-only: the consumer stops at once with one line, commits nothing, and a consumer started after the fix lands everything",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, env, db, dir } = await scenario("h");
+    const n = 2_000;
+    const group = `${topic}-lake`;
+    const lake = join(dir, "lake");
+    await Deno.mkdir(lake);
+    const mount = (args: string[]) =>
+      new Deno.Command("mount", { args, stdout: "null", stderr: "piped" })
+        .output();
+    const mounted = await mount([
+      "-t",
+      "tmpfs",
+      "-o",
+      "size=64m",
+      "tmpfs",
+      lake,
+    ]);
+    assert.ok(
+      mounted.success,
+      `Cannot make the lake read-only as this test needs root: it mounts a tmpfs as the lake and remounts it read-only, the one way to make writes fail with EROFS without touching the machine's own disks; run the faults tier as root (\`sudo deno task test:faults\`) or leave it to CI. mount said: ${
+        new TextDecoder().decode(mounted.stderr).trim()
+      }`,
+    );
+    const local = { ...env, S3_BUCKET: "", LAKE_DIR: lake };
+    const consumerEnv = { ...local, FLUSH_MAX_AGE_MS: "200" };
+    try {
+      const consumer = watch("consumer.ts", [], consumerEnv);
+      // The producer's own dead letters go to the bucket: only landing writes here.
+      const first = await run(
+        "producer.ts",
+        ["--count", "500", "--rate", "1000"],
+        env,
+      );
+      assertSuccess(first, "produce");
+      await waitForCommitted(services, topic, group, 500, 60_000);
+      const readOnly = await mount(["-o", "remount,ro", lake]);
+      assert.ok(readOnly.success, new TextDecoder().decode(readOnly.stderr));
+      const second = await run(
+        "producer.ts",
+        ["--count", String(n - 500), "--rate", "1000"],
+        // Other symbols: their quote times cannot meet the first run's.
+        { ...env, SYMBOLS: "IBM,ORCL,INTC,AMD,NVDA" },
+      );
+      assertSuccess(second, "produce");
+      // Retrying would log warnings and never this line.
+      await consumer.lines.until(/level=error/, 60_000);
+      const status = await consumer.child.status;
+      const lines = await consumer.lines.drain();
+      assert.equal(status.code, 1, lines.join("\n"));
+      const errors = lines.filter((l) => /level=error/.test(l));
+      assert.equal(errors.length, 1, lines.join("\n"));
+      assert.match(
+        errors[0],
+        /Cannot write to the lake file:\/\/\S+ as its file system is read-only: Read-only file system \(os error 30\)/,
+      );
+      assert.ok(
+        !lines.some((l) => /retrying/.test(l)),
+        "retried a read-only file system",
+      );
+      assert.equal(await committedTotal(services, topic, group), 500);
+
+      const fixed = await mount(["-o", "remount,rw", lake]);
+      assert.ok(fixed.success, new TextDecoder().decode(fixed.stderr));
+      const healed = performance.now();
+      const again = watch("consumer.ts", [], consumerEnv);
+      await waitForCommitted(services, topic, group, n, 60_000);
+      const recovered = performance.now() - healed;
+      again.child.kill("SIGTERM");
+      const drainedAgain = again.lines.drain();
+      assert.equal((await again.child.status).code, 0);
+      await drainedAgain;
+      assert.deepEqual(await loadAndBuild(local, db), {
+        raw: n,
+        rawDistinct: n,
+        silver: n,
+      });
+      const report = await reconcileRun(local);
+      assert.deepEqual([
+        report.totals.events,
+        report.totals.lost,
+        report.totals.duplicated,
+      ], [n, 0, 0]);
+      record(
+        "local lake turned read-only: consumer exits 1, restarted after the fix",
+        report,
+        recovered,
+      );
+    } finally {
+      await mount(["-o", "remount,rw", lake]);
       await new Deno.Command("umount", { args: [lake] }).output();
       await Deno.remove(dir, { recursive: true });
     }

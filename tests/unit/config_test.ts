@@ -19,9 +19,24 @@ Deno.test("loadConfig() rejects invalid values with the variable, the rule and t
   assert.throws(
     () => loadConfig({ FLUSH_MAX_EVENTS: "lots" }),
     new RangeError(
-      `Cannot read configuration as 'FLUSH_MAX_EVENTS' must be a positive integer: current value is "lots"`,
+      `Cannot read configuration as 'FLUSH_MAX_EVENTS' must be a positive decimal integer: current value is "lots"`,
     ),
   );
+  for (const text of ["0x10", "1e3", "0b1", "16.0", "-4"]) {
+    assert.throws(
+      () => loadConfig({ FLUSH_MAX_EVENTS: text }),
+      new RangeError(
+        `Cannot read configuration as 'FLUSH_MAX_EVENTS' must be a positive decimal integer: current value is ${
+          JSON.stringify(text)
+        }`,
+      ),
+    );
+  }
+  assert.throws(
+    () => loadConfig({ SIM_RATE: "0x10" }),
+    /'SIM_RATE' must be a positive decimal number: current value is "0x10"/,
+  );
+  assert.equal(loadConfig({ SIM_RATE: "2.5" }).simRate, 2.5);
   assert.throws(
     () => loadConfig({ SYMBOLS: "AAPL,../etc" }),
     /'SYMBOLS' must be a comma-separated list of symbols/,
@@ -30,7 +45,13 @@ Deno.test("loadConfig() rejects invalid values with the variable, the rule and t
     () => loadConfig({ LOG_LEVEL: "chatty" }),
     /'LOG_LEVEL' must be one of debug, info, warn, error/,
   );
-  assert.deepEqual(loadConfig({ SYMBOLS: " AAPL , MSFT,AAPL" }).symbols, [
+  assert.throws(
+    () => loadConfig({ SYMBOLS: "AAPL,AAPL" }),
+    new RangeError(
+      `Cannot read configuration as 'SYMBOLS' must name each symbol once: AAPL is repeated in "AAPL,AAPL"`,
+    ),
+  );
+  assert.deepEqual(loadConfig({ SYMBOLS: " AAPL , MSFT," }).symbols, [
     "AAPL",
     "MSFT",
   ]);

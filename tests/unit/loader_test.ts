@@ -568,5 +568,10 @@ Deno.test("a backfill selection outside the topic or with impossible dates is re
       help: false,
     },
   );
-  assert.throws(() => parseLoadArgs(["--since", "x"]), /Usage: deno task load/);
+  assert.throws(
+    () => parseLoadArgs(["--since", "x"]),
+    new RangeError(
+      "Cannot run 'deno task load' as '--since' is not one of its options: run 'deno task load --help' for its options",
+    ),
+  );
 });

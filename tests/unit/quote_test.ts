@@ -188,7 +188,7 @@ Deno.test("assertQuote() throws InvalidQuoteError with a one-line message", () =
     (error: unknown) =>
       error instanceof InvalidQuoteError &&
       error.message ===
-        "'c' must be a finite number > 0: current value is null",
+        "'c' must be a finite number > 0: current value is NaN",
   );
 });
 

@@ -155,7 +155,13 @@ Deno.test("ReplaySource reads NDJSON, CSV and gzip in order, and dead-letters ba
       .join(",");
   await Deno.writeTextFile(
     `${dir}/b.csv`,
-    [header, row(quotes[2]), row(quotes[3]), "AAPL,1,2"].join("\r\n"),
+    [
+      header,
+      row(quotes[2]),
+      row(quotes[3]),
+      "AAPL,1,2",
+      row({ ...quotes[3], c: "abc" as unknown as number }),
+    ].join("\r\n"),
   );
   await Deno.writeFile(
     `${dir}/c.ndjson.gz`,
@@ -174,13 +180,16 @@ Deno.test("ReplaySource reads NDJSON, CSV and gzip in order, and dead-letters ba
       ["/a.ndjson:3", "event"],
       ["/a.ndjson:4", "c"],
       ["/b.csv:4", "event"],
+      ["/b.csv:5", "c"],
     ],
   );
+  // The value received, not what a failed conversion made of it.
+  assert.equal(rejects[3].rejection.value, '"abc"');
   assert.match(
     rejects[2].rejection.rule,
     /^must be a well-formed CSV row \(expected 11 CSV cells, found 3\)$/,
   );
-  assert.deepEqual(source.stats, { emitted: 6, skipped: { invalid: 3 } });
+  assert.deepEqual(source.stats, { emitted: 6, skipped: { invalid: 4 } });
 
   // A directory replays its files in path order: the same events again.
   assert.deepEqual(

@@ -187,7 +187,14 @@ const NUMERIC = new Set<string>(
   QUOTE_FIELDS.filter((f) => f !== "symbol" && f !== "source"),
 );
 
-/** One CSV row as an event: numeric fields as numbers, empty cells left out. */
+/** A plain decimal number, as a CSV cell of a numeric field must be. */
+const DECIMAL = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
+
+/**
+ * One CSV row as an event: numeric fields as numbers, empty cells left out.
+ * A numeric field's cell that is not a number is kept as text, so the
+ * contract's rejection shows the value received.
+ */
 function fromCsv(header: string[], line: string): Record<string, unknown> {
   const cells = line.split(",");
   if (cells.length !== header.length) {
@@ -199,7 +206,7 @@ function fromCsv(header: string[], line: string): Record<string, unknown> {
   header.forEach((name, i) => {
     const cell = unquote(cells[i].trim());
     if (cell === "") return;
-    event[name] = NUMERIC.has(name) ? Number(cell) : cell;
+    event[name] = NUMERIC.has(name) && DECIMAL.test(cell) ? Number(cell) : cell;
   });
   return event;
 }

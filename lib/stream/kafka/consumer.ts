@@ -345,7 +345,8 @@ export class KafkaConsumer implements StreamConsumer {
    */
   #fail(error: unknown, revoke: boolean): void {
     if (this.#state !== "running") return;
-    log.error("kafka consumer failed", { groupId: this.#groupId, error });
+    // The error ends the run: its caller reports it, once.
+    log.debug("kafka consumer failed", { groupId: this.#groupId, error });
     this.#shutdown({ error, revoke }).catch(() => {});
   }
 
