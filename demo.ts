@@ -175,9 +175,13 @@ await runMain(async () => {
       await dbt.close();
     }
   }
-  if (shutdown.aborted) return 130;
+  if (shutdown.aborted) {
+    log.info("stopped early: loading and building what was published", {
+      published: published.published,
+    });
+  }
 
-  // 2. Lake → warehouse.
+  // 2. Lake → warehouse (bounded by what landed; a second Ctrl-C stops it).
   const warehouse = await openWarehouse(config);
   try {
     const totals = await loadNewObjects({
@@ -185,7 +189,6 @@ await runMain(async () => {
       warehouse,
       topic: config.topic,
       filesPerLoad: config.loadMaxFiles,
-      signal: shutdown,
     });
     log.info("loaded", { ...totals });
   } finally {

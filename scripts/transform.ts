@@ -1,15 +1,18 @@
 /**
  * `deno task transform [dbt args]`: runs `dbt build` (or the given dbt
  * command) in the project's virtualenv against the configured warehouse.
+ * Ctrl-C once lets the command finish; twice stops dbt at once.
  *
  * @module
  */
 import { loadConfig } from "../lib/runtime/config.ts";
 import { runDbt } from "../lib/transform/dbt.ts";
-import { runMain } from "../lib/runtime/main.ts";
+import { runMain, shutdownSignal } from "../lib/runtime/main.ts";
 
 await runMain(async () => {
   const config = loadConfig();
+  // A first Ctrl-C lets dbt's command finish; a second stops it at once.
+  shutdownSignal();
   const args = Deno.args.length > 0 ? Deno.args : ["build"];
   const result = await runDbt(args, {
     duckdbPath: config.duckdbPath,

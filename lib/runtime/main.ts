@@ -10,7 +10,8 @@ const log = logger("main");
 
 /**
  * Runs an entry point's body and exits: with its returned code, 0 by default,
- * or 1 after logging its error as one line.
+ * or 1 after logging its error as one line (the first line of its message;
+ * the rest, such as dbt's output, is printed after it as it was).
  *
  * @param body The entry point's work.
  */
@@ -22,9 +23,14 @@ export async function runMain(
     code = (await body()) ?? 0;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    log.error(redact(message), {
+    // One log line; a tool's output that came with the error follows as it was printed.
+    const [first, ...detail] = redact(message).split("\n");
+    log.error(first, {
       error: error instanceof Error ? error.name : typeof error,
     });
+    if (detail.some((line) => line.trim() !== "")) {
+      console.error(detail.join("\n").trimEnd());
+    }
     if (Deno.env.get("LOG_LEVEL") === "debug" && error instanceof Error) {
       console.error(redact(error.stack ?? ""));
     }
@@ -33,21 +39,89 @@ export async function runMain(
   Deno.exit(code);
 }
 
+/** Options for {@linkcode shutdownSignal}; tests inject all of them. */
+export interface ShutdownOptions {
+  /**
+   * How long after the first signal further ones are taken as copies of it,
+   * in milliseconds: a Ctrl-C under `deno task` reaches the process twice
+   * (from the terminal and forwarded by the task runner).
+   *
+   * @default {2000}
+   */
+  graceMs?: number;
+  /** Clock in milliseconds. @default {performance.now} */
+  now?: () => number;
+  /** Registers a signal handler. @default {Deno.addSignalListener} */
+  listen?: (name: Deno.Signal, handler: () => void) => void;
+  /** Ends the process. @default {Deno.exit} */
+  exit?: (code: number) => void;
+}
+
+const exitNowHooks = new Set<() => void>();
+
+/**
+ * Registers what must happen if the run is stopped at once (a second
+ * Ctrl-C): typically killing a child process that runs in a session of its
+ * own, which the terminal's Ctrl-C does not reach.
+ *
+ * @param hook Called once, just before the process exits with 130.
+ * @returns A function that unregisters the hook (when the child has ended).
+ */
+export function onExitNow(hook: () => void): () => void {
+  exitNowHooks.add(hook);
+  return () => exitNowHooks.delete(hook);
+}
+
 /**
  * An AbortSignal that aborts on the first SIGINT or SIGTERM, so a run can
- * flush, commit and close; a second signal exits at once.
+ * finish cleanly: flush, commit, load, build, summarise. Copies of that
+ * signal arriving within `graceMs` are ignored; a signal after that stops
+ * the process at once, with exit code 130, after the
+ * {@linkcode onExitNow} hooks.
  *
+ * @param options Grace period and, for tests, the clock, listener and exit.
  * @returns The signal.
  */
-export function shutdownSignal(): AbortSignal {
+export function shutdownSignal(options: ShutdownOptions = {}): AbortSignal {
+  const {
+    graceMs = 2_000,
+    now = () => performance.now(),
+    listen = (name, handler) => Deno.addSignalListener(name, handler),
+    exit = (code) => Deno.exit(code),
+  } = options;
   const controller = new AbortController();
+  let first: number | undefined;
   const onSignal = (name: Deno.Signal) => () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    log.info("shutting down", { signal: name });
-    controller.abort(new Error(`received ${name}`));
+    const at = now();
+    if (first === undefined) {
+      first = at;
+      log.info(
+        `stopping cleanly; ${
+          name === "SIGINT" ? "press Ctrl-C" : "send a signal"
+        } again to stop at once`,
+        { signal: name },
+      );
+      controller.abort(new Error(`received ${name}`));
+      return;
+    }
+    if (at - first < graceMs) {
+      log.debug("ignored a copy of the stopping signal", { signal: name });
+      return;
+    }
+    log.warn("stopping at once: work in progress is left as it is", {
+      signal: name,
+    });
+    for (const hook of exitNowHooks) {
+      try {
+        hook();
+      } catch {
+        // the process is ending; a child already gone is fine
+      }
+    }
+    exit(130);
   };
   for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, onSignal(name));
+    listen(name, onSignal(name));
   }
   return controller.signal;
 }

@@ -3,10 +3,16 @@
  * configured warehouse: one command at a time ({@linkcode runDbt}), or many
  * through one long-lived process ({@linkcode DbtWorker}).
  *
+ * dbt runs in a session of its own, out of reach of the terminal's Ctrl-C:
+ * the first Ctrl-C is the pipeline's to handle (a clean stop lets the
+ * command under way finish); a second one stops dbt with it
+ * (`onExitNow` in lib/runtime/main.ts).
+ *
  * @module
  */
 import { join, resolve } from "node:path";
 import { logger } from "../runtime/log.ts";
+import { onExitNow } from "../runtime/main.ts";
 import { PROJECT_ROOT } from "../runtime/project.ts";
 import { ensureVenv, venvBin } from "./venv.ts";
 
@@ -74,8 +80,12 @@ export async function runDbt(
     env: dbtEnv(options),
     stdout: verbose ? "inherit" : "piped",
     stderr: verbose ? "inherit" : "piped",
+    detached: true,
   });
-  const result = await command.output();
+  const child = command.spawn();
+  // dbt's own way to stop: cancel its queries, then exit.
+  const forget = onExitNow(() => child.kill("SIGINT"));
+  const result = await child.output().finally(forget);
   const output = verbose ? "" : new TextDecoder().decode(result.stdout) +
     new TextDecoder().decode(result.stderr);
   return finished(args, target, started, {
@@ -136,7 +146,10 @@ export class DbtWorker {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      detached: true,
     }).spawn();
+    const forget = onExitNow(() => child.kill("SIGINT"));
+    child.status.finally(forget);
     const worker = new DbtWorker(child, target);
     const ready = await worker.#next() as { ready?: boolean; error?: string };
     if (!ready.ready) {
@@ -163,6 +176,7 @@ export class DbtWorker {
   ): Promise<DbtResult> {
     const result = this.#busy.then(async () => {
       const started = performance.now();
+      log.debug(`dbt ${args[0]} started`, { target: this.#target });
       await this.#writer.write(
         new TextEncoder().encode(JSON.stringify({ args }) + "\n"),
       );

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { onExitNow, shutdownSignal } from "../../lib/runtime/main.ts";
+import { setLogSink } from "../../lib/runtime/log.ts";
+
+/** A shutdown signal on a fake clock, with the signals sent by hand. */
+function harness() {
+  let clock = 0;
+  const handlers = new Map<string, () => void>();
+  const exits: number[] = [];
+  const lines: string[] = [];
+  const restore = setLogSink({ write: (line) => lines.push(line) });
+  const signal = shutdownSignal({
+    now: () => clock,
+    listen: (name, handler) => handlers.set(name, handler),
+    exit: (code) => exits.push(code),
+  });
+  return {
+    signal,
+    exits,
+    lines,
+    restore,
+    at(ms: number, name: "SIGINT" | "SIGTERM" = "SIGINT") {
+      clock = ms;
+      handlers.get(name)!();
+    },
+  };
+}
+
+Deno.test("shutdownSignal(): the first signal stops cleanly; copies within 2 s are ignored", () => {
+  const h = harness();
+  try {
+    assert.equal(h.signal.aborted, false);
+    h.at(1_000);
+    assert.equal(h.signal.aborted, true);
+    // deno task forwards the terminal's SIGINT: the process sees it twice.
+    h.at(1_003);
+    h.at(2_999, "SIGTERM");
+    assert.deepEqual(h.exits, []);
+    assert.equal(
+      h.lines.filter((l) => /stopping cleanly; press Ctrl-C again/.test(l))
+        .length,
+      1,
+    );
+  } finally {
+    h.restore();
+  }
+});
+
+Deno.test("shutdownSignal(): a signal after the grace period runs the exit hooks and exits 130", () => {
+  const h = harness();
+  const killed: string[] = [];
+  const forget = onExitNow(() => killed.push("dbt"));
+  const forgotten = onExitNow(() => killed.push("ended child"));
+  forgotten(); // that child ended: it is not killed
+  const forgetGone = onExitNow(() => {
+    throw new Error("already gone");
+  });
+  try {
+    h.at(0);
+    h.at(2_500);
+    assert.deepEqual(h.exits, [130]);
+    assert.deepEqual(killed, ["dbt"]);
+    assert.ok(h.lines.some((l) => /level=warn .*stopping at once/.test(l)));
+  } finally {
+    forget();
+    forgetGone();
+    h.restore();
+  }
+});
