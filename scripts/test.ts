@@ -43,7 +43,8 @@ async function denoTest(
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", "--allow-all", "--no-check", ...paths],
     cwd: PROJECT_ROOT,
-    env,
+    // A contributor's own .env must not change what the tests run against.
+    env: { ENV_FILE: "", ...env },
     stdin: "null",
     stdout: prefix ? "piped" : "inherit",
     stderr: prefix ? "piped" : "inherit",

@@ -41,7 +41,7 @@ function command(
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", script, ...args],
     cwd: ROOT,
-    env,
+    env: { ENV_FILE: "", ...env },
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -175,7 +175,7 @@ export function watch(
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", script, ...args],
     cwd: ROOT,
-    env,
+    env: { ENV_FILE: "", ...env },
     stdout: "null",
     stderr: "piped",
   }).spawn();

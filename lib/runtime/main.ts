@@ -1,15 +1,18 @@
 /**
- * What every entry point shares: a clear one-line error and a non-zero exit
- * instead of a stack dump, and shutdown on SIGINT/SIGTERM.
+ * What every entry point shares: settings from `.env` when there is one, a
+ * clear one-line error and a non-zero exit instead of a stack dump, and
+ * shutdown on SIGINT/SIGTERM.
  *
  * @module
  */
+import { parseEnv } from "node:util";
 import { logger, redact } from "./log.ts";
 
 const log = logger("main");
 
 /**
  * Runs an entry point's body and exits: with its returned code, 0 by default,
+ * once {@linkcode loadEnvFile} has read `.env`;
  * or 1 after logging its error as one line (the first line of its message;
  * the rest, such as dbt's output, is printed after it as it was).
  *
@@ -20,6 +23,7 @@ export async function runMain(
 ): Promise<never> {
   let code: number;
   try {
+    await loadEnvFile();
     code = (await body()) ?? 0;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -37,6 +41,37 @@ export async function runMain(
     code = 1;
   }
   Deno.exit(code);
+}
+
+/**
+ * Reads settings from the file `ENV_FILE` names (`.env` in the working
+ * directory by default) when it exists; a missing file is no error and says
+ * nothing, and `ENV_FILE` set empty reads none (the tests do, so a
+ * contributor's own `.env` cannot change them). A variable already set in
+ * the environment wins over the file.
+ *
+ * @param env The environment to read and fill.
+ * @throws {Error} When the file exists but cannot be read.
+ */
+export async function loadEnvFile(
+  env: Pick<typeof Deno.env, "get" | "set" | "has"> = Deno.env,
+): Promise<void> {
+  const path = env.get("ENV_FILE") ?? ".env";
+  if (path === "") return;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw new Error(
+      `Cannot read the settings file ENV_FILE=${path}: ${
+        (error as Error).message
+      }`,
+    );
+  }
+  for (const [key, value] of Object.entries(parseEnv(text))) {
+    if (value !== undefined && !env.has(key)) env.set(key, value);
+  }
 }
 
 /** Options for {@linkcode shutdownSignal}; tests inject all of them. */

@@ -41,12 +41,14 @@ export async function ensureVenv(
   if (have.trim() === wanted) return;
 
   const python = Deno.env.get("PYTHON") ?? "python3";
-  log.info("creating a Python virtualenv (once; a few minutes)", {
-    dir,
-    requirements,
-  });
+  log.info(
+    "creating a Python virtualenv (once, and again when its requirements change)",
+    { dir, requirements },
+  );
+  const started = performance.now();
   const purpose = `set up the virtualenv ${dir}`;
-  await runTool(python, ["-m", "venv", dir], {
+  // --clear: a changed requirements file leaves no package it dropped behind.
+  await runTool(python, ["-m", "venv", "--clear", dir], {
     purpose,
     missing:
       `Cannot ${purpose} as ${python} was not found: install Python 3.9 or newer (set PYTHON to choose one)`,
@@ -65,7 +67,10 @@ export async function ensureVenv(
     failure: `pip could not install ${requirements}`,
   });
   await Deno.writeTextFile(stamp, wanted + "\n");
-  log.info("virtualenv ready", { dir });
+  log.info("virtualenv ready", {
+    dir,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  });
 }
 
 async function sha256(data: Uint8Array): Promise<string> {

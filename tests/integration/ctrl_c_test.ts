@@ -44,7 +44,13 @@ function inTerminal(task: string[], env: Record<string, string>) {
     ],
     cwd: ROOT,
     // Embedded services, whatever the tests' own environment points at.
-    env: { KAFKA_BROKERS: "", S3_BUCKET: "", WAREHOUSE: "duckdb", ...env },
+    env: {
+      ENV_FILE: "",
+      KAFKA_BROKERS: "",
+      S3_BUCKET: "",
+      WAREHOUSE: "duckdb",
+      ...env,
+    },
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

@@ -9,9 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { partitionFor } from "../../lib/stream/partitioner.ts";
-import { userCache } from "../../dev/cache.ts";
+import { toolVenv, userCache } from "../../dev/cache.ts";
 import { kafkaLibs } from "../../dev/services/kafka.ts";
-import { venvBin } from "../../lib/transform/venv.ts";
+import { ensureVenv } from "../../lib/transform/venv.ts";
+import { join } from "node:path";
 import {
   assertSuccess,
   ROOT,
@@ -202,7 +203,9 @@ Deno.test({
       "produce",
     );
     assertSuccess(await run("consumer.ts", ["--drain"], env), "consume");
-    const output = await new Deno.Command(venvBin("aws"), {
+    const aws = toolVenv("awscli");
+    await ensureVenv(aws, join(ROOT, "requirements-awscli.txt"));
+    const output = await new Deno.Command(join(aws, "bin", "aws"), {
       args: [
         "--endpoint-url",
         services.S3_ENDPOINT,

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { onExitNow, shutdownSignal } from "../../lib/runtime/main.ts";
+import {
+  loadEnvFile,
+  onExitNow,
+  shutdownSignal,
+} from "../../lib/runtime/main.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 
 /** A shutdown signal on a fake clock, with the signals sent by hand. */
@@ -66,4 +70,46 @@ Deno.test("shutdownSignal(): a signal after the grace period runs the exit hooks
     forgetGone();
     h.restore();
   }
+});
+
+Deno.test("loadEnvFile() reads .env when it exists, says nothing when it does not, and never overrides the environment", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/.env`;
+  const values = new Map<string, string>([["ENV_FILE", file], [
+    "SIM_RATE",
+    "9",
+  ]]);
+  const env = {
+    get: (key: string) => values.get(key),
+    set: (key: string, value: string) => void values.set(key, value),
+    has: (key: string) => values.has(key),
+  };
+  await loadEnvFile(env); // no file yet
+  assert.deepEqual([...values.keys()], ["ENV_FILE", "SIM_RATE"]);
+  await Deno.writeTextFile(
+    file,
+    '# local settings\nSYMBOLS="AAPL,MSFT"\nSIM_RATE=2\nexport LOG_LEVEL=warn\n',
+  );
+  await loadEnvFile(env);
+  assert.equal(values.get("SYMBOLS"), "AAPL,MSFT");
+  assert.equal(values.get("LOG_LEVEL"), "warn");
+  assert.equal(values.get("SIM_RATE"), "9", "the environment wins");
+  values.set("ENV_FILE", "");
+  values.delete("SYMBOLS");
+  await loadEnvFile(env);
+  assert.equal(values.get("SYMBOLS"), undefined, "ENV_FILE= reads none");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a task run without .env prints no warning about it", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "produce", "--help"],
+    cwd: new URL("../..", import.meta.url).pathname,
+    env: { ENV_FILE: `${await Deno.makeTempDir()}/.env` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.doesNotMatch(stderr, /Warning|not found/);
 });
