@@ -211,3 +211,19 @@ Deno.test("ReplaySource says clearly when a path is missing or not a supported f
   );
   await Deno.remove(file);
 });
+
+Deno.test("the sample files the README replays are valid and hold the same quotes", async () => {
+  const examples = new URL("../../docs/examples/", import.meta.url).pathname;
+  const rejects: SourceReject[] = [];
+  const ndjson = await collect(
+    new ReplaySource({ paths: [`${examples}quotes.ndjson`] }),
+    (r) => rejects.push(r),
+  );
+  const csv = await collect(
+    new ReplaySource({ paths: [`${examples}quotes.csv`] }),
+    (r) => rejects.push(r),
+  );
+  assert.deepEqual(rejects, []);
+  assert.equal(ndjson.length, 600);
+  assert.deepEqual(csv, ndjson);
+});
