@@ -18,6 +18,10 @@ import type { WarehouseInventory } from "../warehouse/inventory.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 
+/** The Snowflake driver's module (it imports `npm:snowflake-sdk`). */
+const SNOWFLAKE_DRIVER = "../warehouse/snowflake/driver.ts";
+type DriverModule = typeof import("../warehouse/snowflake/driver.ts");
+
 /** Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
 export function openStream(config: Config): Stream {
   if (config.kafkaBrokers) {
@@ -59,7 +63,9 @@ export async function openWarehouse(
   if (config.warehouse === "duckdb") {
     return await DuckDBWarehouse.open(config.duckdbPath);
   }
-  const { connectSnowflake } = await import("../warehouse/snowflake/driver.ts");
+  // A specifier Deno cannot follow ahead of time: the Snowflake driver's
+  // npm packages are installed on first use, never for the embedded default.
+  const { connectSnowflake } = await import(SNOWFLAKE_DRIVER) as DriverModule;
   const { SnowflakeWarehouse } = await import(
     "../warehouse/snowflake/warehouse.ts"
   );
