@@ -3,6 +3,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { type logCreator, logLevel } from "kafkajs";
 import { type Level, type Logger, logger } from "../../runtime/log.ts";
 
@@ -44,4 +45,24 @@ export function kafkaLogCreator(target: Logger = log): logCreator {
         return target.debug(message, line);
     }
   };
+}
+
+let timerWarningMuted = false;
+
+/**
+ * Keeps one known kafkajs 2.2.4 fault off the terminal: its request queue
+ * arms a timer with a negative delay when it is not throttled, which the
+ * runtime takes as a 1 ms delay (what kafkajs means) and reports with a
+ * `TimeoutNegativeWarning` on stderr at every start. Every other process
+ * warning still reaches the runtime's own listeners.
+ */
+export function muteKafkajsTimerWarning(): void {
+  if (timerWarningMuted) return;
+  timerWarningMuted = true;
+  const listeners = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning: Error) => {
+    if (warning.name === "TimeoutNegativeWarning") return;
+    for (const listener of listeners) listener(warning);
+  });
 }

@@ -24,7 +24,11 @@ import {
 } from "./config.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { streamError } from "./errors.ts";
-import { kafkaLogCreator, TO_KAFKAJS_LEVEL } from "./log.ts";
+import {
+  kafkaLogCreator,
+  muteKafkajsTimerWarning,
+  TO_KAFKAJS_LEVEL,
+} from "./log.ts";
 import { KafkaProducer } from "./producer.ts";
 
 const log = logger("kafka");
@@ -102,6 +106,7 @@ export class KafkaStream implements Stream {
    * not a positive integer.
    */
   constructor(options: KafkaStreamOptions) {
+    muteKafkajsTimerWarning();
     const {
       brokers,
       topic,
@@ -166,6 +171,9 @@ export class KafkaStream implements Stream {
     );
     try {
       await admin.connect();
+      // Asking first keeps kafkajs from logging the broker's refusal to
+      // create a topic that exists, at every start.
+      if ((await admin.listTopics()).includes(this.topic)) return;
       const created = await admin.createTopics({
         waitForLeaders: true,
         topics: [{
