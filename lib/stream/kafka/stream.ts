@@ -14,7 +14,13 @@
 import { Kafka, type KafkaConfig, type RetryOptions } from "kafkajs";
 import { type Level, logger } from "../../runtime/log.ts";
 import { retry } from "../../runtime/retry.ts";
-import type { Stream, StreamConsumer, StreamProducer } from "../stream.ts";
+import type {
+  MessageBatch,
+  Stream,
+  StreamConsumer,
+  StreamProducer,
+} from "../stream.ts";
+import { checkTailCount } from "../stream.ts";
 import {
   ADMIN_RETRY,
   consumerConfig,
@@ -26,6 +32,7 @@ import { KafkaConsumer } from "./consumer.ts";
 import { streamError } from "./errors.ts";
 import { kafkaLogCreator, TO_KAFKAJS_LEVEL } from "./log.ts";
 import { KafkaProducer } from "./producer.ts";
+import { readTail } from "./tail.ts";
 
 const log = logger("kafka");
 
@@ -92,6 +99,7 @@ export class KafkaStream implements Stream {
   readonly #partitions: number;
   readonly #replicationFactor: number;
   readonly #retry: RetryOptions | undefined;
+  readonly #clientId: string;
 
   /**
    * Describes the topic; nothing connects until a method is called.
@@ -138,6 +146,7 @@ export class KafkaStream implements Stream {
     this.#partitions = partitions;
     this.#replicationFactor = replicationFactor;
     this.#retry = retry;
+    this.#clientId = clientId;
     const config: KafkaConfig = {
       brokers: parsed,
       clientId,
@@ -213,6 +222,26 @@ export class KafkaStream implements Stream {
     } finally {
       await admin.disconnect().catch(() => {});
     }
+  }
+
+  /**
+   * The last `count` messages of each partition, below the high watermarks
+   * read at the start, through a consumer group of its own that is deleted
+   * after (./tail.ts); none when the topic does not exist.
+   *
+   * @param count Most messages per partition.
+   * @throws {RangeError} When `count` is not a positive integer.
+   * @throws {RetriableError} When the cluster cannot be reached or the read takes more than 30 s.
+   * @throws {FatalError} When the cluster refuses a request.
+   */
+  lastMessages(count: number): Promise<MessageBatch[]> {
+    checkTailCount(count);
+    return readTail(this.#kafka, this.topic, {
+      count,
+      groupPrefix: this.#clientId,
+      location: this.location,
+      retry: this.#retry,
+    });
   }
 
   /**
