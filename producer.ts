@@ -29,10 +29,10 @@ await runMain(async () => {
   }
   const config = loadConfig();
   const signal = runSignal(shutdownSignal(), args.durationMs);
-  const source = buildSource(args, config);
   const stream = openStream(config);
   const lake = openLake(config);
   await stream.ensureTopic();
+  const source = await buildSource(args, config, stream);
   const producer = await stream.producer();
   log.info("producing", {
     source: source.name,

@@ -325,7 +325,7 @@ export const SETTINGS = {
     key: "SIM_SEED",
     fallback: "42",
     doc:
-      "Seed of the simulated source's random walk: the same seed gives the same prices.",
+      "Seed of the simulated source's random walk; each run continues every symbol from its last quote in the stream or warehouse.",
     parse: positiveInt,
   },
   dbtTarget: {
