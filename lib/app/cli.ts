@@ -39,7 +39,8 @@ const SOURCES = ["simulated", "finnhub", "replay"] as const;
 export const SOURCE_USAGE = `Source options:
   --source simulated|finnhub|replay   where quotes come from (default: simulated)
   --file PATH                         replay: an NDJSON/CSV file (.gz too) or a directory; repeatable
-  --rate N                            simulated: events per second (default: SIM_RATE, 5)
+  --rate N                            simulated: events per second (default: SIM_RATE, else
+                                      one quote per symbol per second)
   --seed N                            simulated: random-walk seed (default: SIM_SEED, 42); every
                                       run continues each symbol from its last quote
   --count N                           stop after N events
@@ -160,6 +161,22 @@ function optionalNumber(
 }
 
 /**
+ * Events per second of a simulated run: `--rate`, else `SIM_RATE`, else one
+ * quote per symbol per second, the pace at which market time keeps up with
+ * the clock.
+ *
+ * @param args Parsed source options.
+ * @param config Configuration (symbols, `SIM_RATE`).
+ * @returns The rate.
+ */
+export function simulatedRate(
+  args: Pick<SourceArgs, "rate">,
+  config: Pick<Config, "simRate" | "symbols">,
+): number {
+  return args.rate ?? config.simRate ?? config.symbols.length;
+}
+
+/**
  * Builds the source the options ask for. A simulated source continues each
  * symbol from its last quote in the stream, or else in the warehouse
  * (lib/app/resume.ts).
@@ -178,7 +195,7 @@ export async function buildSource(
 ): Promise<QuoteSource> {
   switch (args.source) {
     case "simulated": {
-      const rate = args.rate ?? config.simRate;
+      const rate = simulatedRate(args, config);
       // A duration bounds a simulated run by count, so a fast run can start in the past and end now.
       const fromDuration = args.durationMs === undefined
         ? Infinity

@@ -316,9 +316,9 @@ export const SETTINGS = {
   },
   simRate: {
     key: "SIM_RATE",
-    fallback: "5",
+    fallback: undefined,
     doc:
-      "Events per second of the simulated source; one quote per symbol per second keeps market time with the clock.",
+      "Events per second of the simulated source; unset: one quote per symbol per second, which keeps market time with the clock.",
     parse: positiveNumber,
   },
   simSeed: {

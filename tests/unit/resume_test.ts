@@ -1,15 +1,17 @@
 /**
  * Where a simulated run continues from (lib/app/resume.ts): each symbol's
  * last quote in the stream's tail, else its latest quote in the warehouse's
- * gold_latest_kpi, else its typical price. On a real embedded stream and a
- * real DuckDB file.
+ * gold_latest_kpi, else its typical price; and the rate a simulated run
+ * takes when none is given. On a real embedded stream and a real DuckDB file.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { Quote } from "../../lib/contract/quote.ts";
+import { simulatedRate } from "../../lib/app/cli.ts";
 import { findResumePoints } from "../../lib/app/resume.ts";
 import { lastQuotesInStream } from "../../lib/produce/resume.ts";
+import { SimulatedSource } from "../../lib/produce/sources/simulated.ts";
 import { loadConfig } from "../../lib/runtime/config.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
@@ -174,4 +176,43 @@ Deno.test("findResumePoints() warns and starts from the seed when the warehouse 
     /level=warn component=simulated msg="could not read the warehouse's latest quotes: symbols missing from the stream start at their typical price" symbols=1 error=/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("simulatedRate() is one quote per symbol per second unless SIM_RATE or --rate says otherwise", () => {
+  const symbols = "A,B,C,D,E,F,G,H,I,J";
+  assert.equal(simulatedRate({}, loadConfig({ SYMBOLS: symbols })), 10);
+  assert.equal(
+    simulatedRate({}, loadConfig({ SYMBOLS: symbols, SIM_RATE: "3" })),
+    3,
+  );
+  assert.equal(
+    simulatedRate({ rate: 7 }, loadConfig({ SYMBOLS: symbols, SIM_RATE: "3" })),
+    7,
+  );
+  assert.equal(simulatedRate({}, loadConfig({})), 5);
+});
+
+Deno.test("at the default rate, 10 symbols' quote times stay within a second of the clock", async () => {
+  const symbols = "A,B,C,D,E,F,G,H,I,J";
+  const rate = simulatedRate({}, loadConfig({ SYMBOLS: symbols }));
+  const began = Date.UTC(2026, 10, 21, 12);
+  // The market times of a 20 s run; the wall clock of each quote is where
+  // pacing at `rate` puts it.
+  const source = new SimulatedSource({
+    symbols: symbols.split(","),
+    rate,
+    count: Infinity,
+    start: began,
+    paced: false,
+    now: () => began,
+  });
+  const controller = new AbortController();
+  let emitted = 0;
+  let worst = 0;
+  for await (const q of source.quotes(controller.signal)) {
+    const clock = began + (emitted * 1000) / rate;
+    worst = Math.max(worst, Math.abs(clock - q.t * 1000));
+    if (++emitted === 20 * rate) controller.abort();
+  }
+  assert.ok(worst < 1000, `quote times ${worst} ms behind the clock`);
 });

@@ -34,9 +34,10 @@ export interface SimulatedSourceOptions {
   /** Symbols to quote, in round order. */
   symbols: string[];
   /**
-   * Events per second; the source sleeps to keep this pace.
+   * Events per second; the source sleeps to keep this pace. The default, one
+   * quote per symbol per second, keeps market time with the wall clock.
    *
-   * @default {5}
+   * @default {symbols.length}
    */
   rate?: number;
   /**
@@ -114,7 +115,7 @@ export class SimulatedSource implements QuoteSource {
   constructor(options: SimulatedSourceOptions) {
     const {
       symbols,
-      rate = 5,
+      rate = symbols.length,
       seed = 42,
       count = Infinity,
       start,
