@@ -355,18 +355,23 @@ Deno.test({
     ]);
     const kpi = await withWarehouse(db, (query) =>
       query(`
-        select price, strftime(quote_ts, '%Y-%m-%dT%H:%M:%S'), day_first_price,
-               change_since_day_first_abs, day_high, day_low, day_quote_count::integer
+        select price, strftime(quote_ts, '%Y-%m-%dT%H:%M:%S'), day_open,
+               change_since_open_abs, day_high, day_low, day_quote_count::integer,
+               prev_close, change_abs
         from gold.gold_latest_kpi where symbol = 'AAPL'`));
-    // day_high and day_low are the feed's own (h, l of the latest quote), not our ticks'.
+    // The day's figures are its 1d candle's, not what the quotes report
+    // (o 100, h 105, l 95); with no earlier day, the previous close is the
+    // quote's own (pc 99).
     assert.deepEqual(kpi, [[
       100,
       "2026-03-02T16:00:00",
       100,
       0,
-      105,
-      95,
+      103.1,
+      98.7,
       8,
+      99,
+      1,
     ]]);
     await Deno.remove(dir, { recursive: true });
   },
