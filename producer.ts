@@ -31,8 +31,8 @@ await runMain(async () => {
   const signal = runSignal(shutdownSignal(), args.durationMs);
   const stream = openStream(config);
   const lake = openLake(config);
-  await stream.ensureTopic();
   const source = await buildSource(args, config, stream);
+  await stream.ensureTopic();
   const producer = await stream.producer();
   log.info("producing", {
     source: source.name,
