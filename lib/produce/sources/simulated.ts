@@ -18,9 +18,11 @@
  * Other symbols start at a typical price. A paced run never gives a quote
  * time ahead of the clock: once a fast run catches up with it, it goes on at
  * one round per second (and says so once), so a fast run right after
- * another may end its duration with fewer quotes than its rate allows. The seed drives the random draws: a resumed walk
- * draws from the seed and its last quote time, so the same seed and the same
- * last quotes give the same prices, and two runs never repeat one path.
+ * another may end its duration with fewer quotes than its rate allows.
+ *
+ * The seed drives the random draws: a resumed walk draws from the seed and
+ * its last quote time, so the same seed and the same last quotes give the
+ * same prices, and two runs never repeat one path.
  *
  * @module
  */
