@@ -87,9 +87,9 @@ await runMain(async () => {
     limits.maxAgeMs = CONTINUOUS_FLUSH_AGE_MS;
   }
 
-  const source = buildSource(args, config);
   const stream = openStream(config);
   const lake = openLake(config);
+  const source = await buildSource(args, config, stream);
   log.info("starting", {
     source: source.name,
     stream: stream.location,

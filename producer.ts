@@ -31,9 +31,9 @@ await runMain(async () => {
   const config = loadConfig();
   await preflight(config, { stream: true, lake: true });
   const signal = runSignal(shutdownSignal(), args.durationMs);
-  const source = buildSource(args, config);
   const stream = openStream(config);
   const lake = openLake(config);
+  const source = await buildSource(args, config, stream);
   await stream.ensureTopic();
   const producer = await stream.producer();
   log.info("producing", {

@@ -9,6 +9,8 @@ import { parseArgs } from "node:util";
 import type { Config } from "../runtime/config.ts";
 import type { LoadSelection } from "../load/loader.ts";
 import type { QuoteSource } from "../produce/source.ts";
+import type { Stream } from "../stream/stream.ts";
+import { findResumePoints } from "./resume.ts";
 import { FinnhubSource } from "../produce/sources/finnhub.ts";
 import { ReplaySource } from "../produce/sources/replay.ts";
 import { SimulatedSource } from "../produce/sources/simulated.ts";
@@ -37,8 +39,10 @@ const SOURCES = ["simulated", "finnhub", "replay"] as const;
 export const SOURCE_USAGE = `Source options:
   --source simulated|finnhub|replay   where quotes come from (default: simulated)
   --file PATH                         replay: an NDJSON/CSV file (.gz too) or a directory; repeatable
-  --rate N                            simulated: events per second (default: SIM_RATE, 5)
-  --seed N                            simulated: random-walk seed (default: SIM_SEED, 42)
+  --rate N                            simulated: events per second (default: SIM_RATE, else
+                                      one quote per symbol per second)
+  --seed N                            simulated: random-walk seed (default: SIM_SEED, 42); every
+                                      run continues each symbol from its last quote
   --count N                           stop after N events
   --duration D                        stop after D, e.g. 20s, 5m, 1h (replay ends with its input)`;
 
@@ -208,26 +212,52 @@ function optionalNumber(
 }
 
 /**
- * Builds the source the options ask for.
+ * Events per second of a simulated run: `--rate`, else `SIM_RATE`, else one
+ * quote per symbol per second, the pace at which market time keeps up with
+ * the clock.
+ *
+ * @param args Parsed source options.
+ * @param config Configuration (symbols, `SIM_RATE`).
+ * @returns The rate.
+ */
+export function simulatedRate(
+  args: Pick<SourceArgs, "rate">,
+  config: Pick<Config, "simRate" | "symbols">,
+): number {
+  return args.rate ?? config.simRate ?? config.symbols.length;
+}
+
+/**
+ * Builds the source the options ask for. A simulated source continues each
+ * symbol from its last quote in the stream, or else in the warehouse
+ * (lib/app/resume.ts).
  *
  * @param args Parsed source options.
  * @param config Configuration (symbols, defaults, Finnhub settings).
+ * @param stream The stream the source's quotes go to.
  * @returns The source.
  * @throws {FatalError} When Finnhub is asked for without an API key.
+ * @throws {Error} When the stream cannot be read.
  */
-export function buildSource(args: SourceArgs, config: Config): QuoteSource {
+export async function buildSource(
+  args: SourceArgs,
+  config: Config,
+  stream: Stream,
+): Promise<QuoteSource> {
   switch (args.source) {
     case "simulated": {
-      const rate = args.rate ?? config.simRate;
+      const rate = simulatedRate(args, config);
       // A duration bounds a simulated run by count, so a fast run can start in the past and end now.
       const fromDuration = args.durationMs === undefined
         ? Infinity
         : Math.floor((args.durationMs / 1000) * rate);
+      const { points } = await findResumePoints(config, stream);
       return new SimulatedSource({
         symbols: config.symbols,
         rate,
         seed: args.seed ?? config.simSeed,
         count: Math.min(args.count ?? Infinity, fromDuration),
+        resume: points,
       });
     }
     case "finnhub":

@@ -1,7 +1,8 @@
 /**
  * Opens the configured implementation behind each seam: the stream (Kafka or
- * embedded), the lake (S3 or a local directory) and the warehouse (DuckDB).
- * Nothing else in the pipeline knows which one runs.
+ * embedded), the lake (S3 or a local directory) and the warehouse (DuckDB or
+ * Snowflake), and reads the warehouse's latest quotes from the one
+ * configured. Nothing else in the pipeline knows which one runs.
  *
  * @module
  */
@@ -15,6 +16,8 @@ import { EmbeddedStream } from "../stream/embedded/stream.ts";
 import { parseBrokers } from "../stream/kafka/config.ts";
 import { KafkaStream } from "../stream/kafka/stream.ts";
 import type { WarehouseInventory } from "../warehouse/inventory.ts";
+import type { LatestQuote } from "../warehouse/latest.ts";
+import { readLatestQuotes as readDuckDBLatest } from "../warehouse/duckdb/latest.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 
@@ -80,6 +83,35 @@ export async function openWarehouse(
   } catch (error) {
     await session.close();
     throw error;
+  }
+}
+
+/**
+ * The latest quote of each of `symbols` in the configured warehouse's
+ * gold_latest_kpi: the DuckDB file opened read-only (nothing when it does not
+ * exist), or a Snowflake session opened for the read and closed after.
+ *
+ * @param config Settings.
+ * @param symbols The symbols wanted.
+ * @returns The latest quote of each symbol found, by symbol.
+ * @throws {Error} When the warehouse cannot be read (a held DuckDB file, a refused login).
+ */
+export async function readWarehouseLatest(
+  config: Config,
+  symbols: string[],
+): Promise<Map<string, LatestQuote>> {
+  if (config.warehouse === "duckdb") {
+    return await readDuckDBLatest(config.duckdbPath, symbols);
+  }
+  const { connectSnowflake } = await import(SNOWFLAKE_DRIVER) as DriverModule;
+  const { readLatestQuotes } = await import(
+    "../warehouse/snowflake/latest.ts"
+  );
+  const session = await connectSnowflake(config);
+  try {
+    return await readLatestQuotes(session, symbols);
+  } finally {
+    await session.close();
   }
 }
 

@@ -330,16 +330,16 @@ export const SETTINGS = {
   },
   simRate: {
     key: "SIM_RATE",
-    fallback: "5",
+    fallback: undefined,
     doc:
-      "Events per second of the simulated source; one quote per symbol per second keeps market time with the clock.",
+      "Events per second of the simulated source; unset: one quote per symbol per second, which keeps market time with the clock.",
     parse: positiveNumber,
   },
   simSeed: {
     key: "SIM_SEED",
     fallback: "42",
     doc:
-      "Seed of the simulated source's random walk: the same seed gives the same prices.",
+      "Seed of the simulated source's random walk; each run continues every symbol from its last quote in the stream or warehouse.",
     parse: positiveInt,
   },
   dbtTarget: {

@@ -106,8 +106,33 @@ export interface Stream {
    * landed event carries this identity beside its topic, partition and offset.
    */
   identity(): Promise<string>;
+  /**
+   * The last `count` messages of each partition, read back from its end
+   * without a consumer group's offsets: the cost follows `count` and the
+   * partition count, never the length of the history. A partition holding
+   * fewer messages gives them all; a topic that does not exist yet gives
+   * none.
+   *
+   * @param count Most messages to read from each partition.
+   * @returns One batch per partition, partitions ascending, offsets ascending.
+   * @throws {RangeError} When `count` is not a positive integer.
+   */
+  lastMessages(count: number): Promise<MessageBatch[]>;
   /** Opens a producer. */
   producer(): Promise<StreamProducer>;
   /** Opens a consumer in `groupId`. */
   consumer(groupId: string): Promise<StreamConsumer>;
+}
+
+/**
+ * Checks the `count` of {@linkcode Stream.lastMessages}.
+ *
+ * @throws {RangeError} When it is not a positive integer.
+ */
+export function checkTailCount(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new RangeError(
+      `Cannot read the stream's last messages as 'count' must be a positive integer: current value is ${count}`,
+    );
+  }
 }

@@ -221,6 +221,86 @@ Deno.test({
   },
 });
 
+/**
+ * Runs the data test that holds gold_latest_kpi's day to its daily candle,
+ * storing its failing rows, and returns the outcome and those rows.
+ */
+async function dailyCandleTest(
+  db: string,
+): Promise<{ success: boolean; output: string; failures: unknown[][] }> {
+  const { dir, args } = await scratchPaths();
+  try {
+    const result = await runDbt([
+      "test",
+      "--select",
+      "assert_latest_kpi_matches_daily_candle",
+      "--store-failures",
+      ...args,
+    ], { duckdbPath: db });
+    const failures = result.success ? [] : await withWarehouse(
+      db,
+      (query) =>
+        query(
+          `select symbol, day_high, candle_high, day_low, candle_low, day_open, candle_open
+           from dbt_test__audit.assert_latest_kpi_matches_daily_candle order by symbol`,
+        ),
+    );
+    return { success: result.success, output: result.output, failures };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "gold_latest_kpi's day is its daily candle's after two pipeline runs, and the data test fails on the quote's own figures",
+  sanitizeResources: false,
+  async fn() {
+    // Two simulated runs into one warehouse: the day's figures agree.
+    const { db } = await pipelineWarehouse();
+    const passed = await dailyCandleTest(await copyWarehouse("candle-pass"));
+    assert.ok(passed.success, `the data test failed:\n${passed.output}`);
+    const days = await withWarehouse(db, (query) =>
+      query(`
+        select count(*)::integer from gold.gold_latest_kpi k
+        join gold.gold_candles c on c.symbol = k.symbol and c.timeframe = '1d'
+          and cast(c.bucket_start as date) = k.quote_date
+        where k.day_high = c.high and k.day_low = c.low and k.day_open = c.open`));
+    assert.deepEqual(days, [[5]]);
+
+    // A day of known ticks whose quotes report their own h, l, o (105, 95,
+    // 100) while the ticks range from 98.7 to 103.1; gold_latest_kpi as it
+    // was defined before, from the latest quote's own figures, must fail.
+    const dir = await Deno.makeTempDir({ prefix: "dbt_candle_" });
+    try {
+      assertSuccess(
+        await run("demo.ts", [
+          "--source",
+          "replay",
+          "--file",
+          "tests/fixtures/known_ticks.ndjson",
+        ], stateIn(dir)),
+        "replay",
+      );
+      const ticks = join(dir, "warehouse.duckdb");
+      assert.ok((await dailyCandleTest(ticks)).success);
+      await execute(ticks, [
+        `update gold.gold_latest_kpi as k
+         set day_open = s.open, day_high = s.high, day_low = s.low, prev_close = s.prev_close
+         from silver.silver_clean_stock_quotes as s
+         where s.symbol = k.symbol and s.quote_ts = k.quote_ts`,
+      ]);
+      const failed = await dailyCandleTest(ticks);
+      assert.equal(failed.success, false, "the quote's own figures passed");
+      assert.deepEqual(failed.failures, [
+        ["AAPL", 105, 103.1, 95, 98.7, 100, 100],
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 // ---------------------------------------------------------------- Snowflake
 
 // In the user cache, beside Kafka's jars and MinIO: a fresh clone reuses it.

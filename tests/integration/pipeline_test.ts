@@ -4,6 +4,8 @@
  * the embedded defaults, with real DuckDB and real dbt.
  */
 import assert from "node:assert/strict";
+import type { Quote } from "../../lib/contract/quote.ts";
+import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
 import { finnhubQuote, startFakeFinnhub } from "../fake_finnhub.ts";
 import {
   assertSuccess,
@@ -134,6 +136,80 @@ Deno.test({
       ),
       75,
     );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "a second simulated run continues each symbol's walk from the first run's last quote, later in time",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    // 400 rounds first: a seeded restart would be off by the walk's drift.
+    const first = await run(
+      "producer.ts",
+      ["--count", "2000", "--rate", "100000"],
+      dir,
+    );
+    assertSuccess(first, "first run");
+    assert.match(
+      first.stderr,
+      /msg="resumed the simulated walk" from_stream=0 from_warehouse=0 from_seed=5\n/,
+    );
+    // 5 rounds as fast as they go: they would start 4 s in the past.
+    const second = await run(
+      "producer.ts",
+      ["--count", "25", "--rate", "100000"],
+      dir,
+    );
+    assertSuccess(second, "second run");
+    assert.match(
+      second.stderr,
+      /msg="resumed the simulated walk" from_stream=5 from_warehouse=0 from_seed=0 last_quote_at=/,
+    );
+
+    const stream = new EmbeddedStream({
+      dir: `${dir}/stream`,
+      topic: "stock-quotes",
+    });
+    const quotes = (await stream.lastMessages(10_000))
+      .flatMap((batch) => batch.messages)
+      .map((message) => JSON.parse(message.value) as Quote);
+    const runs = SYMBOLS.map((symbol) => {
+      const series = quotes.filter((q) => q.symbol === symbol);
+      assert.equal(series.length, 405);
+      return { symbol, series, last: series[399], next: series[400] };
+    });
+    // One simulated second moves a price by 0.01 % (one standard deviation):
+    // no symbol may move more than five of them, and a cent, between runs.
+    assert.deepEqual(
+      runs
+        .filter(({ last, next }) =>
+          Math.abs(Math.log(next.c / last.c)) > 5 * 0.0001 + 0.01 / last.c
+        )
+        .map(({ symbol, last, next }) => `${symbol} ${last.c} -> ${next.c}`),
+      [],
+      "prices jump between the runs",
+    );
+    for (const { symbol, series, last, next } of runs) {
+      assert.ok(
+        next.t > last.t,
+        `${symbol}'s second run starts at t=${next.t}, not after t=${last.t}`,
+      );
+      for (let i = 1; i < series.length; i++) {
+        assert.ok(series[i].t > series[i - 1].t, `${symbol} goes back in time`);
+      }
+      // Same UTC day: the second run keeps the day's open and previous close.
+      if (
+        new Date(last.t * 1000).toISOString().slice(0, 10) ===
+          new Date(next.t * 1000).toISOString().slice(0, 10)
+      ) {
+        assert.deepEqual([next.o, next.pc], [last.o, last.pc], symbol);
+        assert.equal(next.h, Math.max(last.h, next.c));
+        assert.equal(next.l, Math.min(last.l, next.c));
+      }
+    }
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -279,18 +355,23 @@ Deno.test({
     ]);
     const kpi = await withWarehouse(db, (query) =>
       query(`
-        select price, strftime(quote_ts, '%Y-%m-%dT%H:%M:%S'), day_first_price,
-               change_since_day_first_abs, day_high, day_low, day_quote_count::integer
+        select price, strftime(quote_ts, '%Y-%m-%dT%H:%M:%S'), day_open,
+               change_since_open_abs, day_high, day_low, day_quote_count::integer,
+               prev_close, change_abs
         from gold.gold_latest_kpi where symbol = 'AAPL'`));
-    // day_high and day_low are the feed's own (h, l of the latest quote), not our ticks'.
+    // The day's figures are its 1d candle's, not what the quotes report
+    // (o 100, h 105, l 95); with no earlier day, the previous close is the
+    // quote's own (pc 99).
     assert.deepEqual(kpi, [[
       100,
       "2026-03-02T16:00:00",
       100,
       0,
-      105,
-      95,
+      103.1,
+      98.7,
       8,
+      99,
+      1,
     ]]);
     await Deno.remove(dir, { recursive: true });
   },

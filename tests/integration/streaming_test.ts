@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { partitionFor } from "../../lib/stream/partitioner.ts";
+import { KafkaStream } from "../../lib/stream/kafka/stream.ts";
 import { toolVenv, userCache } from "../../dev/cache.ts";
 import { kafkaLibs } from "../../dev/services/kafka.ts";
 import { ensureVenv } from "../../lib/transform/venv.ts";
@@ -315,6 +316,60 @@ Deno.test({
           "select split_part(stream_id, ':', 1), count(*)::integer, min(stream_offset)::integer from raw.source_stock_quotes group by 1 order by 1",
         )),
       [["embedded", 40, 0], ["kafka", 40, 0]],
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaStream.lastMessages() reads each partition's last messages through a group it deletes after, and none of a missing topic",
+  sanitizeResources: false,
+  async fn() {
+    const { services, topic, dir } = await scenario("tail");
+    const stream = new KafkaStream({
+      brokers: [services.KAFKA_BROKERS],
+      topic,
+      clientId: "tail-test",
+    });
+    assert.deepEqual(await stream.lastMessages(3), [], "no topic yet");
+    await stream.ensureTopic();
+    const producer = await stream.producer();
+    const sent: { key: string; value: string }[] = [];
+    for (let round = 0; round < 40; round++) {
+      const messages = SYMBOLS.map((key) => ({
+        key,
+        value: `${key}-${round}`,
+      }));
+      await producer.send(messages);
+      sent.push(...messages);
+    }
+    await producer.close();
+
+    for (const count of [1, 7, 500]) {
+      const batches = await stream.lastMessages(count);
+      assert.deepEqual(batches.map((b) => b.partition), [0, 1, 2]);
+      for (const batch of batches) {
+        const inPartition = sent.filter((m) =>
+          partitionFor(m.key, 3) === batch.partition
+        );
+        const expected = inPartition.slice(-count);
+        assert.deepEqual(
+          batch.messages.map((m) => [m.offset, m.key, m.value]),
+          expected.map((m) => [
+            inPartition.indexOf(m),
+            m.key,
+            m.value,
+          ]),
+          `partition ${batch.partition}, count ${count}`,
+        );
+      }
+    }
+    const groups = await withAdmin(services, (admin) => admin.listGroups());
+    assert.deepEqual(
+      groups.groups.filter((g) => g.groupId.startsWith("tail-test-tail-")),
+      [],
+      "the reader's groups are deleted",
     );
     await Deno.remove(dir, { recursive: true });
   },

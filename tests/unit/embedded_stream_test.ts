@@ -221,3 +221,58 @@ Deno.test("EmbeddedStream keeps its identity across runs and gets a new one when
   assert.notEqual(await stream(dir).identity(), first);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("EmbeddedStream.lastMessages() gives each partition's last messages, offsets ascending", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir);
+  assert.deepEqual(await s.lastMessages(5), [], "no topic yet: no messages");
+  const producer = await s.producer();
+  const symbols = ["AAPL", "MSFT", "TSLA", "GOOGL", "AMZN"];
+  // 200 rounds, with values long enough that the tail spans several read chunks.
+  for (let round = 0; round < 200; round++) {
+    await producer.send(
+      symbols.map((key) => ({
+        key,
+        value: `${key}-${round}-${"x".repeat(400)}`,
+      })),
+    );
+  }
+  await producer.close();
+
+  const all = await readAll(s, "g");
+  for (const count of [1, 7, 250, 10_000]) {
+    const batches = await s.lastMessages(count);
+    assert.deepEqual(batches.map((b) => b.partition), [0, 1, 2]);
+    for (const batch of batches) {
+      const expected = all.filter((m) => m.partition === batch.partition)
+        .slice(-count);
+      assert.deepEqual(batch.messages, expected, `count ${count}`);
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("EmbeddedStream.lastMessages() leaves out a torn last line and rejects a count that is not a positive integer", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = stream(dir, 1);
+  const producer = await s.producer();
+  await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
+  await producer.close();
+  await Deno.writeTextFile(
+    join(dir, "stock-quotes", "partition-0.log"),
+    '{"o":2,"ts":1,"k":"K","v":"tor',
+    { append: true },
+  );
+  const [batch] = await s.lastMessages(2);
+  assert.deepEqual(batch.messages.map((m) => [m.offset, m.value]), [
+    [0, "a"],
+    [1, "b"],
+  ]);
+  await assert.rejects(
+    () => s.lastMessages(0),
+    new RangeError(
+      "Cannot read the stream's last messages as 'count' must be a positive integer: current value is 0",
+    ),
+  );
+  await Deno.remove(dir, { recursive: true });
+});

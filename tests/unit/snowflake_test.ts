@@ -18,6 +18,7 @@ import { LocalLake } from "../../lib/lake/local.ts";
 import { loadNewObjects } from "../../lib/load/loader.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import { CoordinateClashError } from "../../lib/warehouse/warehouse.ts";
+import { readLatestQuotes } from "../../lib/warehouse/snowflake/latest.ts";
 import type {
   SnowflakeSession,
   StatementResult,
@@ -631,6 +632,69 @@ Deno.test("loadNewObjects drives the Snowflake warehouse as it drives DuckDB: on
   assert.ok(session.closed);
   restore();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("readLatestQuotes() reads each symbol's latest quote from GOLD.GOLD_LATEST_KPI, and none before dbt built it", async () => {
+  let built = 0;
+  const session = new RecordingSession((s) => {
+    if (s.sql.includes("information_schema.tables")) return [{ N: built }];
+    if (s.sql.includes("GOLD.GOLD_LATEST_KPI")) {
+      return [
+        {
+          SYMBOL: "AAPL",
+          PRICE: 191.5,
+          T: 1795000007,
+          DAY_OPEN: 190,
+          DAY_HIGH: 192.25,
+          DAY_LOW: 189.5,
+          PREV_CLOSE: 188,
+        },
+        // not asked for
+        {
+          SYMBOL: "MSFT",
+          PRICE: 420,
+          T: 1795000007,
+          DAY_OPEN: 419,
+          DAY_HIGH: 421,
+          DAY_LOW: 418,
+          PREV_CLOSE: 417,
+        },
+        // a figure missing
+        {
+          SYMBOL: "TSLA",
+          PRICE: null,
+          T: 1795000007,
+          DAY_OPEN: 250,
+          DAY_HIGH: 251,
+          DAY_LOW: 249,
+          PREV_CLOSE: 248,
+        },
+      ];
+    }
+    return undefined;
+  });
+  assert.deepEqual(
+    await readLatestQuotes(session, ["AAPL", "TSLA"]),
+    new Map(),
+  );
+  assert.equal(session.statements.length, 1, "no read before dbt built it");
+  built = 1;
+  assert.deepEqual(
+    await readLatestQuotes(session, ["AAPL", "TSLA"]),
+    new Map([["AAPL", {
+      symbol: "AAPL",
+      c: 191.5,
+      o: 190,
+      h: 192.25,
+      l: 189.5,
+      pc: 188,
+      t: 1795000007,
+    }]]),
+  );
+  assert.match(
+    session.statements.at(-1)!.sql,
+    /date_part\(epoch_second, quote_ts\)[\s\S]*from GOLD\.GOLD_LATEST_KPI$/,
+  );
 });
 
 /**

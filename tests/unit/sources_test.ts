@@ -121,7 +121,12 @@ Deno.test("SimulatedSource gives integer times when a paced fast run starts in t
 });
 
 Deno.test("SimulatedSource paces events at the rate and stops when aborted", async () => {
-  const source = new SimulatedSource({ symbols: SYMBOLS, rate: 100 });
+  // Bounded, so its rounds start in the past and the rate sets the pace.
+  const source = new SimulatedSource({
+    symbols: SYMBOLS,
+    rate: 100,
+    count: 300,
+  });
   const controller = new AbortController();
   const started = performance.now();
   let n = 0;
@@ -226,4 +231,123 @@ Deno.test("the sample files the README replays are valid and hold the same quote
   assert.deepEqual(rejects, []);
   assert.equal(ndjson.length, 600);
   assert.deepEqual(csv, ndjson);
+});
+
+/** The largest price move of one simulated second: 5 standard deviations, plus a cent of rounding. */
+function oneStep(price: number): number {
+  return price * 5 * 0.0001 + 0.01;
+}
+
+Deno.test("SimulatedSource continues a resumed symbol from its last quote of the same UTC day", async () => {
+  const last = { c: 201.37, o: 199.5, h: 203.1, l: 198.2, pc: 197.8 };
+  const t = START / 1000 - 5;
+  const quotes = await collect(
+    simulated({ resume: new Map([["AAPL", { ...last, t }]]) }),
+  );
+  const aapl = quotes.filter((q) => q.symbol === "AAPL");
+  assert.ok(aapl[0].t > t);
+  assert.ok(
+    Math.abs(aapl[0].c - last.c) <= oneStep(last.c),
+    `first price ${aapl[0].c} after ${last.c}`,
+  );
+  let high = last.h, low = last.l;
+  for (const q of aapl) {
+    high = Math.max(high, q.c);
+    low = Math.min(low, q.c);
+    assert.deepEqual([q.o, q.h, q.l, q.pc], [last.o, high, low, last.pc]);
+    assert.equal(q.d, Math.round((q.c - last.pc) * 100) / 100);
+  }
+  // A symbol not resumed starts at its typical price.
+  const tsla = quotes.find((q) => q.symbol === "TSLA")!;
+  assert.ok(Math.abs(tsla.c - 250) <= oneStep(250), String(tsla.c));
+});
+
+Deno.test("SimulatedSource resumed on a new UTC day takes the last quote's price as the previous close", async () => {
+  const last = {
+    c: 88.12,
+    o: 90,
+    h: 91,
+    l: 87.5,
+    pc: 89,
+    t: START / 1000 - 86_400,
+  };
+  const quotes = (await collect(
+    simulated({ resume: new Map([["MSFT", last]]) }),
+  )).filter((q) => q.symbol === "MSFT");
+  assert.equal(quotes[0].pc, last.c);
+  assert.equal(quotes[0].o, quotes[0].c);
+  assert.ok(Math.abs(quotes[0].c - last.c) <= oneStep(last.c));
+  for (const q of quotes) {
+    assert.equal(q.o, quotes[0].c);
+    assert.equal(
+      q.h,
+      Math.max(...quotes.filter((p) => p.t <= q.t).map((p) => p.c)),
+    );
+    assert.equal(
+      q.l,
+      Math.min(...quotes.filter((p) => p.t <= q.t).map((p) => p.c)),
+    );
+  }
+});
+
+Deno.test("SimulatedSource starts just after the latest resumed quote when a fast run would start before it", async () => {
+  const now = Date.UTC(2026, 10, 21, 12);
+  const last = { c: 100, o: 100, h: 100, l: 100, pc: 100, t: now / 1000 };
+  const quotes = await collect(
+    new SimulatedSource({
+      symbols: SYMBOLS,
+      count: 3_000,
+      paced: false,
+      now: () => now,
+      resume: new Map([["TSLA", last], ["AAPL", { ...last, t: last.t - 50 }]]),
+    }),
+  );
+  assert.equal(quotes[0].t, last.t + 1, "not 999 s in the past");
+  assert.deepEqual(
+    quotes.filter((q) => q.symbol === "AAPL").slice(0, 3).map((q) => q.t),
+    [last.t + 1, last.t + 2, last.t + 3],
+  );
+});
+
+Deno.test("SimulatedSource resumed from its own last quotes continues without repeating the seeded path", async () => {
+  const first = await collect(simulated({ seed: 42 }));
+  const lastOf = (symbol: string) =>
+    first.findLast((q) => q.symbol === symbol)!;
+  const resume = new Map(SYMBOLS.map((s) => [s, lastOf(s)]));
+  const second = await collect(
+    simulated({ seed: 42, start: START + 60_000, resume }),
+  );
+  assert.deepEqual(
+    await collect(simulated({ seed: 42, start: START + 60_000, resume })),
+    second,
+    "the same seed and last quotes give the same prices",
+  );
+  for (const symbol of SYMBOLS) {
+    const a = first.filter((q) => q.symbol === symbol).map((q) => q.c);
+    const b = second.filter((q) => q.symbol === symbol).map((q) => q.c);
+    assert.ok(Math.abs(b[0] - a.at(-1)!) <= oneStep(a.at(-1)!), symbol);
+    const moves = (prices: number[]) =>
+      prices.slice(1).map((p, i) => Math.round((p - prices[i]) * 100));
+    assert.notDeepEqual(moves(b), moves(a), `${symbol} repeats its path`);
+  }
+});
+
+Deno.test("SimulatedSource paced never gives a quote time ahead of the clock", async () => {
+  const now = Date.now();
+  const t = Math.floor(now / 1000);
+  const source = new SimulatedSource({
+    symbols: ["AAPL", "MSFT"],
+    rate: 1_000,
+    count: 4,
+    resume: new Map([["AAPL", { c: 100, o: 100, h: 100, l: 100, pc: 100, t }]]),
+  });
+  const seen: { t: number; fetched: number; clock: number }[] = [];
+  for await (const q of source.quotes(new AbortController().signal)) {
+    seen.push({ t: q.t, fetched: q.fetched_at, clock: Date.now() });
+  }
+  assert.deepEqual(seen.map((q) => q.t), [t + 1, t + 1, t + 2, t + 2]);
+  for (const q of seen) {
+    assert.ok(q.t * 1000 <= q.clock, `quote time ${q.t} s ahead of ${q.clock}`);
+    assert.ok(q.fetched >= q.t * 1000 && q.fetched <= q.clock);
+  }
 });

@@ -3,6 +3,10 @@
     symbol's latest quote and the rest of its UTC day lie on or after the
     start of the oldest of those days, read first (a grouped max), so the
     rebuild reads about a day of silver whatever the length of the history.
+    The day figures are computed here from those quotes, the way
+    gold_candles computes a 1d candle; the previous close is the close of
+    the symbol's previous 1d candle, read from gold_candles (one row per
+    symbol and day).
 -#}
 {%- set first_latest_day = gold_latest_day_start(ref('silver_clean_stock_quotes')) %}
 
@@ -12,6 +16,13 @@ quotes as (
 
     select * from {{ ref('silver_clean_stock_quotes') }}
     where quote_ts >= {{ first_latest_day }}
+
+),
+
+daily_candles as (
+
+    select * from {{ ref('gold_candles') }}
+    where timeframe = '1d'
 
 ),
 
@@ -46,15 +57,43 @@ latest_day_quotes as (
 
 ),
 
+-- the day's figures, as its 1d candle has them
 latest_day as (
 
     select
         symbol,
-        min_by(price, quote_ts) as day_first_price,
+        min_by(price, quote_ts) as day_open,
+        max(price) as day_high,
+        min(price) as day_low,
         min(quote_ts) as day_first_quote_ts,
         count(*) as day_quote_count
     from latest_day_quotes
     group by symbol
+
+),
+
+-- the close of each symbol's last 1d candle before its latest day
+previous_day as (
+
+    select
+        daily_candles.symbol,
+        max_by(daily_candles.close, daily_candles.bucket_start) as close
+    from daily_candles
+    inner join latest
+        on daily_candles.symbol = latest.symbol
+        and cast(daily_candles.bucket_start as date) < latest.quote_date
+    group by daily_candles.symbol
+
+),
+
+closes as (
+
+    select
+        latest.symbol,
+        coalesce(previous_day.close, latest.prev_close) as prev_close
+    from latest
+    left join previous_day
+        on latest.symbol = previous_day.symbol
 
 ),
 
@@ -66,22 +105,23 @@ final as (
         latest.fetched_at,
         latest.quote_date,
         latest.price,
-        latest.prev_close,
-        latest.change_abs,
-        latest.change_pct,
+        closes.prev_close,
+        latest.price - closes.prev_close as change_abs,
+        100 * (latest.price - closes.prev_close) / closes.prev_close as change_pct,
+        latest_day.day_open,
+        latest_day.day_high,
+        latest_day.day_low,
         latest_day.day_first_quote_ts,
-        latest_day.day_first_price,
-        latest.price - latest_day.day_first_price as change_since_day_first_abs,
-        100 * (latest.price - latest_day.day_first_price) / latest_day.day_first_price
-            as change_since_day_first_pct,
-        latest.open as day_open,
-        latest.high as day_high,
-        latest.low as day_low,
+        latest.price - latest_day.day_open as change_since_open_abs,
+        100 * (latest.price - latest_day.day_open) / latest_day.day_open
+            as change_since_open_pct,
         latest_day.day_quote_count,
         latest.source
     from latest
     inner join latest_day
         on latest.symbol = latest_day.symbol
+    inner join closes
+        on latest.symbol = closes.symbol
 
 )
 

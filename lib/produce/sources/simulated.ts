@@ -7,12 +7,27 @@
  * bounded run starts in the past so that it ends now. A paced quote's
  * `fetched_at` is when it is emitted (its "fetch"), or its market time if
  * that is later; unpaced, it is its market time. Fields stay consistent
- * the way a real feed's do: `o`, `h` and `l` track the UTC day, `pc` is the
- * previous day's close, `d` and `dp` are computed from `pc`.
+ * the way a real feed's do: `o` is the UTC day's first price, `h` and `l`
+ * the highest and lowest of its prices so far, `pc` the previous day's last
+ * price (its close), `d` and `dp` are computed from `pc`.
+ *
+ * A run continues each symbol given in `resume` from that symbol's last
+ * quote: the walk goes on from its price, and within the same UTC day from
+ * its `o`, `h`, `l` and `pc`; every quote time is after the latest resumed
+ * one, so a run that would start before it starts just after it instead.
+ * Other symbols start at a typical price. A paced run never gives a quote
+ * time ahead of the clock: once a fast run catches up with it, it goes on at
+ * one round per second (and says so once), so a fast run right after
+ * another may end its duration with fewer quotes than its rate allows.
+ *
+ * The seed drives the random draws: a resumed walk draws from the seed and
+ * its last quote time, so the same seed and the same last quotes give the
+ * same prices, and two runs never repeat one path.
  *
  * @module
  */
 import { assertQuote, type Quote } from "../../contract/quote.ts";
+import { logger } from "../../runtime/log.ts";
 import { sleep } from "../../runtime/retry.ts";
 import { emptyStats, type QuoteSource, type SourceStats } from "../source.ts";
 
@@ -21,9 +36,10 @@ export interface SimulatedSourceOptions {
   /** Symbols to quote, in round order. */
   symbols: string[];
   /**
-   * Events per second; the source sleeps to keep this pace.
+   * Events per second; the source sleeps to keep this pace. The default, one
+   * quote per symbol per second, keeps market time with the wall clock.
    *
-   * @default {5}
+   * @default {symbols.length}
    */
   rate?: number;
   /**
@@ -44,6 +60,13 @@ export interface SimulatedSourceOptions {
    */
   start?: number;
   /**
+   * The last quote of each symbol to continue from, by symbol; a symbol left
+   * out starts at its typical price.
+   *
+   * @default {new Map()}
+   */
+  resume?: ReadonlyMap<string, WalkState>;
+  /**
    * Whether to pace events at `rate` against the wall clock; off, events come
    * as fast as they are consumed.
    *
@@ -57,6 +80,11 @@ export interface SimulatedSourceOptions {
    */
   now?: () => number;
 }
+
+const log = logger("simulated");
+
+/** Where a symbol's walk continues from: the fields of its last quote. */
+export type WalkState = Pick<Quote, "c" | "o" | "h" | "l" | "pc" | "t">;
 
 /** Typical prices, so a demo looks familiar; other symbols get a seeded price. */
 const START_PRICES: Record<string, number> = {
@@ -89,10 +117,11 @@ export class SimulatedSource implements QuoteSource {
   constructor(options: SimulatedSourceOptions) {
     const {
       symbols,
-      rate = 5,
+      rate = symbols.length,
       seed = 42,
       count = Infinity,
       start,
+      resume = new Map(),
       paced = true,
       now = Date.now,
     } = options;
@@ -106,26 +135,57 @@ export class SimulatedSource implements QuoteSource {
         `Cannot simulate as 'rate' must be a positive number: current value is ${rate}`,
       );
     }
-    this.#options = { symbols, rate, seed, count, start, paced, now };
+    this.#options = { symbols, rate, seed, count, start, resume, paced, now };
   }
 
   /** Yields quotes until `count` is reached or `signal` aborts. */
   async *quotes(signal: AbortSignal): AsyncIterable<Quote> {
-    const { symbols, rate, seed, count, paced, now } = this.#options;
+    const { symbols, rate, seed, count, resume, paced, now } = this.#options;
     const began = now();
     // A bounded run faster than real time starts early enough to end now.
     const marketSpan = (Math.ceil(count / symbols.length) - 1) * 1000;
     const wallSpan = paced ? ((count - 1) * 1000) / rate : 0;
-    const start = this.#options.start ??
+    const wanted = this.#options.start ??
       (Number.isFinite(marketSpan)
         ? Math.round(began - Math.max(0, marketSpan - wallSpan))
         : began);
-    const walks = symbols.map((symbol) => new Walk(symbol, seed));
+    // Market time never goes back: every quote time follows the resumed ones.
+    const resumed = symbols.map((symbol) => resume.get(symbol));
+    const after = Math.max(
+      ...resumed.map((state) => state === undefined ? -Infinity : state.t),
+    );
+    const start = Math.max(wanted, (after + 1) * 1000);
+    const walks = symbols.map((symbol, i) =>
+      new Walk(symbol, seed, resumed[i])
+    );
+    let caughtUp = false;
     for (let emitted = 0; emitted < count && !signal.aborted; emitted++) {
+      const round = Math.floor(emitted / symbols.length);
+      const index = emitted % symbols.length;
+      const roundAt = start + round * 1000;
+      const at = roundAt + index;
       if (paced) {
+        // The rate's pace, and never a quote time ahead of the clock.
         const due = began + (emitted * 1000) / rate;
-        const wait = due - now();
+        const wait = Math.max(due, at) - now();
         if (wait > 0) {
+          if (roundAt > due && !caughtUp) {
+            caughtUp = true;
+            const remaining = count - emitted;
+            log.info(
+              "caught up with the clock: one round per second from now",
+              {
+                quote_at: new Date(roundAt).toISOString(),
+                rate,
+                ...(Number.isFinite(remaining)
+                  ? {
+                    remaining,
+                    remaining_s: Math.ceil(remaining / symbols.length),
+                  }
+                  : {}),
+              },
+            );
+          }
           try {
             await sleep(wait, signal);
           } catch {
@@ -133,9 +193,6 @@ export class SimulatedSource implements QuoteSource {
           }
         }
       }
-      const round = Math.floor(emitted / symbols.length);
-      const index = emitted % symbols.length;
-      const at = start + round * 1000 + index;
       const quote = walks[index].next(
         at,
         paced ? Math.max(at, Math.round(now())) : at,
@@ -158,18 +215,29 @@ class Walk {
   #low = 0;
   #lastClose = 0;
 
-  constructor(symbol: string, seed: number) {
+  constructor(symbol: string, seed: number, resume?: WalkState) {
     this.#symbol = symbol;
-    this.#random = mulberry32(hash(`${seed}:${symbol}`));
-    this.#price = START_PRICES[symbol] ?? 20 + (hash(symbol) % 480);
-    this.#prevClose = cents(this.#price * Math.exp(0.01 * this.#gaussian()));
+    if (resume === undefined) {
+      this.#random = mulberry32(hash(`${seed}:${symbol}`));
+      this.#price = START_PRICES[symbol] ?? 20 + (hash(symbol) % 480);
+      this.#prevClose = cents(this.#price * Math.exp(0.01 * this.#gaussian()));
+      return;
+    }
+    this.#random = mulberry32(hash(`${seed}:${symbol}:${resume.t}`));
+    this.#price = resume.c;
+    this.#day = utcDay(resume.t * 1000);
+    this.#open = resume.o;
+    this.#high = Math.max(resume.h, resume.c);
+    this.#low = Math.min(resume.l, resume.c);
+    this.#lastClose = resume.c;
+    this.#prevClose = resume.pc;
   }
 
   /** The quote at market time `at`, fetched at `fetchedAt` (epoch milliseconds). */
   next(at: number, fetchedAt: number): Quote {
     this.#price *= Math.exp(STEP_VOLATILITY * this.#gaussian());
     const c = cents(this.#price);
-    const day = new Date(at).toISOString().slice(0, 10);
+    const day = utcDay(at);
     if (day !== this.#day) {
       if (this.#day !== "") this.#prevClose = this.#lastClose;
       this.#day = day;
@@ -200,6 +268,11 @@ class Walk {
     const v = this.#random();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
+}
+
+/** The UTC day of an epoch-milliseconds time, `YYYY-MM-DD`. */
+function utcDay(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
 }
 
 function cents(value: number): number {

@@ -79,6 +79,20 @@ export async function lastCompleteLine(
   file: Deno.FsFile,
   size: number,
 ): Promise<{ line: string | null; end: number }> {
+  const { lines, end } = await lastCompleteLines(file, size, 1);
+  return { line: lines.at(-1) ?? null, end };
+}
+
+/**
+ * Finds the last `count` newline-terminated lines of a file (fewer when it
+ * holds fewer) by reading backwards from `size`, so the bytes read follow
+ * `count`, not the file's length; `end` is the byte just after the last one.
+ */
+export async function lastCompleteLines(
+  file: Deno.FsFile,
+  size: number,
+  count: number,
+): Promise<{ lines: string[]; end: number }> {
   let start = size;
   let buffer: Uint8Array = new Uint8Array(0); // holds the file's bytes [start, size)
   let end = -1;
@@ -91,18 +105,53 @@ export async function lastCompleteLine(
       if (last === -1) continue;
       end = start + last + 1;
     }
-    const newline = end - 1 - start;
-    const previous = newline > 0
-      ? buffer.lastIndexOf(NEWLINE, newline - 1)
-      : -1;
-    if (previous !== -1 || start === 0) {
-      return {
-        line: new TextDecoder().decode(buffer.subarray(previous + 1, newline)),
-        end,
-      };
+    const last = end - 1 - start;
+    // Walk back over `count` newlines: the one before the first wanted line.
+    let cut = last;
+    let found = 0;
+    while (found < count && cut > 0) {
+      const previous = buffer.lastIndexOf(NEWLINE, cut - 1);
+      if (previous === -1) break;
+      cut = previous;
+      found++;
+    }
+    if (found === count || start === 0) {
+      const first = found === count ? cut + 1 : 0;
+      const text = new TextDecoder().decode(buffer.subarray(first, last));
+      return { lines: text.split("\n"), end };
     }
   }
-  return { line: null, end: Math.max(end, 0) };
+  return { lines: [], end: Math.max(end, 0) };
+}
+
+/**
+ * The last `count` records of a partition log (fewer when it holds fewer;
+ * none when it does not exist), offsets ascending. A torn last line is not
+ * read.
+ *
+ * @throws {Error} When a line read is not a record.
+ */
+export async function readLastRecords(
+  path: string,
+  count: number,
+): Promise<LogRecord[]> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  try {
+    const { lines } = await lastCompleteLines(
+      file,
+      (await file.stat()).size,
+      count,
+    );
+    return lines.map((line) => parseRecord(line, path));
+  } finally {
+    file.close();
+  }
 }
 
 async function readAt(

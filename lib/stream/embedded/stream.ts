@@ -14,9 +14,15 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import type { Stream, StreamConsumer, StreamProducer } from "../stream.ts";
+import type {
+  MessageBatch,
+  Stream,
+  StreamConsumer,
+  StreamProducer,
+} from "../stream.ts";
+import { checkTailCount } from "../stream.ts";
 import { EmbeddedConsumer } from "./consumer.ts";
-import { PartitionLog } from "./partition_log.ts";
+import { PartitionLog, readLastRecords } from "./partition_log.ts";
 import { EmbeddedProducer } from "./producer.ts";
 
 /** Options for {@linkcode EmbeddedStream}. */
@@ -141,6 +147,39 @@ export class EmbeddedStream implements Stream {
       maxBatch: this.#maxBatch,
       pollMs: this.#pollMs,
     });
+  }
+
+  /**
+   * The last `count` records of each partition log, read backwards from its
+   * end (a torn last line is left out); none when the topic does not exist.
+   *
+   * @param count Most messages per partition.
+   * @throws {RangeError} When `count` is not a positive integer.
+   */
+  async lastMessages(count: number): Promise<MessageBatch[]> {
+    checkTailCount(count);
+    let partitions: number;
+    try {
+      partitions = await this.#readPartitions();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    return await Promise.all(
+      Array.from({ length: partitions }, async (_, partition) => ({
+        topic: this.topic,
+        partition,
+        messages: (await readLastRecords(this.#logPath(partition), count))
+          .map((record) => ({
+            topic: this.topic,
+            partition,
+            offset: record.o,
+            key: record.k,
+            value: record.v,
+            timestamp: record.ts,
+          })),
+      })),
+    );
   }
 
   /** `embedded:<uuid>`: the id the topic got when it was created. */

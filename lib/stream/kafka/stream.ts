@@ -14,7 +14,13 @@
 import { Kafka, type KafkaConfig, type RetryOptions } from "kafkajs";
 import { type Level, logger } from "../../runtime/log.ts";
 import { retry } from "../../runtime/retry.ts";
-import type { Stream, StreamConsumer, StreamProducer } from "../stream.ts";
+import type {
+  MessageBatch,
+  Stream,
+  StreamConsumer,
+  StreamProducer,
+} from "../stream.ts";
+import { checkTailCount } from "../stream.ts";
 import {
   ADMIN_RETRY,
   consumerConfig,
@@ -30,6 +36,7 @@ import {
   TO_KAFKAJS_LEVEL,
 } from "./log.ts";
 import { KafkaProducer } from "./producer.ts";
+import { readTail } from "./tail.ts";
 
 const log = logger("kafka");
 
@@ -96,6 +103,7 @@ export class KafkaStream implements Stream {
   readonly #partitions: number;
   readonly #replicationFactor: number;
   readonly #retry: RetryOptions | undefined;
+  readonly #clientId: string;
 
   /**
    * Describes the topic; nothing connects until a method is called.
@@ -143,6 +151,7 @@ export class KafkaStream implements Stream {
     this.#partitions = partitions;
     this.#replicationFactor = replicationFactor;
     this.#retry = retry;
+    this.#clientId = clientId;
     const config: KafkaConfig = {
       brokers: parsed,
       clientId,
@@ -221,6 +230,26 @@ export class KafkaStream implements Stream {
     } finally {
       await admin.disconnect().catch(() => {});
     }
+  }
+
+  /**
+   * The last `count` messages of each partition, below the high watermarks
+   * read at the start, through a consumer group of its own that is deleted
+   * after (./tail.ts); none when the topic does not exist.
+   *
+   * @param count Most messages per partition.
+   * @throws {RangeError} When `count` is not a positive integer.
+   * @throws {RetriableError} When the cluster cannot be reached or the read takes more than 30 s.
+   * @throws {FatalError} When the cluster refuses a request.
+   */
+  lastMessages(count: number): Promise<MessageBatch[]> {
+    checkTailCount(count);
+    return readTail(this.#kafka, this.topic, {
+      count,
+      groupPrefix: this.#clientId,
+      location: this.location,
+      retry: this.#retry,
+    });
   }
 
   /**

@@ -1,13 +1,14 @@
 /**
  * The DuckDB warehouse's SQL: RAW's tables, the staging of a load, the
- * matching of staged rows with RAW, the load itself, and the inventory
- * reads of reconciliation. Literal SQL only: values travel as parameters or
+ * matching of staged rows with RAW, the load itself, the inventory
+ * reads of reconciliation, and the latest quote of each symbol. Literal SQL only: values travel as parameters or
  * through appenders, never in the text.
  *
  * @module
  */
 import { join } from "node:path";
 import { SILVER_RECONCILIATION } from "../inventory.ts";
+import { GOLD_LATEST_KPI } from "../latest.ts";
 
 /** Tables of the RAW schema, created on first use. */
 export const BOOTSTRAP = `
@@ -207,3 +208,16 @@ select
   coalesce(sum(case when stream_id = $1 and stream_topic = $2 then lost_row_count end), 0),
   coalesce(max(duplicated_row_count), 0)
 from ${SILVER_RECONCILIATION.schema}.${SILVER_RECONCILIATION.name}`;
+
+/** Whether dbt has built the model gold_latest_kpi (1 relation). */
+export const GOLD_LATEST_BUILT = `
+select count(*) from information_schema.tables
+where table_schema = '${GOLD_LATEST_KPI.schema}' and table_name = '${GOLD_LATEST_KPI.name}'`;
+
+/**
+ * Each symbol's latest quote in gold_latest_kpi: symbol, price, quote time
+ * in epoch seconds, day open, day high, day low, previous close.
+ */
+export const LATEST_QUOTES = `
+select symbol, price, epoch(quote_ts), day_open, day_high, day_low, prev_close
+from ${GOLD_LATEST_KPI.schema}.${GOLD_LATEST_KPI.name}`;

@@ -1,11 +1,12 @@
 /**
  * The Snowflake warehouse's SQL: RAW's tables, the checks and inserts of a
- * load from the staging table, the ledger, and the inventory reads of
- * reconciliation. Values travel as binds (`?`), never in the text.
+ * load from the staging table, the ledger, the inventory reads of
+ * reconciliation, and the latest quote of each symbol. Values travel as binds (`?`), never in the text.
  *
  * @module
  */
 import { SILVER_RECONCILIATION } from "../inventory.ts";
+import { GOLD_LATEST_KPI } from "../latest.ts";
 
 /** COPY's target, where a load's lines wait for their transaction. */
 export const STAGED = "RAW.STAGED_STOCK_QUOTES";
@@ -201,3 +202,18 @@ export const INVENTORY_SILVER = `select
   coalesce(sum(case when stream_id = ? and stream_topic = ? then lost_row_count end), 0) as lost,
   coalesce(max(duplicated_row_count), 0) as duplicated
 from ${SILVER_RECONCILIATION.schema.toUpperCase()}.${SILVER_RECONCILIATION.name.toUpperCase()}`;
+
+/** Whether dbt has built the model gold_latest_kpi (1 relation). */
+export const GOLD_LATEST_BUILT =
+  `select count(*) as n from information_schema.tables
+where table_schema = '${GOLD_LATEST_KPI.schema.toUpperCase()}'
+  and table_name = '${GOLD_LATEST_KPI.name.toUpperCase()}'`;
+
+/**
+ * Each symbol's latest quote in gold_latest_kpi: symbol, price, quote time
+ * in epoch seconds, day open, day high, day low, previous close.
+ */
+export const LATEST_QUOTES =
+  `select symbol, price, date_part(epoch_second, quote_ts) as t,
+  day_open, day_high, day_low, prev_close
+from ${GOLD_LATEST_KPI.schema.toUpperCase()}.${GOLD_LATEST_KPI.name.toUpperCase()}`;
