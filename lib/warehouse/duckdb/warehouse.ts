@@ -1,9 +1,12 @@
 /**
  * The embedded warehouse: a DuckDB file through `@duckdb/node-api`.
  *
- * A DuckDB file takes one writing process at a time, so the loader holds it
- * only while loading and {@linkcode DuckDBWarehouse.close} releases it before
- * dbt opens it; opening waits (with backoff) while another process holds it.
+ * A DuckDB file takes one writing process at a time, and a reader that has it
+ * open keeps the writer out, so the loader holds it only while loading and
+ * {@linkcode DuckDBWarehouse.close} releases it before dbt opens it. Opening
+ * waits (with backoff) while another process holds it, and names that
+ * process (./lock_holder.ts); readers are meant to open the gold copy
+ * instead (./gold_copy.ts).
  *
  * @module
  */
@@ -17,6 +20,13 @@ import {
 import { logger } from "../../runtime/log.ts";
 import { backoffDelay, sleep } from "../../runtime/retry.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
+import {
+  describeHolder,
+  holderFields,
+  LOCK_CONFLICT,
+  lockHolder,
+} from "./lock_holder.ts";
+import { goldCopyPath } from "./gold_copy.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
 import {
   type Inventory,
@@ -55,16 +65,18 @@ export interface DuckDBWarehouseOptions {
    * @default {60000}
    */
   lockWaitMs?: number;
+  /**
+   * The gold copy readers should open instead, named when one holds the file too long.
+   *
+   * @default {"gold_copy.duckdb beside the file"}
+   */
+  goldCopy?: string;
 }
 
 const log = logger("duckdb");
 
-/**
- * DuckDB's words when another process holds the file ("Could not set lock on
- * file …: Conflicting lock is held in … (PID …)"); any other failure to open
- * it, a damaged file say, is reported as it is.
- */
-const LOCK_HELD = /Could not set lock on file|Conflicting lock is held/;
+/** Least time between two "still waiting" lines of one wait, in milliseconds. */
+const WAIT_LOG_EVERY_MS = 10_000;
 
 /** The DuckDB warehouse. */
 export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
@@ -87,41 +99,71 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * Opens (creating if needed) the database file and its RAW tables.
    *
    * @param path The database file.
-   * @param options How long to wait for the file's lock.
+   * @param options How long to wait for the file's lock, and the gold copy to point readers at.
    * @returns The warehouse.
-   * @throws {Error} When another process still holds the file after `lockWaitMs`.
+   * @throws {Error} When another process still holds the file after
+   * `lockWaitMs`: the error names it (PID, program and command line, as far
+   * as the operating system tells) and the gold copy.
    */
   static async open(
     path: string,
     options: DuckDBWarehouseOptions = {},
   ): Promise<DuckDBWarehouse> {
-    const { lockWaitMs = 60_000 } = options;
     const location = resolve(path);
+    const { lockWaitMs = 60_000, goldCopy = goldCopyPath(location) } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
-    const deadline = Date.now() + lockWaitMs;
+    const started = Date.now();
+    const deadline = started + lockWaitMs;
+    let logged: { at: number; pid?: number } | undefined;
     for (let attempt = 0;; attempt++) {
       try {
         const instance = await DuckDBInstance.create(location);
         const connection = await instance.connect();
         await connection.run(BOOTSTRAP);
+        if (logged) {
+          log.info("got the DuckDB file's lock", {
+            path: location,
+            waited_ms: Date.now() - started,
+          });
+        }
         return new DuckDBWarehouse(location, instance, connection);
       } catch (error) {
         const message = (error as Error).message ?? String(error);
-        if (!LOCK_HELD.test(message)) throw error;
-        if (Date.now() >= deadline) {
+        if (!LOCK_CONFLICT.test(message)) throw error;
+        const holder = lockHolder(message);
+        const now = Date.now();
+        if (now >= deadline) {
           throw new Error(
-            `Cannot open the DuckDB warehouse ${location} as another process (dbt, or another loader) has held it for ${lockWaitMs} ms`,
+            `Cannot open the DuckDB warehouse ${location} as ${
+              describeHolder(holder)
+            } has held its lock for ${
+              now - started
+            } ms: a reader should open the gold copy ${goldCopy} instead (docs/running.md), or stop that process`,
             { cause: error },
           );
         }
+        // One line when the wait starts or the holder changes, then one every 10 s.
+        if (
+          logged === undefined || holder?.pid !== logged.pid ||
+          now - logged.at >= WAIT_LOG_EVERY_MS
+        ) {
+          log.info(
+            logged === undefined
+              ? "waiting for the DuckDB file's lock"
+              : "still waiting for the DuckDB file's lock",
+            {
+              path: location,
+              ...holderFields(holder),
+              waited_ms: now - started,
+              gives_up_in_ms: deadline - now,
+            },
+          );
+          logged = { at: now, pid: holder?.pid };
+        }
         const delay = Math.min(
-          backoffDelay(attempt, { baseMs: 100, maxMs: 2_000 }),
-          deadline - Date.now(),
+          backoffDelay(attempt, { baseMs: 100, maxMs: 1_000 }),
+          deadline - now,
         );
-        log.info("waiting for the DuckDB file's lock", {
-          path: location,
-          retry_in_ms: delay,
-        });
         await sleep(Math.max(delay, 0));
       }
     }
