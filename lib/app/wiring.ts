@@ -17,6 +17,7 @@ import { KafkaStream } from "../stream/kafka/stream.ts";
 import type { WarehouseInventory } from "../warehouse/inventory.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import { goldCopyPath } from "../warehouse/duckdb/gold_copy.ts";
 
 /** Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
 export function openStream(config: Config): Stream {
@@ -57,7 +58,9 @@ export async function openWarehouse(
   config: Config,
 ): Promise<Warehouse & WarehouseInventory> {
   if (config.warehouse === "duckdb") {
-    return await DuckDBWarehouse.open(config.duckdbPath);
+    return await DuckDBWarehouse.open(config.duckdbPath, {
+      goldCopy: goldCopyPath(config.duckdbPath, config.duckdbGoldCopyPath),
+    });
   }
   const { connectSnowflake } = await import("../warehouse/snowflake/driver.ts");
   const { SnowflakeWarehouse } = await import(
