@@ -42,6 +42,37 @@ Deno.test(
   },
 );
 
+Deno.test("lockHolder() keeps a holder's command line on one line", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // A session started as `python -c "<several lines>"`, say.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "sleep 30\n# second line", "x"],
+    stdout: "null",
+  }).spawn();
+  try {
+    const held = () =>
+      lockHolder(`Conflicting lock is held in /bin/sh (PID ${child.pid}).`);
+    await until(() => held()?.commandLine?.includes(" -c ") === true, {
+      what: "the child to run sh",
+    });
+    const holder = held();
+    assert.match(
+      holder?.commandLine ?? "",
+      /^\S*sh -c sleep 30 # second line x$/,
+    );
+    assert.match(
+      describeHolder(holder),
+      new RegExp(
+        `^PID ${child.pid} \\(/bin/sh: \\S*sh -c sleep 30 # second line x\\)$`,
+      ),
+    );
+  } finally {
+    child.kill();
+    await child.status;
+  }
+});
+
 Deno.test("DuckDBWarehouse.open() names the reader holding the file, in one waiting line and in its error, and points at the gold copy", async () => {
   const dir = await Deno.makeTempDir();
   const db = `${dir}/warehouse.duckdb`;

@@ -91,7 +91,10 @@ export function holderFields(
   };
 }
 
-/** `/proc/<pid>/cmdline` with its NUL separators as spaces, shortened. */
+/**
+ * `/proc/<pid>/cmdline` on one line (its NUL separators, and any line break
+ * in an argument, as spaces), shortened.
+ */
 function readCommandLine(pid: number): string | undefined {
   let bytes: Uint8Array;
   try {
@@ -99,8 +102,8 @@ function readCommandLine(pid: number): string | undefined {
   } catch {
     return undefined; // not Linux, gone, or not ours to read
   }
-  const text = new TextDecoder().decode(bytes).split("\0")
-    .filter((part) => part.length > 0).join(" ");
+  const text = new TextDecoder().decode(bytes).replace(/[\0\s]+/g, " ")
+    .trim();
   if (text.length === 0) return undefined;
   return text.length > MAX_COMMAND_LINE
     ? `${text.slice(0, MAX_COMMAND_LINE - 1)}…`
