@@ -10,7 +10,8 @@
  *
  * One cycle opens the DuckDB file, loads, closes it, then runs dbt through
  * a {@linkcode DbtWorker} (a DuckDB file takes one writing process at a
- * time, so the two take turns). After a dbt run, the next cycle first
+ * time, so the two take turns; both wait, up to 60 s, for any other process
+ * that holds the file). After a dbt run, the next cycle first
  * writes the gold copy that readers open instead of the warehouse
  * (lib/warehouse/duckdb/gold_copy.ts), at most every
  * `DUCKDB_GOLD_COPY_EVERY_MS`, and at least ten times the last copy's own
@@ -19,12 +20,14 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
 import { logger } from "../runtime/log.ts";
 import type { DbtWorker } from "../transform/dbt.ts";
 import type { Lake } from "../lake/lake.ts";
 import { loadNewObjects } from "../load/loader.ts";
 import { writeGoldCopy } from "../warehouse/duckdb/gold_copy.ts";
+import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import { configuredGoldCopy, goldCopyFields } from "./gold_copy.ts";
 
@@ -174,7 +177,8 @@ const GOLD_LATEST =
  * @param options Settings, lake, dbt and the stop signal.
  * @param stats Updated as the cycles go (for progress lines).
  * @returns The stats.
- * @throws {Error} When a load or a dbt run fails.
+ * @throws {Error} When a load or a dbt run fails, or another process holds
+ * the warehouse for longer than a load or a dbt run waits for it.
  */
 export async function runCycles(
   options: CycleOptions,
@@ -254,10 +258,17 @@ export async function runCycles(
       }
     });
     if (pending && (last || Date.now() - dbtFinishedAt >= transformEveryMs)) {
-      const result = await dbt.run(["run"]);
-      if (!result.success) {
-        throw new Error(`dbt run failed\n${result.output}`);
-      }
+      // dbt waits for a reader holding the warehouse as a load does.
+      await waitForLock({
+        path: resolve(config.duckdbPath),
+        action: "run dbt on the DuckDB warehouse",
+        goldCopy,
+      }, async () => {
+        const result = await dbt.run(["run"]);
+        if (!result.success) {
+          throw new Error(`dbt run failed\n${result.output}`);
+        }
+      });
       dbtFinishedAt = Date.now();
       stats.dbtRuns++;
       pending = false;

@@ -5,7 +5,7 @@
  * open keeps the writer out, so the loader holds it only while loading and
  * {@linkcode DuckDBWarehouse.close} releases it before dbt opens it. Opening
  * waits (with backoff) while another process holds it, and names that
- * process (./lock_holder.ts); readers are meant to open the gold copy
+ * process (./lock_wait.ts); readers are meant to open the gold copy
  * instead (./gold_copy.ts).
  *
  * @module
@@ -18,14 +18,8 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
-import { backoffDelay, sleep } from "../../runtime/retry.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
-import {
-  describeHolder,
-  holderFields,
-  LOCK_CONFLICT,
-  lockHolder,
-} from "./lock_holder.ts";
+import { waitForLock } from "./lock_wait.ts";
 import { goldCopyPath } from "./gold_copy.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
 import {
@@ -75,9 +69,6 @@ export interface DuckDBWarehouseOptions {
 
 const log = logger("duckdb");
 
-/** Least time between two "still waiting" lines of one wait, in milliseconds. */
-const WAIT_LOG_EVERY_MS = 10_000;
-
 /** The DuckDB warehouse. */
 export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   /** The database file, absolute. */
@@ -112,61 +103,17 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     const location = resolve(path);
     const { lockWaitMs = 60_000, goldCopy = goldCopyPath(location) } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
-    const started = Date.now();
-    const deadline = started + lockWaitMs;
-    let logged: { at: number; pid?: number } | undefined;
-    for (let attempt = 0;; attempt++) {
-      try {
-        const instance = await DuckDBInstance.create(location);
-        const connection = await instance.connect();
-        await connection.run(BOOTSTRAP);
-        if (logged) {
-          log.info("got the DuckDB file's lock", {
-            path: location,
-            waited_ms: Date.now() - started,
-          });
-        }
-        return new DuckDBWarehouse(location, instance, connection);
-      } catch (error) {
-        const message = (error as Error).message ?? String(error);
-        if (!LOCK_CONFLICT.test(message)) throw error;
-        const holder = lockHolder(message);
-        const now = Date.now();
-        if (now >= deadline) {
-          throw new Error(
-            `Cannot open the DuckDB warehouse ${location} as ${
-              describeHolder(holder)
-            } has held its lock for ${
-              now - started
-            } ms: a reader should open the gold copy ${goldCopy} instead (docs/running.md), or stop that process`,
-            { cause: error },
-          );
-        }
-        // One line when the wait starts or the holder changes, then one every 10 s.
-        if (
-          logged === undefined || holder?.pid !== logged.pid ||
-          now - logged.at >= WAIT_LOG_EVERY_MS
-        ) {
-          log.info(
-            logged === undefined
-              ? "waiting for the DuckDB file's lock"
-              : "still waiting for the DuckDB file's lock",
-            {
-              path: location,
-              ...holderFields(holder),
-              waited_ms: now - started,
-              gives_up_in_ms: deadline - now,
-            },
-          );
-          logged = { at: now, pid: holder?.pid };
-        }
-        const delay = Math.min(
-          backoffDelay(attempt, { baseMs: 100, maxMs: 1_000 }),
-          deadline - now,
-        );
-        await sleep(Math.max(delay, 0));
-      }
-    }
+    return await waitForLock({
+      path: location,
+      action: "open the DuckDB warehouse",
+      goldCopy,
+      lockWaitMs,
+    }, async () => {
+      const instance = await DuckDBInstance.create(location);
+      const connection = await instance.connect();
+      await connection.run(BOOTSTRAP);
+      return new DuckDBWarehouse(location, instance, connection);
+    });
   }
 
   /** Keys of the objects in the load ledger. */
