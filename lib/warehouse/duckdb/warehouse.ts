@@ -20,7 +20,7 @@ import {
 import { logger } from "../../runtime/log.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
 import { waitForLock } from "./lock_wait.ts";
-import { goldCopyPath } from "./gold_copy.ts";
+import { GOLD_COPY_NAME } from "./gold_copy.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
 import {
   type Inventory,
@@ -101,7 +101,10 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     options: DuckDBWarehouseOptions = {},
   ): Promise<DuckDBWarehouse> {
     const location = resolve(path);
-    const { lockWaitMs = 60_000, goldCopy = goldCopyPath(location) } = options;
+    const {
+      lockWaitMs = 60_000,
+      goldCopy = join(dirname(location), GOLD_COPY_NAME),
+    } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
     return await waitForLock({
       path: location,
