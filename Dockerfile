@@ -1,6 +1,7 @@
 # One image for the pipeline's Deno entry points: `deno task produce`,
-# `consume` and `load` (docker-compose.yml picks one per service). The Deno
-# version is the one CI tests with (.ci/run).
+# `consume` and `load` (docker-compose.yml picks one per service), and
+# `copy-gold` (the Airflow DAGs' step after dbt build). The Deno version is
+# the one CI tests with (.ci/run).
 FROM denoland/deno:2.9.6
 
 WORKDIR /app
@@ -17,10 +18,11 @@ RUN deno install --frozen
 # steps on the copied files.
 COPY lib/ lib/
 COPY producer.ts consumer.ts loader.ts ./
-RUN deno install --frozen --entrypoint producer.ts consumer.ts loader.ts
+COPY scripts/copy_gold.ts scripts/
+RUN deno install --frozen --entrypoint producer.ts consumer.ts loader.ts scripts/copy_gold.ts
 
 # Code and caches stay root-owned; the runtime user writes only data/ (the
-# loader's DuckDB volume).
+# loader's DuckDB volume and the gold copy beside it).
 RUN mkdir -p /app/data && chown deno:deno /app/data
 USER deno
 

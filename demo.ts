@@ -1,7 +1,8 @@
 /**
  * `deno task demo [options]`: the whole pipeline in one process on the
  * configured services (embedded by default): source → stream → lake →
- * warehouse → `dbt build`, then a summary of the gold layer.
+ * warehouse → `dbt build` → the gold copy readers open (lib/app/gold_copy.ts),
+ * then a summary of the gold layer.
  *
  * The run is bounded by `--duration`, `--count` or the end of a replay file,
  * so `deno task demo --source replay --file quotes.ndjson` backfills a file.
@@ -13,13 +14,14 @@
  *
  * @module
  */
+import { relative } from "node:path";
 import {
   buildSource,
   parseSourceArgs,
   runSignal,
   SOURCE_USAGE,
 } from "./lib/app/cli.ts";
-import { loadConfig } from "./lib/runtime/config.ts";
+import { type Config, loadConfig } from "./lib/runtime/config.ts";
 import {
   flushLimits,
   openLake,
@@ -43,6 +45,7 @@ import { reportProgress } from "./lib/ops/progress.ts";
 import { publish, type PublishStats } from "./lib/produce/publisher.ts";
 import { ensureVenv } from "./lib/transform/venv.ts";
 import { formatSummary, readGoldSummary } from "./lib/ops/summary.ts";
+import { dbtUpdatesGold, publishGoldCopy } from "./lib/app/gold_copy.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;
@@ -170,7 +173,7 @@ await runMain(async () => {
     // 2–3. The last cycle has taken what landed: build (models and tests) once more.
     try {
       await cycles;
-      return await finishContinuous(dbt, config.duckdbPath, cycleStats);
+      return await finishContinuous(dbt, config, cycleStats);
     } finally {
       await dbt.close();
     }
@@ -204,9 +207,13 @@ await runMain(async () => {
     console.error(build.output);
     return build.code || 1;
   }
+  const copy = dbtUpdatesGold(["build"], config)
+    ? await publishGoldCopy(config)
+    : undefined;
 
   // 4. What the gold layer now says.
   console.log(formatSummary(await readGoldSummary(config.duckdbPath)));
+  if (copy) console.log(goldCopyLine(copy.path));
 });
 
 /** The continuous mode's counts for a progress line. */
@@ -222,33 +229,52 @@ function continuousCounts(stats: CycleStats): Record<string, number> {
   return counts;
 }
 
-/** Builds and tests once more, then prints the gold summary and the freshness. */
+/**
+ * Builds and tests once more and publishes the gold copy, then prints the
+ * gold summary, the freshness and the gold copies' cost.
+ */
 async function finishContinuous(
   dbt: DbtWorker,
-  duckdbPath: string,
+  config: Config,
   stats: CycleStats,
 ): Promise<number> {
   const toRaw = stats.toRaw.summary();
   const toGold = stats.toGold.summary();
+  const copies = stats.goldCopies.summary();
   log.info("freshness", {
     cycles: stats.cycles,
     dbt_runs: stats.dbtRuns,
     loaded: stats.loaded,
     ...prefixed("raw", toRaw),
     ...prefixed("gold", toGold),
+    ...prefixed("gold_copy", copies),
   });
   const build = await dbt.run(["build"], "info");
   if (!build.success) {
     console.error(build.output);
     return build.code || 1;
   }
-  console.log(formatSummary(await readGoldSummary(duckdbPath)));
+  const copy = await publishGoldCopy(config);
+  stats.goldCopies.add(copy.ms);
+  console.log(formatSummary(await readGoldSummary(config.duckdbPath)));
   console.log(
     `\nFreshness over ${stats.cycles} cycles (from a quote's fetched_at):\n` +
       `  to its RAW row:              ${formatLatency(toRaw)}\n` +
-      `  to its gold_latest_kpi row:  ${formatLatency(toGold)}`,
+      `  to its gold_latest_kpi row:  ${formatLatency(toGold)}\n` +
+      goldCopyLine(copy.path, stats.goldCopies.summary()),
   );
   return 0;
+}
+
+/** Where readers find gold, and what writing it cost. */
+function goldCopyLine(path: string, copies?: LatencySummary): string {
+  const near = relative(Deno.cwd(), path);
+  const cost = copies === undefined
+    ? ""
+    : `; written ${copies.samples} times, p50 ${copies.p50_ms} ms, max ${copies.max_ms} ms`;
+  return `\nGold copy for readers, open it read-only: ${
+    near.startsWith("..") ? path : near
+  }${cost}`;
 }
 
 function prefixed(

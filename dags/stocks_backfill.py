@@ -6,7 +6,8 @@ date range of event dates (UTC), a lake prefix, or both. Objects already
 loaded are read again (``deno task load --reload``); a row whose stream
 coordinates are in RAW already is skipped, so a backfill restores what is
 missing and never duplicates. ``dbt build`` then carries the restored rows
-to silver and gold.
+to silver and gold, and, on DuckDB, ``deno task copy-gold`` to the gold copy
+readers open.
 
 Trigger it with parameters, e.g. ``{"start_date": "2026-11-20",
 "end_date": "2026-11-21"}`` or ``{"prefix": "stock-quotes/symbol=AAPL/"}``;
@@ -15,8 +16,8 @@ empty parameters mean the whole topic.
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param
-from stocks_pipeline import DAG_ARGS, dbt_build, load
+from airflow.sdk import DAG, Param, chain
+from stocks_pipeline import DAG_ARGS, copy_gold, dbt_build, load
 
 with DAG(
     dag_id="stocks_backfill",
@@ -48,7 +49,7 @@ with DAG(
         ),
     },
 ):
-    (
+    chain(
         load(
             # Each parameter is one argument, never parsed by a shell; the
             # loader checks the dates and that the prefix lies under the topic.
@@ -62,6 +63,7 @@ with DAG(
                 "{{ params.prefix or '' }}",
             ],
             doc_md="`deno task load --reload`: the selected objects, rows not in RAW only.",
-        )
-        >> dbt_build(doc_md="`dbt build`: carries the restored rows to silver and gold.")
+        ),
+        dbt_build(doc_md="`dbt build`: carries the restored rows to silver and gold."),
+        *copy_gold(doc_md="`deno task copy-gold`: the read-only copy of gold that readers open."),
     )

@@ -54,6 +54,10 @@ RAW = Asset(name="stocks_raw", uri="stocks://warehouse/raw", group="stocks")
 #: The warehouse's gold layer, rebuilt by every ``dbt build``: downstream DAGs
 #: can be scheduled on it.
 GOLD = Asset(name="stocks_gold", uri="stocks://warehouse/gold", group="stocks")
+#: The gold copy beside a DuckDB warehouse (``gold_copy.duckdb``), the file
+#: readers open, republished after every build: DAGs that read it can be
+#: scheduled on it.
+GOLD_COPY = Asset(name="stocks_gold_copy", uri="stocks://warehouse/gold_copy", group="stocks")
 
 #: Image of the Deno entry points (``deno task <name>``), as compose builds it.
 PIPELINE_IMAGE = setting("STOCKS_PIPELINE_IMAGE", "stocks-pipeline:latest")
@@ -87,6 +91,7 @@ FORWARDED = (
     "S3_REGION",
     "WAREHOUSE",
     "DUCKDB_PATH",
+    "DUCKDB_GOLD_COPY_PATH",
     "DBT_TARGET",
     "SNOWFLAKE_ACCOUNT",
     "SNOWFLAKE_LOADER_ROLE",
@@ -118,6 +123,8 @@ DAG_ARGS: dict[str, Any] = {
 LOAD_TIMEOUT = minutes("STOCKS_LOAD_TIMEOUT_MINUTES", 15)
 #: Longest a ``dbt build`` may run before Airflow stops it (and retries).
 DBT_TIMEOUT = minutes("STOCKS_DBT_TIMEOUT_MINUTES", 30)
+#: Longest publishing the gold copy may take before Airflow stops it (and retries).
+COPY_TIMEOUT = minutes("STOCKS_COPY_GOLD_TIMEOUT_MINUTES", 10)
 
 
 def variable_or(name: str, default: str) -> str:
@@ -256,3 +263,22 @@ def dbt_build(*, doc_md: str) -> PipelineContainer:
         outlets=[GOLD],
         doc_md=doc_md,
     )
+
+
+def copy_gold(*, doc_md: str) -> list[PipelineContainer]:
+    """``deno task copy-gold`` in the pipeline image, after ``dbt build``: the
+    gold copy readers open instead of the DuckDB warehouse, so a reader never
+    holds the file the next load and build need. None with
+    ``WAREHOUSE=snowflake``, where readers do not keep writers out."""
+    if WAREHOUSE != "duckdb":
+        return []
+    return [
+        container(
+            task_id="copy_gold",
+            image=variable_or("stocks_pipeline_image", PIPELINE_IMAGE),
+            command=["copy-gold"],
+            timeout=COPY_TIMEOUT,
+            outlets=[GOLD_COPY],
+            doc_md=doc_md,
+        )
+    ]

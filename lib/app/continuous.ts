@@ -10,15 +10,34 @@
  *
  * One cycle opens the DuckDB file, loads, closes it, then runs dbt through
  * a {@linkcode DbtWorker} (a DuckDB file takes one writing process at a
- * time, so the two take turns).
+ * time, so the two take turns; both wait, up to 60 s, for any other process
+ * that holds the file). After a dbt run, the next cycle first
+ * writes the gold copy that readers open instead of the warehouse
+ * (lib/warehouse/duckdb/gold_copy.ts), at most every
+ * `DUCKDB_GOLD_COPY_EVERY_MS`, and at least ten times the last copy's own
+ * duration apart, since gold, and with it the copy's cost, grows with the
+ * history.
  *
  * @module
  */
+import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
+import { logger } from "../runtime/log.ts";
 import type { DbtWorker } from "../transform/dbt.ts";
 import type { Lake } from "../lake/lake.ts";
 import { loadNewObjects } from "../load/loader.ts";
+import { writeGoldCopy } from "../warehouse/duckdb/gold_copy.ts";
+import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import { configuredGoldCopy, goldCopyFields } from "./gold_copy.ts";
+
+const log = logger("continuous");
+
+/**
+ * Gold copies are at least this many times the last copy's duration apart,
+ * so copying takes at most about a tenth of the cycle's time.
+ */
+const GOLD_COPY_COST_FACTOR = 10;
 
 /** Latency samples, in milliseconds, and their percentiles. */
 export class Latencies {
@@ -94,6 +113,8 @@ export interface CycleStats {
   toRaw: Latencies;
   /** `fetched_at` → end of the dbt run that put it in `gold_latest_kpi`. */
   toGold: Latencies;
+  /** Milliseconds each gold copy took to write. */
+  goldCopies: Latencies;
 }
 
 /** Options for {@linkcode runCycles}. */
@@ -131,6 +152,7 @@ export function emptyCycleStats(): CycleStats {
     dbtRuns: 0,
     toRaw: new Latencies(),
     toGold: new Latencies(),
+    goldCopies: new Latencies(),
   };
 }
 
@@ -155,7 +177,8 @@ const GOLD_LATEST =
  * @param options Settings, lake, dbt and the stop signal.
  * @param stats Updated as the cycles go (for progress lines).
  * @returns The stats.
- * @throws {Error} When a load or a dbt run fails.
+ * @throws {Error} When a load or a dbt run fails, or another process holds
+ * the warehouse for longer than a load or a dbt run waits for it.
  */
 export async function runCycles(
   options: CycleOptions,
@@ -172,7 +195,8 @@ export async function runCycles(
   // Only this run's quotes count: start past what the warehouse holds.
   let watermark = 0n;
   const inGold = new Map<string, number>();
-  await withWarehouse(config, async (warehouse) => {
+  const goldCopy = configuredGoldCopy(config);
+  await withWarehouse(config, goldCopy, async (warehouse) => {
     const [[latest]] = await warehouse.query(
       "select coalesce(max(epoch_us(loaded_at)), 0) from raw.source_stock_quotes",
     );
@@ -187,10 +211,32 @@ export async function runCycles(
       stats.toGold.add(dbtFinishedAt - fetchedAt);
     }
   };
+  let copyDue = false;
+  let copiedAt = -Infinity;
+  let lastCopyMs = 0;
+  // The copy readers open instead of the warehouse, after a dbt run.
+  const copyGold = async (warehouse: DuckDBWarehouse, always: boolean) => {
+    const spacing = Math.max(
+      config.duckdbGoldCopyEveryMs,
+      GOLD_COPY_COST_FACTOR * lastCopyMs,
+    );
+    if (!copyDue || (!always && performance.now() - copiedAt < spacing)) {
+      return;
+    }
+    const copy = await writeGoldCopy(warehouse, goldCopy, {
+      source: warehouse.location,
+    });
+    copiedAt = performance.now();
+    lastCopyMs = copy.ms;
+    copyDue = false;
+    stats.goldCopies.add(copy.ms);
+    log.debug("published the gold copy", goldCopyFields(copy));
+  };
   for (let last = false; !last;) {
     last = stop.aborted;
     const started = performance.now();
-    await withWarehouse(config, async (warehouse) => {
+    await withWarehouse(config, goldCopy, async (warehouse) => {
+      await copyGold(warehouse, false);
       await measureGold(warehouse);
       const totals = await loadNewObjects({
         lake,
@@ -212,19 +258,30 @@ export async function runCycles(
       }
     });
     if (pending && (last || Date.now() - dbtFinishedAt >= transformEveryMs)) {
-      const result = await dbt.run(["run"]);
-      if (!result.success) {
-        throw new Error(`dbt run failed\n${result.output}`);
-      }
+      // dbt waits for a reader holding the warehouse as a load does.
+      await waitForLock({
+        path: resolve(config.duckdbPath),
+        action: "run dbt on the DuckDB warehouse",
+        goldCopy,
+      }, async () => {
+        const result = await dbt.run(["run"]);
+        if (!result.success) {
+          throw new Error(`dbt run failed\n${result.output}`);
+        }
+      });
       dbtFinishedAt = Date.now();
       stats.dbtRuns++;
       pending = false;
+      copyDue = true;
     }
     stats.cycles++;
     if (!last) await pause(minCycleMs - (performance.now() - started), stop);
   }
-  // What the last run put in gold.
-  await withWarehouse(config, measureGold);
+  // What the last run put in gold, and a copy of it.
+  await withWarehouse(config, goldCopy, async (warehouse) => {
+    await measureGold(warehouse);
+    await copyGold(warehouse, true);
+  });
   return stats;
 }
 
@@ -247,9 +304,12 @@ function observeGold(rows: unknown[][], seen: Map<string, number>): number[] {
 
 async function withWarehouse(
   config: Config,
+  goldCopy: string,
   work: (warehouse: DuckDBWarehouse) => Promise<void>,
 ): Promise<void> {
-  const warehouse = await DuckDBWarehouse.open(config.duckdbPath);
+  const warehouse = await DuckDBWarehouse.open(config.duckdbPath, {
+    goldCopy,
+  });
   try {
     await work(warehouse);
   } finally {

@@ -20,6 +20,7 @@ import type { LatestQuote } from "../warehouse/latest.ts";
 import { readLatestQuotes as readDuckDBLatest } from "../warehouse/duckdb/latest.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import { goldCopyPath } from "../warehouse/duckdb/gold_copy.ts";
 
 /** The Snowflake driver's module (it imports `npm:snowflake-sdk`). */
 const SNOWFLAKE_DRIVER = "../warehouse/snowflake/driver.ts";
@@ -64,7 +65,9 @@ export async function openWarehouse(
   config: Config,
 ): Promise<Warehouse & WarehouseInventory> {
   if (config.warehouse === "duckdb") {
-    return await DuckDBWarehouse.open(config.duckdbPath);
+    return await DuckDBWarehouse.open(config.duckdbPath, {
+      goldCopy: goldCopyPath(config.duckdbPath, config.duckdbGoldCopyPath),
+    });
   }
   // A specifier Deno cannot follow ahead of time: the Snowflake driver's
   // npm packages are installed on first use, never for the embedded default.

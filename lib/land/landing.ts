@@ -91,7 +91,12 @@ export async function startLanding(
       // Wait until everything up to the ends is buffered, then land it in one flush.
       while (!reached(ends, sink.committed)) {
         if (reached(ends, sink.consumed)) await sink.flushAll();
-        else await Promise.race([sleep(50), done]);
+        // A flush with nothing to land settles at once, as when a stopping
+        // consumer is landing its partitions itself: wait on the event loop,
+        // where that landing and the consumer's stop run, rather than spin.
+        if (!reached(ends, sink.committed)) {
+          await Promise.race([sleep(50), done]);
+        }
         if (finished && !reached(ends, sink.committed)) {
           await done; // rethrows the consumer's failure, if it had one
           throw new Error(

@@ -214,6 +214,20 @@ export const SETTINGS = {
     doc: "DuckDB database file of the embedded warehouse.",
     parse: text,
   },
+  duckdbGoldCopyPath: {
+    key: "DUCKDB_GOLD_COPY_PATH",
+    fallback: undefined,
+    doc:
+      "Read-only copy of the gold schema, republished after each dbt build, for readers who must not lock the warehouse; unset: gold_copy.duckdb beside DUCKDB_PATH.",
+    parse: text,
+  },
+  duckdbGoldCopyEveryMs: {
+    key: "DUCKDB_GOLD_COPY_EVERY_MS",
+    fallback: "2000",
+    doc:
+      "demo --continuous republishes the gold copy at most this often (milliseconds), and less often when gold takes long to copy.",
+    parse: positiveInt,
+  },
   snowflakeAccount: {
     key: "SNOWFLAKE_ACCOUNT",
     fallback: undefined,

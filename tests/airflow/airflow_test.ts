@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SETTINGS } from "../../lib/runtime/config.ts";
 import { ensureVenv, venvBin } from "../../lib/transform/venv.ts";
 import { type ServicesEnv, servicesUp } from "../../dev/services.ts";
@@ -206,17 +206,27 @@ Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promise
   });
 
   for (const [id, dag] of Object.entries(dags)) {
-    const { load, dbt_build: build } = dag.tasks;
-    assert.deepEqual(Object.keys(dag.tasks).sort(), ["dbt_build", "load"], id);
+    const { load, dbt_build: build, copy_gold: copy } = dag.tasks;
+    assert.deepEqual(
+      Object.keys(dag.tasks).sort(),
+      ["copy_gold", "dbt_build", "load"],
+      id,
+    );
     assert.deepEqual(load.downstream, ["dbt_build"], `${id}: load, then dbt`);
     assert.deepEqual(build.upstream, ["load"], id);
+    assert.deepEqual(build.downstream, ["copy_gold"], `${id}: then the copy`);
+    assert.deepEqual(copy.upstream, ["dbt_build"], id);
     assert.deepEqual(load.outlets, [
       { name: "stocks_raw", uri: "stocks://warehouse/raw" },
     ]);
     assert.deepEqual(build.outlets, [
       { name: "stocks_gold", uri: "stocks://warehouse/gold" },
     ], `${id}: gold is an Asset downstream DAGs can wait on`);
-    for (const task of [load, build]) {
+    assert.deepEqual(copy.outlets, [
+      { name: "stocks_gold_copy", uri: "stocks://warehouse/gold_copy" },
+    ], `${id}: so is the copy readers open`);
+    assert.deepEqual(copy.command, ["copy-gold"]);
+    for (const task of [load, build, copy]) {
       assert.ok(task.bases.includes("DockerOperator"), task.type);
       assert.equal(task.retries, 3);
       assert.equal(task.retry_delay, 15);
@@ -228,7 +238,8 @@ Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promise
     }
     assert.equal(load.lake_conn_id, "stocks_lake");
     assert.equal(build.lake_conn_id, null, "dbt needs no lake keys");
-    for (const task of [load, build]) {
+    assert.equal(copy.lake_conn_id, null, "the copy needs no lake keys");
+    for (const task of [load, build, copy]) {
       assert.equal(task.warehouse_conn_id, null, "DuckDB needs no credentials");
     }
   }
@@ -244,9 +255,9 @@ Deno.test("every DAG command is a deno task of deno.json or a real dbt command, 
   let checked = 0;
   for (const [id, dag] of Object.entries(dags)) {
     for (const [taskId, task] of Object.entries(dag.tasks)) {
-      const variable = taskId === "load"
-        ? "stocks_pipeline_image"
-        : "stocks_dbt_image";
+      const variable = taskId === "dbt_build"
+        ? "stocks_dbt_image"
+        : "stocks_pipeline_image";
       const tag = variableDefault(task.image, variable);
       const image = images[tag];
       assert.ok(
@@ -277,7 +288,7 @@ Deno.test("every DAG command is a deno task of deno.json or a real dbt command, 
       checked++;
     }
   }
-  assert.equal(checked, 4);
+  assert.equal(checked, 6);
 });
 
 Deno.test("the DAGs take images, network, volume, pool, schedule, retries and container settings from the environment, and no secret", async () => {
@@ -304,6 +315,11 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
   });
   const realtime = dags.stocks_realtime;
   assert.equal(realtime.schedule, "*/5 * * * *");
+  assert.deepEqual(
+    Object.keys(realtime.tasks).sort(),
+    ["dbt_build", "load"],
+    "no DuckDB file to copy gold from on Snowflake",
+  );
   const { load, dbt_build: build } = realtime.tasks;
   assert.equal(
     variableDefault(load.image, "stocks_pipeline_image"),
@@ -527,7 +543,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       env,
     );
     assertSuccess(realtime, "airflow dags test stocks_realtime");
-    const [load, build] = await containers(record);
+    const [load, build, copy] = await containers(record);
     assert.equal(load.Image, "stocks-pipeline:latest");
     assert.deepEqual(load.Cmd, ["load"]);
     assert.equal(load.HostConfig.NetworkMode, "stocks-ci");
@@ -547,6 +563,8 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       !build.Env.some((pair) => pair.startsWith("AWS_SECRET_ACCESS_KEY=")),
       "dbt gets no lake keys",
     );
+    assert.equal(copy.Image, "stocks-pipeline:latest");
+    assert.deepEqual(copy.Cmd, ["copy-gold"]);
 
     assert.equal(
       await count(
@@ -577,6 +595,10 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       "gold.gold_candles",
     ];
     const built = await snapshot(db, models);
+    // Readers' gold, beside the warehouse in the volume, is the built gold.
+    const goldCopy = join(dirname(db), "gold_copy.duckdb");
+    const gold = models.filter((m) => m.startsWith("gold."));
+    assert.deepEqual(await snapshot(goldCopy, gold), await snapshot(db, gold));
 
     // Lose one symbol's RAW rows, then replay today's objects, twice.
     const today = new Date().toISOString().slice(0, 10);
@@ -616,14 +638,15 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       );
       assert.deepEqual(await snapshot(db, models), built, `round ${round}`);
     }
-    // Each successful run updated the RAW and gold Assets once.
+    // Each successful run updated the RAW, gold and gold copy Assets once.
     assert.deepEqual(await assetEvents(home), {
       stocks_gold: 3,
+      stocks_gold_copy: 3,
       stocks_raw: 3,
     });
     const all = await containers(record);
-    assert.equal(all.length, 6);
-    assert.deepEqual(all[2].Cmd, [
+    assert.equal(all.length, 9);
+    assert.deepEqual(all[3].Cmd, [
       "load",
       "--reload",
       "--from",
@@ -652,7 +675,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       invalid.stderr,
       /Invalid input for param start_date: 'yesterday' is not a 'date'/,
     );
-    assert.equal((await containers(record)).length, 6);
+    assert.equal((await containers(record)).length, 9);
 
     // Without the stocks_lake connection the load stops, saying what to do.
     const { AIRFLOW_CONN_STOCKS_LAKE: _, ...noConnection } = env;
@@ -667,7 +690,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       unconnected.stdout + unconnected.stderr,
       /Cannot run the task as the Airflow connection 'stocks_lake' \(the lake's S3 keys\) is not defined: add it under Admin > Connections, or set AIRFLOW_CONN_STOCKS_LAKE/,
     );
-    assert.equal((await containers(record)).length, 6, "no container started");
+    assert.equal((await containers(record)).length, 9, "no container started");
 
     // The lake's secret key reached the container, and nothing Airflow kept.
     for (const output of [realtime.stdout, realtime.stderr]) {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { cpSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   compose,
   COMPOSE_FILE,
@@ -483,7 +483,8 @@ Deno.test("the Dockerfile's deno install steps pass on exactly the files it copi
         for (const source of parts) {
           const from = join(ROOT, source);
           const isDir = (await Deno.stat(from)).isDirectory;
-          cpSync(from, isDir ? target : join(target, source), {
+          // As Docker does: a file goes into the target folder under its own name.
+          cpSync(from, isDir ? target : join(target, basename(source)), {
             recursive: true,
           });
         }

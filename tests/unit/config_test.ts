@@ -11,6 +11,8 @@ Deno.test("loadConfig() applies the documented defaults", () => {
   assert.equal(config.s3Bucket, undefined);
   assert.equal(config.lakeDir, "data/lake");
   assert.equal(config.duckdbPath, "data/warehouse.duckdb");
+  assert.equal(config.duckdbGoldCopyPath, undefined, "beside DUCKDB_PATH");
+  assert.equal(config.duckdbGoldCopyEveryMs, 2000);
   assert.equal(config.partitions, 3);
   assert.equal(config.finnhubCallsPerMinute, 60);
 });

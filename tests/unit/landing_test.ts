@@ -301,6 +301,63 @@ Deno.test("startLanding drains the embedded stream into the local lake and resum
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("startLanding: a drain under way when the landing stops settles, with every event landed, instead of spinning", async () => {
+  // The demo's failure path: a cycle fails (dbt kept out by a reader, say)
+  // while the landing drains, and the landing is stopped. A drain that spins
+  // on settled promises starves the event loop, so the scenario runs in a
+  // process of its own, which the test can stop at a deadline.
+  const dir = await Deno.makeTempDir();
+  const lib = (path: string) =>
+    JSON.stringify(new URL(`../../lib/${path}`, import.meta.url).href);
+  const script = `
+    import { EmbeddedStream } from ${lib("stream/embedded/stream.ts")};
+    import { LocalLake } from ${lib("lake/local.ts")};
+    import { startLanding } from ${lib("land/landing.ts")};
+    import { setLogSink } from ${lib("runtime/log.ts")};
+    setLogSink({ write() {} });
+    const stream = new EmbeddedStream({ dir: ${
+    JSON.stringify(`${dir}/stream`)
+  }, topic: "stock-quotes", pollIntervalMs: 5 });
+    const producer = await stream.producer();
+    await producer.send(${
+    JSON.stringify(
+      Array.from({ length: 30 }, (_, n) => {
+        const q = quote(["AAPL", "MSFT", "TSLA"][n % 3], n);
+        return { key: q.symbol, value: JSON.stringify(q) };
+      }),
+    )
+  });
+    await producer.close();
+    const landing = await startLanding({
+      stream,
+      lake: new LocalLake(${JSON.stringify(`${dir}/lake`)}),
+      groupId: "lake",
+      limits: { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 60000 },
+    });
+    while (landing.sink.stats.consumed < 30) await new Promise((r) => setTimeout(r, 5));
+    const settled = await Promise.allSettled([landing.stop(), landing.drain()]);
+    console.log(JSON.stringify({ settled: settled.map((r) => r.status), events: landing.sink.stats.events }));`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  await Deno.remove(dir, { recursive: true });
+  assert.ok(
+    output.success,
+    `stop() and drain() did not settle within 20 s (exit ${output.code}): ${
+      new TextDecoder().decode(output.stderr)
+    }`,
+  );
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+    settled: ["fulfilled", "fulfilled"],
+    events: 30,
+  });
+});
+
 Deno.test("LocalLake accepts a retried write of the same events and refuses to replace other events", async () => {
   const dir = await Deno.makeTempDir();
   const lake = new LocalLake(dir);

@@ -342,35 +342,6 @@ Deno.test("parseLandedLine returns the row with its stream coordinates", () => {
   });
 });
 
-Deno.test("DuckDBWarehouse waits for another process's lock, then says who holds it", async () => {
-  const dir = await Deno.makeTempDir();
-  const db = `${dir}/warehouse.duckdb`;
-  const holder = new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      `import { DuckDBInstance } from "@duckdb/node-api";
-       const i = await DuckDBInstance.create(${JSON.stringify(db)});
-       await (await i.connect()).run("create table t (x int)");
-       console.log("holding"); await new Promise((r) => setTimeout(r, 5000));`,
-    ],
-    cwd: new URL("../..", import.meta.url).pathname,
-    stdout: "piped",
-  }).spawn();
-  const reader = holder.stdout.getReader();
-  await reader.read();
-  reader.releaseLock();
-  const restore = setLogSink({ write() {} });
-  await assert.rejects(
-    () => DuckDBWarehouse.open(db, { lockWaitMs: 300 }),
-    /Cannot open the DuckDB warehouse .* as another process \(dbt, or another loader\) has held it for 300 ms/,
-  );
-  restore();
-  holder.kill();
-  await holder.status;
-  await holder.stdout.cancel();
-  await Deno.remove(dir, { recursive: true });
-});
-
 Deno.test("loadNewObjects keeps the events of two logs apart even when topic, partition and offsets match", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();

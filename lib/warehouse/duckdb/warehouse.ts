@@ -1,9 +1,12 @@
 /**
  * The embedded warehouse: a DuckDB file through `@duckdb/node-api`.
  *
- * A DuckDB file takes one writing process at a time, so the loader holds it
- * only while loading and {@linkcode DuckDBWarehouse.close} releases it before
- * dbt opens it; opening waits (with backoff) while another process holds it.
+ * A DuckDB file takes one writing process at a time, and a reader that has it
+ * open keeps the writer out, so the loader holds it only while loading and
+ * {@linkcode DuckDBWarehouse.close} releases it before dbt opens it. Opening
+ * waits (with backoff) while another process holds it, and names that
+ * process (./lock_wait.ts); readers are meant to open the gold copy
+ * instead (./gold_copy.ts).
  *
  * @module
  */
@@ -15,8 +18,9 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
-import { backoffDelay, sleep } from "../../runtime/retry.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
+import { waitForLock } from "./lock_wait.ts";
+import { GOLD_COPY_NAME } from "./gold_copy.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
 import {
   type Inventory,
@@ -55,16 +59,15 @@ export interface DuckDBWarehouseOptions {
    * @default {60000}
    */
   lockWaitMs?: number;
+  /**
+   * The gold copy readers should open instead, named when one holds the file too long.
+   *
+   * @default {"gold_copy.duckdb beside the file"}
+   */
+  goldCopy?: string;
 }
 
 const log = logger("duckdb");
-
-/**
- * DuckDB's words when another process holds the file ("Could not set lock on
- * file …: Conflicting lock is held in … (PID …)"); any other failure to open
- * it, a damaged file say, is reported as it is.
- */
-const LOCK_HELD = /Could not set lock on file|Conflicting lock is held/;
 
 /** The DuckDB warehouse. */
 export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
@@ -87,44 +90,33 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * Opens (creating if needed) the database file and its RAW tables.
    *
    * @param path The database file.
-   * @param options How long to wait for the file's lock.
+   * @param options How long to wait for the file's lock, and the gold copy to point readers at.
    * @returns The warehouse.
-   * @throws {Error} When another process still holds the file after `lockWaitMs`.
+   * @throws {Error} When another process still holds the file after
+   * `lockWaitMs`: the error names it (PID, program and command line, as far
+   * as the operating system tells) and the gold copy.
    */
   static async open(
     path: string,
     options: DuckDBWarehouseOptions = {},
   ): Promise<DuckDBWarehouse> {
-    const { lockWaitMs = 60_000 } = options;
     const location = resolve(path);
+    const {
+      lockWaitMs = 60_000,
+      goldCopy = join(dirname(location), GOLD_COPY_NAME),
+    } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
-    const deadline = Date.now() + lockWaitMs;
-    for (let attempt = 0;; attempt++) {
-      try {
-        const instance = await DuckDBInstance.create(location);
-        const connection = await instance.connect();
-        await connection.run(BOOTSTRAP);
-        return new DuckDBWarehouse(location, instance, connection);
-      } catch (error) {
-        const message = (error as Error).message ?? String(error);
-        if (!LOCK_HELD.test(message)) throw error;
-        if (Date.now() >= deadline) {
-          throw new Error(
-            `Cannot open the DuckDB warehouse ${location} as another process (dbt, or another loader) has held it for ${lockWaitMs} ms`,
-            { cause: error },
-          );
-        }
-        const delay = Math.min(
-          backoffDelay(attempt, { baseMs: 100, maxMs: 2_000 }),
-          deadline - Date.now(),
-        );
-        log.info("waiting for the DuckDB file's lock", {
-          path: location,
-          retry_in_ms: delay,
-        });
-        await sleep(Math.max(delay, 0));
-      }
-    }
+    return await waitForLock({
+      path: location,
+      action: "open the DuckDB warehouse",
+      goldCopy,
+      lockWaitMs,
+    }, async () => {
+      const instance = await DuckDBInstance.create(location);
+      const connection = await instance.connect();
+      await connection.run(BOOTSTRAP);
+      return new DuckDBWarehouse(location, instance, connection);
+    });
   }
 
   /** Keys of the objects in the load ledger. */
