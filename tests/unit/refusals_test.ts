@@ -58,6 +58,7 @@ Deno.test("an unknown or malformed option is named in one line, without the usag
       ["consumer.ts", "consume", ["--drain=yes"], /'--drain' is a flag/],
       ["loader.ts", "load", ["stock-quotes/"], /'stock-quotes\/' is not an/],
       ["scripts/reconcile.ts", "reconcile", ["--jsn"], /'--jsn' is not one/],
+      ["scripts/copy_gold.ts", "copy-gold", ["--to", "x"], /'--to' is not one/],
     ] as const
   ) {
     const result = await attempt(script, [...args]);
@@ -80,6 +81,7 @@ Deno.test("every task answers --help with its usage", async () => {
       ["consumer.ts", "Usage: deno task consume"],
       ["loader.ts", "Usage: deno task load"],
       ["scripts/reconcile.ts", "Usage: deno task reconcile"],
+      ["scripts/copy_gold.ts", "Usage: deno task copy-gold"],
     ]
   ) {
     const result = await attempt(script, ["--help"]);
