@@ -92,6 +92,18 @@ export async function assertExactlyOnce(
 ) {
   const landed = await landedLines(services, topic);
   assert.equal(landed.distinct, n, "every event landed");
+  return { ...landed, report: await assertLoadedOnce(env, db, n) };
+}
+
+/**
+ * Asserts that the `n` landed events load into RAW and reach silver, each
+ * exactly once, and that reconcile agrees; returns its report.
+ */
+export async function assertLoadedOnce(
+  env: Record<string, string>,
+  db: string,
+  n: number,
+): Promise<Reconciliation> {
   assert.deepEqual(await loadAndBuild(env, db), {
     raw: n,
     rawDistinct: n,
@@ -103,7 +115,7 @@ export async function assertExactlyOnce(
     [n, 0, 0],
     "reconciled",
   );
-  return { ...landed, report };
+  return report;
 }
 
 /** Runs `deno task reconcile --json` on a scenario; it must exit 0. */

@@ -36,9 +36,9 @@ import {
 } from "../_helpers.ts";
 import {
   assertExactlyOnce,
+  assertLoadedOnce,
   committedTotal,
   loadAndBuild,
-  reconcileRun,
   scenario,
   stopGracefully,
   waitForCommitted,
@@ -435,17 +435,7 @@ Deno.test({
       assert.equal((await consumer.child.status).code, 0);
       await drained;
 
-      assert.deepEqual(await loadAndBuild(local, db), {
-        raw: n,
-        rawDistinct: n,
-        silver: n,
-      });
-      const report = await reconcileRun(local);
-      assert.deepEqual([
-        report.totals.events,
-        report.totals.lost,
-        report.totals.duplicated,
-      ], [n, 0, 0]);
+      const report = await assertLoadedOnce(local, db, n);
       record("local lake full (32 KiB tmpfs), then grown", report, recovered);
     } finally {
       await mount(["-o", "remount,size=64m", lake]);
@@ -530,17 +520,7 @@ Deno.test({
       const drainedAgain = again.lines.drain();
       assert.equal((await again.child.status).code, 0);
       await drainedAgain;
-      assert.deepEqual(await loadAndBuild(local, db), {
-        raw: n,
-        rawDistinct: n,
-        silver: n,
-      });
-      const report = await reconcileRun(local);
-      assert.deepEqual([
-        report.totals.events,
-        report.totals.lost,
-        report.totals.duplicated,
-      ], [n, 0, 0]);
+      const report = await assertLoadedOnce(local, db, n);
       record(
         "local lake turned read-only: consumer exits 1, restarted after the fix",
         report,
