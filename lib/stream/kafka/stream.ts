@@ -180,9 +180,6 @@ export class KafkaStream implements Stream {
     );
     try {
       await admin.connect();
-      // Asking first keeps kafkajs from logging the broker's refusal to
-      // create a topic that exists, at every start.
-      if ((await admin.listTopics()).includes(this.topic)) return;
       const created = await admin.createTopics({
         waitForLeaders: true,
         topics: [{
