@@ -1,14 +1,28 @@
 /**
  * The lake's key layout, owned here so that every writer and reader agrees
- * on it: landed events under `<topic>/symbol=<symbol>/date=<day>/`, dead
- * letters under `dead-letter/<topic>/date=<day>/`, each object named from
- * the stream coordinates of its first and last message.
+ * on it. Landed events are one object per topic partition per flush:
+ *
+ *     <topic>/dt=<landing day>/partition=<N>/<topic>+<tag>+<N>+<first>+<last>.ndjson.gz
+ *
+ * and dead letters the same under `dead-letter/`. The time partition `dt` is
+ * the UTC day the writer landed the batch, never the events' own time, so
+ * new objects always go to today's folder, even when they hold old events (a
+ * replay of history, a consumer catching up): a loader that remembers how
+ * far it has listed finds everything new after that point. Within a folder,
+ * one log's objects sort by offset; the name is the stream coordinates of
+ * the first and last message, so the same messages always get the same name.
+ *
+ * Objects of the layout before it, `<topic>/symbol=<symbol>/date=<event
+ * day>/<name>`, are still read ({@linkcode parseObjectKey}).
  *
  * @module
  */
 
 /** Prefix of dead-letter objects. */
 export const DEAD_LETTER_PREFIX = "dead-letter";
+
+/** Suffix of every landed object. */
+export const OBJECT_SUFFIX = ".ndjson.gz";
 
 const OFFSET_DIGITS = 20;
 
@@ -56,35 +70,120 @@ export function objectName(coordinates: ObjectCoordinates): string {
       `Cannot name an object as the offsets must satisfy 0 <= first <= last: current values are ${firstOffset} and ${lastOffset}`,
     );
   }
-  const pad = (n: number) => String(n).padStart(OFFSET_DIGITS, "0");
-  return `${topic}+${streamTag(streamId)}+${partition}+${pad(firstOffset)}+${
-    pad(lastOffset)
-  }.ndjson.gz`;
+  return `${namePrefix(topic, streamTag(streamId), partition)}${
+    pad(firstOffset)
+  }+${pad(lastOffset)}${OBJECT_SUFFIX}`;
+}
+
+/** The UTC day (`YYYY-MM-DD`) of an epoch-milliseconds instant: an object's time partition. */
+export function landingDay(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
 }
 
 /**
- * The key of landed events of one symbol and day:
- * `<topic>/symbol=<symbol>/date=<YYYY-MM-DD>/<object name>`.
+ * The key of landed events of one partition:
+ * `<topic>/dt=<landing day>/partition=<N>/<object name>`.
  */
-export function eventKey(
-  symbol: string,
-  date: string,
-  coordinates: ObjectCoordinates,
-): string {
-  return `${coordinates.topic}/symbol=${symbol}/date=${date}/${
+export function eventKey(day: string, coordinates: ObjectCoordinates): string {
+  return `${partitionFolder(coordinates.topic, day, coordinates.partition)}${
     objectName(coordinates)
   }`;
 }
 
 /**
- * The key of dead letters: `dead-letter/<topic>/date=<YYYY-MM-DD>/<object name>`,
- * dated by the records' timestamp.
+ * The key of dead letters:
+ * `dead-letter/<topic>/dt=<landing day>/partition=<N>/<object name>`.
  */
 export function deadLetterKey(
-  date: string,
+  day: string,
   coordinates: ObjectCoordinates,
 ): string {
-  return `${DEAD_LETTER_PREFIX}/${coordinates.topic}/date=${date}/${
-    objectName(coordinates)
-  }`;
+  return `${DEAD_LETTER_PREFIX}/${eventKey(day, coordinates)}`;
+}
+
+/** The folder of one landing day: `<topic>/dt=<day>/`. */
+export function dayFolder(topic: string, day: string): string {
+  return `${topic}/dt=${day}/`;
+}
+
+/** The folder of one partition on one landing day: `<topic>/dt=<day>/partition=<N>/`. */
+export function partitionFolder(
+  topic: string,
+  day: string,
+  partition: number,
+): string {
+  return `${dayFolder(topic, day)}partition=${partition}/`;
+}
+
+/**
+ * What every object name of one log's partition starts with:
+ * `<topic>+<tag>+<N>+`. Within a folder, names after it sort by offset.
+ */
+export function namePrefix(
+  topic: string,
+  tag: string,
+  partition: number,
+): string {
+  return `${topic}+${tag}+${partition}+`;
+}
+
+/** What an object key says of the object. */
+export interface ObjectKey {
+  /** `partition` for today's layout, `symbol` for the layout before it. */
+  layout: "partition" | "symbol";
+  /** Topic. */
+  topic: string;
+  /**
+   * The key's day: the landing day (`dt=`) in today's layout, the events'
+   * day (`date=`) in the one before.
+   */
+  day: string;
+  /** The stream tag (see {@linkcode streamTag}). */
+  tag: string;
+  /** Partition. */
+  partition: number;
+  /** Offset of the first message. */
+  firstOffset: number;
+  /** Offset of the last message. */
+  lastOffset: number;
+}
+
+const KEY = new RegExp(
+  String
+    .raw`^([^/]+)/(?:dt=(\d{4}-\d{2}-\d{2})/partition=(\d+)|symbol=[^/]+/date=(\d{4}-\d{2}-\d{2}))/` +
+    String
+      .raw`([^/+]+)\+([0-9a-f]{8})\+(\d+)\+(\d{${OFFSET_DIGITS}})\+(\d{${OFFSET_DIGITS}})\.ndjson\.gz$`,
+);
+
+/**
+ * Reads an event object's key, in either layout.
+ *
+ * @param key The key.
+ * @returns What it says, or null when it is not a landed-event key (or its
+ * folder and name disagree on topic or partition).
+ */
+export function parseObjectKey(key: string): ObjectKey | null {
+  const match = KEY.exec(key);
+  if (!match) return null;
+  const [, topic, dt, folderPartition, date, nameTopic, tag, partition] = match;
+  const firstOffset = Number(match[8]);
+  const lastOffset = Number(match[9]);
+  if (
+    nameTopic !== topic ||
+    (folderPartition !== undefined && folderPartition !== partition) ||
+    !Number.isSafeInteger(lastOffset) || firstOffset > lastOffset
+  ) return null;
+  return {
+    layout: dt !== undefined ? "partition" : "symbol",
+    topic,
+    day: dt ?? date,
+    tag,
+    partition: Number(partition),
+    firstOffset,
+    lastOffset,
+  };
+}
+
+function pad(offset: number): string {
+  return String(offset).padStart(OFFSET_DIGITS, "0");
 }

@@ -2,17 +2,18 @@
  * The writer of one topic-partition: it validates consumed messages, buffers
  * them, decides when to rotate, and lands the buffer in the lake.
  *
- * A flush writes one gzip NDJSON object per symbol and day, named from the
- * stream coordinates of its first and last message, plus one dead-letter
- * object for the invalid messages; only when every object is durable does it
- * report the offset to commit. Each landed line is the validated event plus
- * its coordinates under `_stream`.
+ * A flush writes one gzip NDJSON object of valid events, named from the
+ * stream coordinates of its first and last message and filed under the day
+ * it is landed (lib/lake/keys.ts), plus one dead-letter object for the
+ * invalid messages; only when every object is durable does it report the
+ * offset to commit. Each landed line is the validated event plus its
+ * coordinates under `_stream`.
  *
  * @module
  */
 import type { LandedLine } from "../contract/landed_line.ts";
-import { parseQuote, quoteDate, type Rejection } from "../contract/quote.ts";
-import { deadLetterKey, eventKey } from "../lake/keys.ts";
+import { parseQuote, type Rejection } from "../contract/quote.ts";
+import { deadLetterKey, eventKey, landingDay } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { encodeLines } from "../lake/ndjson.ts";
 import { logger } from "../runtime/log.ts";
@@ -98,11 +99,11 @@ export class PartitionWriter {
   #lake: Lake;
   #limits: FlushLimits;
   #now: () => number;
-  /** Valid lines by `symbol/date`, in offset order. */
-  #groups = new Map<
-    string,
-    { symbol: string; date: string; lines: string[]; offsets: number[] }
-  >();
+  /** Valid lines, in offset order, and their offsets. */
+  #lines: string[] = [];
+  #offsets: number[] = [];
+  /** The landing day of the batch, fixed by its first flush attempt so a retry writes the same keys. */
+  #day: string | undefined;
   #deadLetters: DeadLetter[] = [];
   #count = 0;
   #bytes = 0;
@@ -132,7 +133,7 @@ export class PartitionWriter {
   }
 
   /**
-   * Buffers messages: valid events by symbol and day, invalid ones as dead letters.
+   * Buffers messages: valid events as landed lines, invalid ones as dead letters.
    *
    * @param messages Messages of this partition, offsets ascending.
    * @throws {RangeError} When offsets go backwards (the stream misbehaved).
@@ -157,22 +158,8 @@ export class PartitionWriter {
         const line = `${JSON.stringify(result.quote).slice(0, -1)},"_stream":${
           JSON.stringify(stream)
         }}`;
-        const date = quoteDate(result.quote);
-        const id = `${result.quote.symbol}/${date}`;
-        let group = this.#groups.get(id);
-        if (!group) {
-          this.#groups.set(
-            id,
-            group = {
-              symbol: result.quote.symbol,
-              date,
-              lines: [],
-              offsets: [],
-            },
-          );
-        }
-        group.lines.push(line);
-        group.offsets.push(message.offset);
+        this.#lines.push(line);
+        this.#offsets.push(message.offset);
         this.#bytes += line.length + 1;
       } else {
         this.#deadLetters.push({
@@ -215,27 +202,27 @@ export class PartitionWriter {
    */
   async flush(reason: RotationReason): Promise<FlushResult> {
     const nextOffset = this.#lastOffset + 1;
+    const day = this.#day ??= landingDay(this.#now());
     const keys: string[] = [];
     let bytes = 0;
-    let events = 0;
-    for (const group of this.#groups.values()) {
-      const key = eventKey(group.symbol, group.date, {
+    const events = this.#lines.length;
+    if (events > 0) {
+      const key = eventKey(day, {
         streamId: this.streamId,
         topic: this.topic,
         partition: this.partition,
-        firstOffset: group.offsets[0],
-        lastOffset: group.offsets[group.offsets.length - 1],
+        firstOffset: this.#offsets[0],
+        lastOffset: this.#offsets[events - 1],
       });
-      const body = await encodeLines(group.lines);
+      const body = await encodeLines(this.#lines);
       await this.#lake.put(key, body);
       keys.push(key);
       bytes += body.length;
-      events += group.lines.length;
     }
     if (this.#deadLetters.length > 0) {
       const first = this.#deadLetters[0];
       const key = deadLetterKey(
-        new Date(first.timestamp).toISOString().slice(0, 10),
+        day,
         {
           streamId: this.streamId,
           topic: this.topic,
@@ -283,7 +270,9 @@ export class PartitionWriter {
 
   /** Drops the buffer without landing it; its messages will be read again from the committed offset. */
   discard(): void {
-    this.#groups.clear();
+    this.#lines = [];
+    this.#offsets = [];
+    this.#day = undefined;
     this.#deadLetters = [];
     this.#count = 0;
     this.#bytes = 0;

@@ -54,7 +54,7 @@ async function land(
   extra: string[] = [],
   options: { stream?: string; price?: number } = {},
 ) {
-  const key = eventKey("AAPL", "2026-11-20", {
+  const key = eventKey("2026-11-20", {
     streamId: options.stream ?? STREAM,
     topic: "stock-quotes",
     partition,
@@ -258,7 +258,7 @@ Deno.test("DuckDBWarehouse stages from DuckDB's own read only the objects it rea
     // checked rows: a refused line; CRLF endings (DuckDB drops the \r, the
     // checked line keeps it); and an empty object
     await land(lake, 2, [1, 2], ["not json"]);
-    const crlf = eventKey("AAPL", "2026-11-20", {
+    const crlf = eventKey("2026-11-20", {
       streamId: STREAM,
       topic: "stock-quotes",
       partition: 3,
@@ -292,7 +292,7 @@ Deno.test("DuckDBWarehouse stages from DuckDB's own read only the objects it rea
 
     // An object DuckDB cannot read (invalid UTF-8) sends the whole batch to
     // the checked rows; the load still completes.
-    const key = eventKey("AAPL", "2026-11-20", {
+    const key = eventKey("2026-11-20", {
       streamId: STREAM,
       topic: "stock-quotes",
       partition: 4,
@@ -418,7 +418,7 @@ Deno.test("a backfill selection loads only its prefix and dates, and a reload re
         return JSON.stringify(line);
       });
       await lake.put(
-        eventKey(symbol, date, {
+        eventKey(date, {
           streamId: STREAM,
           topic: "stock-quotes",
           partition: p,

@@ -383,7 +383,7 @@ Deno.test("S3Lake.list() walks every page of a 2,500-object listing in key order
   const server = new FakeS3("quotes");
   const keys: string[] = [];
   for (let i = 0; i < 2_500; i++) {
-    const key = eventKey("AAPL", "2024-01-02", {
+    const key = eventKey("2024-01-02", {
       streamId: "kafka:test-cluster",
       topic: "stock-quotes",
       partition: i % 3,
@@ -451,7 +451,7 @@ Deno.test("S3Lake.put() stores gzipped NDJSON as application/gzip without Conten
   const server = new FakeS3("quotes");
   const lake = lakeAt(server.endpoint);
   try {
-    const key = eventKey("BRK.B", "2024-01-02", {
+    const key = eventKey("2024-01-02", {
       streamId: "kafka:test-cluster",
       topic: "stock-quotes",
       partition: 1,

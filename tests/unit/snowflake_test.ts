@@ -137,7 +137,7 @@ async function lakeOf(n: number, dir: string, topic = "stock-quotes") {
   for (let i = 0; i < n; i++) {
     const symbol = i % 2 === 0 ? "AAPL" : "BRK.B";
     const offsets = [i * 2, i * 2 + 1];
-    const key = eventKey(symbol, "2026-11-20", {
+    const key = eventKey("2026-11-20", {
       streamId: "kafka:cluster-1",
       topic,
       partition: i % 2,
