@@ -2,7 +2,8 @@
 ### stocks_backfill
 
 Manual: replay landed lake objects through the load and ``dbt build``, for a
-date range of event dates (UTC), a lake prefix, or both. Objects already
+date range of landing dates (UTC; the quotes' own dates for objects of the
+lake's layout before ``dt=``), a lake prefix, or both. Objects already
 loaded are read again (``deno task load --reload``); a row whose stream
 coordinates are in RAW already is skipped, so a backfill restores what is
 missing and never duplicates. ``dbt build`` then carries the restored rows
@@ -10,7 +11,7 @@ to silver and gold, and, on DuckDB, ``deno task copy-gold`` to the gold copy
 readers open.
 
 Trigger it with parameters, e.g. ``{"start_date": "2026-11-20",
-"end_date": "2026-11-21"}`` or ``{"prefix": "stock-quotes/symbol=AAPL/"}``;
+"end_date": "2026-11-21"}`` or ``{"prefix": "stock-quotes/dt=2026-11-20/partition=0/"}``;
 empty parameters mean the whole topic.
 """
 
@@ -31,21 +32,21 @@ with DAG(
             None,
             type=["null", "string"],
             format="date",
-            title="First event date",
-            description="First event date (UTC) to replay, YYYY-MM-DD; empty for no lower bound.",
+            title="First landing date",
+            description="First landing date (UTC; dt= in the lake) to replay, YYYY-MM-DD; empty for no lower bound.",
         ),
         "end_date": Param(
             None,
             type=["null", "string"],
             format="date",
-            title="Last event date",
-            description="Last event date (UTC) to replay, YYYY-MM-DD; empty for no upper bound.",
+            title="Last landing date",
+            description="Last landing date (UTC; dt= in the lake) to replay, YYYY-MM-DD; empty for no upper bound.",
         ),
         "prefix": Param(
             None,
             type=["null", "string"],
             title="Lake prefix",
-            description="Only objects under this prefix, e.g. stock-quotes/symbol=AAPL/; empty for the whole topic.",
+            description="Only objects under this prefix, e.g. stock-quotes/dt=2026-11-20/partition=0/; empty for the whole topic.",
         ),
     },
 ):

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { parseObjectKey } from "../lake/keys.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import type { LoadResult, Warehouse } from "../warehouse/warehouse.ts";
 
@@ -47,9 +48,13 @@ export interface LoadOptions {
 export interface LoadSelection {
   /** List only under this key prefix, which must lie under `<topic>/`. */
   prefix?: string;
-  /** First event date (`YYYY-MM-DD`, UTC) of the objects to load, inclusive. */
+  /**
+   * First day (`YYYY-MM-DD`, UTC) of the objects to load, inclusive: the
+   * landing day (`dt=`) of objects in today's layout, the events' day
+   * (`date=`) of objects in the layout before it.
+   */
   from?: string;
-  /** Last event date (`YYYY-MM-DD`, UTC) of the objects to load, inclusive. */
+  /** Last day of the objects to load, inclusive, read as `from` is. */
   to?: string;
   /**
    * Read objects the ledger already holds too: rows whose coordinates are
@@ -154,7 +159,7 @@ export function checkSelection(selection: LoadSelection, topic: string): void {
     (!prefix.startsWith(`${topic}/`) || prefix.split("/").includes(".."))
   ) {
     throw new RangeError(
-      `Cannot load as '--prefix' must lie under the topic's prefix '${topic}/' (e.g. '${topic}/symbol=AAPL/'): current value is ${
+      `Cannot load as '--prefix' must lie under the topic's prefix '${topic}/' (e.g. '${topic}/dt=2026-11-20/partition=0/'): current value is ${
         JSON.stringify(prefix)
       }`,
     );
@@ -180,10 +185,10 @@ export function checkSelection(selection: LoadSelection, topic: string): void {
   }
 }
 
-/** Whether an object's `date=` segment lies in the selection's range. */
+/** Whether an object's day (`dt=`, or `date=` in the layout before) lies in the selection's range. */
 function inDateRange(key: string, { from, to }: LoadSelection): boolean {
   if (from === undefined && to === undefined) return true;
-  const date = /\/date=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+  const date = parseObjectKey(key)?.day;
   if (date === undefined) return false;
   return (from === undefined || date >= from) &&
     (to === undefined || date <= to);

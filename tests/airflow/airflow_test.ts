@@ -195,12 +195,12 @@ Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promise
     start_date: {
       type: ["null", "string"],
       format: "date",
-      title: "First event date",
+      title: "First landing date",
     },
     end_date: {
       type: ["null", "string"],
       format: "date",
-      title: "Last event date",
+      title: "Last landing date",
     },
     prefix: { type: ["null", "string"], title: "Lake prefix" },
   });

@@ -237,7 +237,7 @@ Deno.test({
       assert.match(
         key,
         new RegExp(
-          `^${topic}/symbol=[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/${topic}\\+[0-9a-f]{8}\\+\\d\\+\\d{20}\\+\\d{20}\\.ndjson\\.gz$`,
+          `^${topic}/dt=\\d{4}-\\d{2}-\\d{2}/partition=\\d/${topic}\\+[0-9a-f]{8}\\+\\d\\+\\d{20}\\+\\d{20}\\.ndjson\\.gz$`,
         ),
       );
     }

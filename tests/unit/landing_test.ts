@@ -23,6 +23,8 @@ import { until } from "../_wait.ts";
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000; // 2026-11-20T14:30:00Z
 const STREAM_ID = "embedded:test-stream";
 const TAG = streamTag(STREAM_ID);
+/** When the sinks under test land, unless a test sets its own clock: a day after the quotes'. */
+const LANDED_AT = Date.UTC(2026, 11, 1, 9);
 
 function quote(symbol: string, n: number): Quote {
   return {
@@ -116,6 +118,7 @@ async function journaled(
     lake,
     streamId: STREAM_ID,
     limits: { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 60_000, ...limits },
+    now: () => LANDED_AT,
     ...extra,
   });
   return {
@@ -130,7 +133,7 @@ async function journaled(
   };
 }
 
-Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then commits", async () => {
+Deno.test("LakeSink lands one object per partition and flush, under the landing day, named from offsets, then commits", async () => {
   await using t = await journaled({ maxEvents: 4 });
   const { journal, lake, sink } = t;
   await sink.onBatch({
@@ -143,16 +146,21 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
       message(1, 13, JSON.stringify(quote("AAPL", 3))),
     ],
   });
-  const aapl =
-    `stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+${TAG}+1+00000000000000000010+00000000000000000013.ndjson.gz`;
-  const msft =
-    `stock-quotes/symbol=MSFT/date=2026-11-20/stock-quotes+${TAG}+1+00000000000000000011+00000000000000000011.ndjson.gz`;
-  assert.deepEqual(journal, [`put ${aapl}`, `put ${msft}`, "commit 1@14"]);
+  // landed on 2026-12-01, though the quotes are of 2026-11-20
+  const key =
+    `stock-quotes/dt=2026-12-01/partition=1/stock-quotes+${TAG}+1+00000000000000000010+00000000000000000013.ndjson.gz`;
+  assert.deepEqual(journal, [`put ${key}`, "commit 1@14"]);
 
-  const lines = (await decodeLines(await lake.get(aapl))).map((l) =>
+  const lines = (await decodeLines(await lake.get(key))).map((l) =>
     JSON.parse(l)
   );
-  assert.deepEqual(lines.map((l) => l._stream.offset), [10, 12, 13]);
+  assert.deepEqual(lines.map((l) => l._stream.offset), [10, 11, 12, 13]);
+  assert.deepEqual(lines.map((l) => l.symbol), [
+    "AAPL",
+    "MSFT",
+    "AAPL",
+    "AAPL",
+  ]);
   assert.deepEqual(lines[0], {
     ...quote("AAPL", 0),
     _stream: {
@@ -167,7 +175,7 @@ Deno.test("LakeSink lands Hive-style keys named from partition and offsets, then
     consumed: 4,
     events: 4,
     deadLetters: 0,
-    objects: 2,
+    objects: 1,
     bytes: sink.stats.bytes,
     retries: 0,
   });
@@ -186,7 +194,7 @@ Deno.test("LakeSink dead-letters invalid events with their reason, and commits p
     ],
   });
   const dead =
-    `dead-letter/stock-quotes/date=2026-11-20/stock-quotes+${TAG}+0+` +
+    `dead-letter/stock-quotes/dt=2026-12-01/partition=0/stock-quotes+${TAG}+0+` +
     "00000000000000000000+00000000000000000001.ndjson.gz";
   assert.equal(journal.at(-2), `put ${dead}`);
   assert.equal(journal.at(-1), "commit 0@3");
@@ -219,7 +227,7 @@ Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same
     ],
   });
   const key =
-    `stock-quotes/symbol=AAPL/date=2026-11-20/stock-quotes+${TAG}+0+00000000000000000000+00000000000000000001.ndjson.gz`;
+    `stock-quotes/dt=2026-12-01/partition=0/stock-quotes+${TAG}+0+00000000000000000000+00000000000000000001.ndjson.gz`;
   assert.deepEqual(journal, [
     `put-failed ${key}`,
     `put-failed ${key}`,

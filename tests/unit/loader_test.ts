@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { eventKey } from "../../lib/lake/keys.ts";
+import { eventKey, objectName, parseObjectKey } from "../../lib/lake/keys.ts";
 import { encodeLines } from "../../lib/lake/ndjson.ts";
 import { LocalLake } from "../../lib/lake/local.ts";
 import { parseLoadArgs } from "../../lib/app/cli.ts";
@@ -400,7 +400,7 @@ Deno.test("loadNewObjects refuses, and rolls back, events that reuse the coordin
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a backfill selection loads only its prefix and dates, and a reload restores deleted rows once", async () => {
+Deno.test("objects of the layout before (per symbol and quote day) still load, by prefix and quote day, and a reload restores deleted rows once", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();
   const lake = new LocalLake(`${dir}/lake`);
@@ -418,7 +418,8 @@ Deno.test("a backfill selection loads only its prefix and dates, and a reload re
         return JSON.stringify(line);
       });
       await lake.put(
-        eventKey(date, {
+        // the layout before today's: <topic>/symbol=<symbol>/date=<quote day>/<name>
+        `stock-quotes/symbol=${symbol}/date=${date}/` + objectName({
           streamId: STREAM,
           topic: "stock-quotes",
           partition: p,
@@ -545,4 +546,40 @@ Deno.test("a backfill selection outside the topic or with impossible dates is re
       "Cannot run 'deno task load' as '--since' is not one of its options: run 'deno task load --help' for its options",
     ),
   );
+});
+
+Deno.test("object keys name their layout, landing day, log, partition and offsets", () => {
+  const coordinates = {
+    streamId: STREAM,
+    topic: "stock-quotes",
+    partition: 3,
+    firstOffset: 7,
+    lastOffset: 9,
+  };
+  const key = eventKey("2026-12-01", coordinates);
+  assert.match(
+    key,
+    /^stock-quotes\/dt=2026-12-01\/partition=3\/stock-quotes\+[0-9a-f]{8}\+3\+0{19}7\+0{19}9\.ndjson\.gz$/,
+  );
+  const expected = {
+    topic: "stock-quotes",
+    tag: key.split("+")[1],
+    partition: 3,
+    firstOffset: 7,
+    lastOffset: 9,
+  };
+  assert.deepEqual(parseObjectKey(key), {
+    layout: "partition",
+    day: "2026-12-01",
+    ...expected,
+  });
+  assert.deepEqual(
+    parseObjectKey(
+      `stock-quotes/symbol=BRK.B/date=2026-11-20/${objectName(coordinates)}`,
+    ),
+    { layout: "symbol", day: "2026-11-20", ...expected },
+  );
+  // a folder that disagrees with the name is no landed-event key
+  assert.equal(parseObjectKey(key.replace("partition=3", "partition=4")), null);
+  assert.equal(parseObjectKey("stock-quotes/dt=2026-12-01/x.ndjson.gz"), null);
 });

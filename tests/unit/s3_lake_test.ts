@@ -279,7 +279,7 @@ Deno.test("S3Lake.location names the bucket and endpoint host, never credentials
 
 Deno.test("contentTypeFor() marks gzipped objects application/gzip", () => {
   assert.equal(
-    contentTypeFor("stock-quotes/symbol=AAPL/date=2024-01-02/x.ndjson.gz"),
+    contentTypeFor("stock-quotes/dt=2024-01-02/partition=0/x.ndjson.gz"),
     "application/gzip",
   );
   assert.equal(contentTypeFor("a.ndjson"), "application/x-ndjson");
@@ -414,7 +414,7 @@ Deno.test("S3Lake.list() walks every page of a 2,500-object listing in key order
   const lake = new S3Lake({ bucket: "quotes", client });
   try {
     const listed = await Array.fromAsync(
-      lake.list("stock-quotes/symbol=AAPL/"),
+      lake.list("stock-quotes/dt=2024-01-02/"),
     );
     keys.sort();
     assert.equal(listed.length, 2_500);
@@ -430,9 +430,9 @@ Deno.test("S3Lake.list() walks every page of a 2,500-object listing in key order
     assert.deepEqual(
       pages.map(({ url }) => url.searchParams.get("prefix")),
       [
-        "stock-quotes/symbol=AAPL/",
-        "stock-quotes/symbol=AAPL/",
-        "stock-quotes/symbol=AAPL/",
+        "stock-quotes/dt=2024-01-02/",
+        "stock-quotes/dt=2024-01-02/",
+        "stock-quotes/dt=2024-01-02/",
       ],
     );
     assert.deepEqual(

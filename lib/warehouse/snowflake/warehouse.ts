@@ -413,7 +413,7 @@ function copyFileResult(row: Record<string, unknown>): CopyFileResult {
   };
 }
 
-/** Characters of lake keys (lib/lake/keys.ts): topic, `symbol=`, `date=`, offsets. */
+/** Characters of lake keys (lib/lake/keys.ts): topic, `dt=`, `partition=` (or `symbol=`, `date=`), offsets. */
 const LAKE_KEY = /^[A-Za-z0-9][A-Za-z0-9._:=+\/-]*$/;
 const STAGE_PATH = /^@[A-Z_.]+\/[A-Za-z0-9._:=+\/-]*$/;
 const BUCKET_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]*\/$/;
