@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { sleep } from "../../runtime/retry.ts";
 import type {
   ConsumerHandlers,
@@ -102,6 +103,8 @@ export class EmbeddedConsumer implements StreamConsumer {
     }
   }
 
+  #chunk = new Uint8Array(READ_CHUNK);
+
   async #readBatch(partition: number): Promise<MessageBatch> {
     const cursor = this.#cursors[partition];
     const path = this.#setup.logPaths[partition];
@@ -115,7 +118,9 @@ export class EmbeddedConsumer implements StreamConsumer {
     while (messages.length < this.#setup.maxBatch) {
       let newline = cursor.pending.indexOf(NEWLINE);
       if (newline === -1) {
-        const chunk = new Uint8Array(READ_CHUNK);
+        // One read buffer per consumer, as partitions are read one after
+        // another and concat copies what was read: an idle poll allocates nothing.
+        const chunk = this.#chunk;
         await cursor.file.seek(
           cursor.position + cursor.pending.length,
           Deno.SeekMode.Start,
@@ -287,4 +292,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   using file = await Deno.open(temp, { read: true, write: true });
   await file.sync();
   await Deno.rename(temp, path);
+  // The rename is durable only once the directory holding it is synced.
+  using directory = await Deno.open(dirname(path), { read: true });
+  await directory.sync();
 }
