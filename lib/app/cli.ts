@@ -294,8 +294,9 @@ export const LOAD_USAGE = `Usage: deno task load [options]
 Loads the lake objects the warehouse has not loaded yet (one micro-batch run).
 Backfill options:
   --prefix P        only objects under P, e.g. stock-quotes/dt=2026-11-20/partition=0/
-  --from YYYY-MM-DD only objects of events on or after this date (UTC)
-  --to YYYY-MM-DD   only objects of events on or before this date (UTC)
+  --from YYYY-MM-DD only objects landed on or after this date (UTC; objects of
+                    the layout before dt=, by their quotes' date)
+  --to YYYY-MM-DD   only objects landed on or before this date (UTC; likewise)
   --reload          read loaded objects again; rows already loaded are skipped`;
 
 /**

@@ -99,9 +99,11 @@ export class PartitionWriter {
   #lake: Lake;
   #limits: FlushLimits;
   #now: () => number;
-  /** Valid lines, in offset order, and their offsets. */
+  /** Valid lines, in offset order. */
   #lines: string[] = [];
-  #offsets: number[] = [];
+  /** Offsets of the first and last valid line. */
+  #firstEvent = -1;
+  #lastEvent = -1;
   /** The landing day of the batch, fixed by its first flush attempt so a retry writes the same keys. */
   #day: string | undefined;
   #deadLetters: DeadLetter[] = [];
@@ -158,8 +160,9 @@ export class PartitionWriter {
         const line = `${JSON.stringify(result.quote).slice(0, -1)},"_stream":${
           JSON.stringify(stream)
         }}`;
+        if (this.#lines.length === 0) this.#firstEvent = message.offset;
         this.#lines.push(line);
-        this.#offsets.push(message.offset);
+        this.#lastEvent = message.offset;
         this.#bytes += line.length + 1;
       } else {
         this.#deadLetters.push({
@@ -211,8 +214,8 @@ export class PartitionWriter {
         streamId: this.streamId,
         topic: this.topic,
         partition: this.partition,
-        firstOffset: this.#offsets[0],
-        lastOffset: this.#offsets[events - 1],
+        firstOffset: this.#firstEvent,
+        lastOffset: this.#lastEvent,
       });
       const body = await encodeLines(this.#lines);
       await this.#lake.put(key, body);
@@ -271,7 +274,6 @@ export class PartitionWriter {
   /** Drops the buffer without landing it; its messages will be read again from the committed offset. */
   discard(): void {
     this.#lines = [];
-    this.#offsets = [];
     this.#day = undefined;
     this.#deadLetters = [];
     this.#count = 0;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { parseObjectKey } from "../lake/keys.ts";
+import { OBJECT_SUFFIX, parseObjectKey } from "../lake/keys.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import type { LoadResult, Warehouse } from "../warehouse/warehouse.ts";
 
@@ -128,7 +128,7 @@ export async function loadNewObjects(
   for await (const object of lake.list(selection.prefix ?? `${topic}/`)) {
     totals.listed++;
     if (
-      !object.key.endsWith(".ndjson.gz") || loaded.has(object.key) ||
+      !object.key.endsWith(OBJECT_SUFFIX) || loaded.has(object.key) ||
       !inDateRange(object.key, selection)
     ) continue;
     pending.push(object);

@@ -58,6 +58,8 @@ export class EmbeddedConsumer implements StreamConsumer {
   #running: Promise<void> | null = null;
   #cursors: Cursor[] = [];
   #commits: Promise<void> = Promise.resolve();
+  /** The read buffer, shared as partitions are read one after another. */
+  #chunk = new Uint8Array(READ_CHUNK);
 
   constructor(setup: ConsumerSetup) {
     this.#setup = setup;
@@ -102,8 +104,6 @@ export class EmbeddedConsumer implements StreamConsumer {
       for (const cursor of this.#cursors) cursor.file?.close();
     }
   }
-
-  #chunk = new Uint8Array(READ_CHUNK);
 
   async #readBatch(partition: number): Promise<MessageBatch> {
     const cursor = this.#cursors[partition];
