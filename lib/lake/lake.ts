@@ -35,9 +35,23 @@ export interface Lake {
   get(key: string): Promise<Uint8Array>;
   /**
    * Lists every object under `prefix` in key order, page after page, with no
-   * ceiling on the count.
+   * ceiling on the count; with `startAfter`, only keys after it (S3's
+   * `StartAfter`), so a listing from a high-water mark costs what lies after
+   * the mark.
    */
-  list(prefix: string): AsyncIterable<LakeObject>;
+  list(prefix: string, options?: ListOptions): AsyncIterable<LakeObject>;
+  /**
+   * Lists the folders directly under `prefix` (which ends in `/`), in key
+   * order, each as its prefix ending in `/` (S3's common prefixes with the
+   * delimiter `/`); with `startAfter`, only folders after it.
+   */
+  folders(prefix: string, options?: ListOptions): AsyncIterable<string>;
+}
+
+/** Where a listing starts. */
+export interface ListOptions {
+  /** List only keys (or folders) that sort after this one. */
+  startAfter?: string;
 }
 
 /**

@@ -15,6 +15,7 @@ import { FatalError } from "../runtime/retry.ts";
 import {
   type Lake,
   type LakeObject,
+  type ListOptions,
   ObjectConflictError,
   sameObject,
 } from "./lake.ts";
@@ -105,14 +106,72 @@ export class LocalLake implements Lake {
     return await Deno.readFile(this.#path(key));
   }
 
-  /** Lists every object under `prefix` in key order. */
-  async *list(prefix: string): AsyncIterable<LakeObject> {
-    const slash = prefix.lastIndexOf("/");
-    const base = slash === -1 ? "" : prefix.slice(0, slash);
-    const start = base === "" ? this.root : this.#path(base);
-    for (const object of await walk(this.root, start)) {
-      if (object.key.startsWith(prefix)) yield object;
+  /**
+   * Lists every object under `prefix` in key order, lazily, directory by
+   * directory; with `startAfter`, directories whose keys all sort before it
+   * are not read at all.
+   */
+  async *list(
+    prefix: string,
+    options: ListOptions = {},
+  ): AsyncIterable<LakeObject> {
+    const base = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+    yield* this.#walk(base, prefix, options.startAfter ?? "");
+  }
+
+  /** Lists the folders directly under `prefix`, in key order. */
+  async *folders(
+    prefix: string,
+    options: ListOptions = {},
+  ): AsyncIterable<string> {
+    const after = options.startAfter ?? "";
+    for (const entry of await this.#entries(prefix)) {
+      if (entry.directory && entry.key > after) yield entry.key;
     }
+  }
+
+  async *#walk(
+    dirKey: string,
+    prefix: string,
+    after: string,
+  ): AsyncGenerator<LakeObject> {
+    for (const { key, directory } of await this.#entries(dirKey)) {
+      if (directory) {
+        // Every key below starts with `key`: skip the folder when none can
+        // match the prefix or sort after `after`.
+        const matches = key.startsWith(prefix) || prefix.startsWith(key);
+        const before = key < after && !after.startsWith(key);
+        if (matches && !before) yield* this.#walk(key, prefix, after);
+      } else if (key.startsWith(prefix) && key > after) {
+        const { size } = await Deno.stat(join(this.root, key));
+        yield { key, size };
+      }
+    }
+  }
+
+  /**
+   * The entries of the folder `dirKey` (`""` or ending in `/`) in key order,
+   * a folder's key ending in `/`; temporary files of writes in progress are
+   * left out.
+   */
+  async #entries(
+    dirKey: string,
+  ): Promise<{ key: string; directory: boolean }[]> {
+    const dir = dirKey === "" ? this.root : this.#path(dirKey.slice(0, -1));
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    return entries
+      .filter((e) => e.isDirectory || (e.isFile && !e.name.endsWith(".tmp")))
+      .map((e) => ({
+        key: `${dirKey}${e.name}${e.isDirectory ? "/" : ""}`,
+        directory: e.isDirectory,
+      }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   #path(key: string): string {
@@ -128,24 +187,4 @@ export class LocalLake implements Lake {
     }
     return join(this.root, key);
   }
-}
-
-async function walk(root: string, dir: string): Promise<LakeObject[]> {
-  const found: LakeObject[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return found;
-    throw error;
-  }
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) found.push(...await walk(root, path));
-    else if (entry.isFile && !entry.name.endsWith(".tmp")) {
-      const { size } = await Deno.stat(path);
-      found.push({ key: path.slice(root.length + 1), size });
-    }
-  }
-  return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

@@ -20,6 +20,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -27,6 +28,7 @@ import {
 import {
   type Lake,
   type LakeObject,
+  type ListOptions,
   ObjectConflictError,
   sameObject,
 } from "./lake.ts";
@@ -382,17 +384,58 @@ export class S3Lake implements Lake {
 
   /**
    * Lists every object under `prefix` in key order, following continuation
-   * tokens page after page (S3 returns at most 1,000 keys a page).
+   * tokens page after page (S3 returns at most 1,000 keys a page); with
+   * `startAfter`, from the first key after it.
    *
    * @param prefix Keys start with it; `""` lists the whole bucket.
+   * @param options Where the listing starts.
    * @throws {RetriableError} On a network fault, a 5xx or throttling.
    * @throws {FatalError} When credentials, permissions or the bucket are wrong,
    * or the server claims more pages without a continuation token.
    */
-  async *list(prefix: string): AsyncIterable<LakeObject> {
+  async *list(
+    prefix: string,
+    options: ListOptions = {},
+  ): AsyncIterable<LakeObject> {
+    for await (const page of this.#pages(prefix, options, false)) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined) {
+          yield { key: object.Key, size: object.Size ?? 0 };
+        }
+      }
+    }
+  }
+
+  /**
+   * Lists the folders directly under `prefix`: the common prefixes of a
+   * listing with the delimiter `/`, in key order.
+   *
+   * @param prefix Ends in `/`; `""` lists the bucket's top folders.
+   * @param options Where the listing starts.
+   * @throws {RetriableError} On a network fault, a 5xx or throttling.
+   * @throws {FatalError} As {@linkcode S3Lake.list} does.
+   */
+  async *folders(
+    prefix: string,
+    options: ListOptions = {},
+  ): AsyncIterable<string> {
+    for await (const page of this.#pages(prefix, options, true)) {
+      for (const common of page.CommonPrefixes ?? []) {
+        if (common.Prefix !== undefined) yield common.Prefix;
+      }
+    }
+  }
+
+  async *#pages(
+    prefix: string,
+    { startAfter }: ListOptions,
+    folders: boolean,
+  ): AsyncGenerator<ListObjectsV2CommandOutput> {
+    const action = `list ${
+      folders ? "folders" : "objects"
+    } under '${prefix}' in ${this.location}`;
     let token: string | undefined;
     do {
-      const action = `list objects under '${prefix}' in ${this.location}`;
       let page;
       try {
         page = await this.#client.send(
@@ -400,16 +443,14 @@ export class S3Lake implements Lake {
             Bucket: this.bucket,
             Prefix: prefix,
             ContinuationToken: token,
+            StartAfter: token === undefined ? startAfter : undefined,
+            Delimiter: folders ? "/" : undefined,
           }),
         );
       } catch (error) {
         throw s3Error(action, error);
       }
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) {
-          yield { key: object.Key, size: object.Size ?? 0 };
-        }
-      }
+      yield page;
       if (page.IsTruncated && !page.NextContinuationToken) {
         throw new FatalError(
           `Cannot ${action} as the server reported more pages without a continuation token`,

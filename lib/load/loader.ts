@@ -5,6 +5,12 @@
  * ({@linkcode LoadSelection}); rows are still inserted once per stream
  * coordinates.
  *
+ * A load finds the objects it has not seen from high-water marks
+ * (./discovery.ts), so its listing follows what landed since the last load;
+ * a backfill lists its prefix (or the topic's) whole. Either way the keys
+ * found are compared with the load ledger in the warehouse, a thousand at a
+ * time.
+ *
  * The warehouse reads the objects itself (DuckDB: lib/warehouse/duckdb/line_check.ts checks each
  * line again; Snowflake: COPY from a stage), so the loader only lists,
  * selects and batches them.
@@ -12,6 +18,11 @@
  * @module
  */
 import { OBJECT_SUFFIX, parseObjectKey } from "../lake/keys.ts";
+import {
+  DEFAULT_LOOKBACK_DAYS,
+  MarkTracker,
+  unseenObjects,
+} from "./discovery.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import type { LoadResult, Warehouse } from "../warehouse/warehouse.ts";
 
@@ -38,6 +49,13 @@ export interface LoadOptions {
    * @default {33554432}
    */
   bytesPerLoad?: number;
+  /**
+   * Days before the newest marked landing day whose folders each load lists
+   * again (./discovery.ts).
+   *
+   * @default {2}
+   */
+  lookbackDays?: number;
   /** Stops between transactions. */
   signal?: AbortSignal;
   /** Called after each transaction with the totals so far. */
@@ -86,13 +104,18 @@ export async function loadNewObjects(
     filesPerLoad = 500,
     bytesPerLoad = 32 * 1024 * 1024,
     selection = {},
+    lookbackDays = DEFAULT_LOOKBACK_DAYS,
     signal,
     onProgress,
   } = options;
   checkSelection(selection, topic);
-  const loaded = selection.reload
-    ? new Set<string>()
-    : await warehouse.loadedKeys();
+  const { prefix, from, to, reload = false } = selection;
+  const backfill = prefix !== undefined || from !== undefined ||
+    to !== undefined || reload;
+  const state = backfill
+    ? undefined
+    : await warehouse.discoveryState(topic, lookbackDays);
+  const marks = new MarkTracker();
   const totals: LoadTotals = {
     listed: 0,
     files: 0,
@@ -107,11 +130,7 @@ export async function loadNewObjects(
     const objects = pending;
     pending = [];
     pendingBytes = 0;
-    const result = await warehouse.load({
-      lake,
-      objects,
-      reload: selection.reload ?? false,
-    });
+    const result = await warehouse.load({ lake, objects, reload });
     for (
       const name of [
         "files",
@@ -125,22 +144,54 @@ export async function loadNewObjects(
     }
     onProgress?.(totals);
   };
-  for await (const object of lake.list(selection.prefix ?? `${topic}/`)) {
+  // Every key handled so far is loaded or in the ledger once the pending
+  // objects are: only then may the marks move past them.
+  const saveMarks = async (swept: boolean) => {
+    if (pending.length > 0) await flush();
+    if (state !== undefined) {
+      await warehouse.saveMarks(topic, marks.take(), swept);
+    }
+  };
+  const handle = async (candidates: LakeObject[]) => {
+    const unloaded = reload
+      ? undefined
+      : await warehouse.unloadedKeys(candidates.map((object) => object.key));
+    for (const object of candidates) {
+      marks.handled(object.key);
+      if (unloaded !== undefined && !unloaded.has(object.key)) continue;
+      pending.push(object);
+      pendingBytes += object.size;
+      if (pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad) {
+        await saveMarks(false);
+        if (signal?.aborted) return false;
+      }
+    }
+    return true;
+  };
+  const listing = state === undefined
+    ? lake.list(prefix ?? `${topic}/`)
+    : unseenObjects(lake, topic, state, lookbackDays);
+  let candidates: LakeObject[] = [];
+  for await (const object of listing) {
     totals.listed++;
     if (
-      !object.key.endsWith(OBJECT_SUFFIX) || loaded.has(object.key) ||
-      !inDateRange(object.key, selection)
-    ) continue;
-    pending.push(object);
-    pendingBytes += object.size;
-    if (pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad) {
-      await flush();
-      if (signal?.aborted) return totals;
+      !object.key.endsWith(OBJECT_SUFFIX) || !inDateRange(object.key, selection)
+    ) {
+      continue;
+    }
+    candidates.push(object);
+    if (candidates.length >= LEDGER_CHECK_KEYS) {
+      if (!await handle(candidates)) return totals;
+      candidates = [];
     }
   }
-  if (pending.length > 0) await flush();
+  if (candidates.length > 0 && !await handle(candidates)) return totals;
+  await saveMarks(state !== undefined && !state.swept);
   return totals;
 }
+
+/** Keys compared with the ledger in one query. */
+const LEDGER_CHECK_KEYS = 1_000;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 

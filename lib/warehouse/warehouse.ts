@@ -32,6 +32,29 @@ export interface LoadBatch {
   reload: boolean;
 }
 
+/**
+ * A high-water mark of discovery (lib/load/discovery.ts): the last key
+ * handled of one log (tag) in one partition folder of the lake.
+ */
+export interface LoadMark {
+  /** Landing day (`YYYY-MM-DD`) of the folder. */
+  day: string;
+  /** Partition of the folder. */
+  partition: number;
+  /** Stream tag of the log. */
+  tag: string;
+  /** Every key of this log in the folder up to this one was handled. */
+  key: string;
+}
+
+/** What discovery reads of the warehouse before a load. */
+export interface DiscoveryState {
+  /** Whether the topic's whole prefix was listed and handled once. */
+  swept: boolean;
+  /** Marks of the newest marked day and of the lookback days before it. */
+  marks: LoadMark[];
+}
+
 /** What one load did. */
 export interface LoadResult {
   /** Objects recorded in the ledger. */
@@ -50,8 +73,18 @@ export interface LoadResult {
 export interface Warehouse {
   /** Human-readable location, without credentials. */
   readonly location: string;
-  /** Keys of the objects recorded in the load ledger. */
-  loadedKeys(): Promise<Set<string>>;
+  /**
+   * Of the given keys, those the load ledger does not hold, compared in the
+   * warehouse (never the whole ledger read out).
+   */
+  unloadedKeys(keys: string[]): Promise<Set<string>>;
+  /** Discovery's marks for a topic's recent landing days, and whether its prefix was swept. */
+  discoveryState(topic: string, lookbackDays: number): Promise<DiscoveryState>;
+  /**
+   * Moves marks forward (a mark never moves back) and, with `swept`, records
+   * that the topic's whole prefix was listed and handled.
+   */
+  saveMarks(topic: string, marks: LoadMark[], swept: boolean): Promise<void>;
   /**
    * Loads objects in one transaction, with their ledger entries; an object
    * the ledger already holds (a backfill's reload) keeps its first entry.

@@ -83,6 +83,9 @@ class JournalLake implements Lake {
   list(prefix: string): AsyncIterable<LakeObject> {
     return this.inner.list(prefix);
   }
+  folders(prefix: string): AsyncIterable<string> {
+    return this.inner.folders(prefix);
+  }
 }
 
 /** Records commits in the journal; the sink only needs commit(). */

@@ -33,6 +33,19 @@ create table if not exists raw.load_ledger (
   rows_rejected integer not null,
   loaded_at timestamptz not null
 );
+create table if not exists raw.load_marks (
+  topic varchar not null,
+  landing_day date not null,
+  stream_partition integer not null,
+  stream_tag varchar not null,
+  last_key varchar not null,
+  updated_at timestamptz not null,
+  primary key (topic, landing_day, stream_partition, stream_tag)
+);
+create table if not exists raw.load_sweeps (
+  topic varchar primary key,
+  swept_at timestamptz not null
+);
 create table if not exists raw.rejected_stock_quotes (
   file_name varchar not null,
   line_number integer not null,
@@ -44,6 +57,41 @@ create table if not exists raw.rejected_stock_quotes (
   primary key (file_name, line_number)
 );
 `;
+
+/** Discovery's marks of a topic's newest marked day and the lookback before it (params: topic, days). */
+export const MARKS = `
+select strftime(landing_day, '%Y-%m-%d'), stream_partition, stream_tag, last_key
+from raw.load_marks
+where topic = $1
+  and landing_day >= (select max(landing_day) from raw.load_marks where topic = $1) - $2::integer`;
+
+/** Whether a topic's prefix was swept (param: topic). */
+export const SWEPT = "select count(*) from raw.load_sweeps where topic = $1";
+
+/** Moves one mark forward (params: topic, day, partition, tag, key). */
+export const SAVE_MARK = `
+insert into raw.load_marks values ($1, $2::date, $3, $4, $5, now())
+on conflict (topic, landing_day, stream_partition, stream_tag) do update
+  set last_key = greatest(last_key, excluded.last_key), updated_at = excluded.updated_at`;
+
+/** Records a topic's sweep (param: topic). */
+export const SAVE_SWEEP =
+  "insert or ignore into raw.load_sweeps values ($1, now())";
+
+/** Candidate keys, appended before {@linkcode UNLOADED} compares them with the ledger. */
+export const CANDIDATES =
+  "create or replace temp table candidate_keys (file_name varchar)";
+
+/**
+ * The candidate keys the ledger does not hold (params: the least and greatest
+ * candidate, so that DuckDB skips the ledger's row groups outside them).
+ */
+export const UNLOADED = `
+select c.file_name from candidate_keys as c
+where not exists (
+  select 1 from raw.load_ledger as l
+  where l.file_name between $1 and $2 and l.file_name = c.file_name
+)`;
 
 export const STAGING = `
 create or replace temp table staging_rows (

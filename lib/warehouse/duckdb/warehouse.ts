@@ -30,25 +30,33 @@ import {
 } from "../inventory.ts";
 import {
   CoordinateClashError,
+  type DiscoveryState,
   type LoadBatch,
+  type LoadMark,
   type LoadResult,
   type Warehouse,
 } from "../warehouse.ts";
 import {
   BOOTSTRAP,
+  CANDIDATES,
   CLASHES,
   DROP_STAGING,
   INVENTORY_RAW,
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
   LOAD,
+  MARKS,
   matchSql,
   NATIVE_DIGESTS,
   REPEATS,
+  SAVE_MARK,
+  SAVE_SWEEP,
   SILVER_BUILT,
   STAGED,
   stageLinesSql,
   STAGING,
+  SWEPT,
+  UNLOADED,
 } from "./sql.ts";
 
 /** Options for {@linkcode DuckDBWarehouse.open}. */
@@ -119,12 +127,79 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     });
   }
 
-  /** Keys of the objects in the load ledger. */
+  /** Keys of the objects in the load ledger (reconciliation reads them all). */
   async loadedKeys(): Promise<Set<string>> {
     const reader = await this.#connection.runAndReadAll(
       "select file_name from raw.load_ledger",
     );
     return new Set(reader.getRows().map((row) => row[0] as string));
+  }
+
+  /** Of `keys`, those the load ledger does not hold, compared in SQL. */
+  async unloadedKeys(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const connection = this.#connection;
+    await connection.run(CANDIDATES);
+    await append(connection, "candidate_keys", (rows) => {
+      for (const key of keys) {
+        rows.appendVarchar(key);
+        rows.endRow();
+      }
+    });
+    let least = keys[0];
+    let greatest = keys[0];
+    for (const key of keys) {
+      if (key < least) least = key;
+      if (key > greatest) greatest = key;
+    }
+    const reader = await connection.runAndReadAll(UNLOADED, [least, greatest]);
+    await connection.run("drop table candidate_keys");
+    return new Set(reader.getRows().map((row) => row[0] as string));
+  }
+
+  /** Discovery's recent marks of `topic`, and whether its prefix was swept. */
+  async discoveryState(
+    topic: string,
+    lookbackDays: number,
+  ): Promise<DiscoveryState> {
+    const connection = this.#connection;
+    const [[swept]] = (await connection.runAndReadAll(SWEPT, [topic]))
+      .getRows();
+    const marks = (await connection.runAndReadAll(MARKS, [topic, lookbackDays]))
+      .getRows().map(([day, partition, tag, key]) => ({
+        day: String(day),
+        partition: Number(partition),
+        tag: String(tag),
+        key: String(key),
+      }));
+    return { swept: Number(swept) > 0, marks };
+  }
+
+  /** Moves marks forward and records a sweep, in one transaction. */
+  async saveMarks(
+    topic: string,
+    marks: LoadMark[],
+    swept: boolean,
+  ): Promise<void> {
+    if (marks.length === 0 && !swept) return;
+    const connection = this.#connection;
+    await connection.run("begin transaction");
+    try {
+      for (const mark of marks) {
+        await connection.run(SAVE_MARK, [
+          topic,
+          mark.day,
+          mark.partition,
+          mark.tag,
+          mark.key,
+        ]);
+      }
+      if (swept) await connection.run(SAVE_SWEEP, [topic]);
+      await connection.run("commit");
+    } catch (error) {
+      await connection.run("rollback").catch(() => {});
+      throw error;
+    }
   }
 
   /**

@@ -38,6 +38,19 @@ export const BOOTSTRAP = [
     rows_rejected integer not null,
     loaded_at timestamp_tz not null
   )`,
+  `create table if not exists RAW.LOAD_MARKS (
+    topic varchar not null,
+    landing_day date not null,
+    stream_partition integer not null,
+    stream_tag varchar not null,
+    last_key varchar not null,
+    updated_at timestamp_tz not null,
+    primary key (topic, landing_day, stream_partition, stream_tag)
+  )`,
+  `create table if not exists RAW.LOAD_SWEEPS (
+    topic varchar not null primary key,
+    swept_at timestamp_tz not null
+  )`,
   `create table if not exists RAW.REJECTED_STOCK_QUOTES (
     file_name varchar not null,
     line_number integer not null,
@@ -56,6 +69,51 @@ export const BOOTSTRAP = [
   )`,
   "create file format if not exists RAW.LAKE_JSON type = json compression = gzip",
 ];
+
+/**
+ * Discovery's marks of a topic's newest marked day and the lookback before it
+ * (binds: topic, days, topic).
+ */
+export const MARKS = `
+select to_varchar(landing_day, 'YYYY-MM-DD') as landing_day, stream_partition, stream_tag, last_key
+from RAW.LOAD_MARKS
+where topic = ?
+  and landing_day >= dateadd(day, -?, (select max(landing_day) from RAW.LOAD_MARKS where topic = ?))`;
+
+/** Whether a topic's prefix was swept (bind: topic). */
+export const SWEPT =
+  "select count(*) as swept from RAW.LOAD_SWEEPS where topic = ?";
+
+/**
+ * Moves marks forward, never back (binds: topic, the marks as a JSON array of
+ * `{day, partition, tag, key}`, the time).
+ */
+export const SAVE_MARKS = `
+merge into RAW.LOAD_MARKS as m
+using (
+  select ? as topic, value:day::date as landing_day, value:partition::integer as stream_partition,
+    value:tag::varchar as stream_tag, value:key::varchar as last_key
+  from table(flatten(input => parse_json(?)))
+) as s
+on m.topic = s.topic and m.landing_day = s.landing_day and m.stream_partition = s.stream_partition
+  and m.stream_tag = s.stream_tag
+when matched and s.last_key > m.last_key then update set last_key = s.last_key, updated_at = ?::timestamp_tz
+when not matched then insert (topic, landing_day, stream_partition, stream_tag, last_key, updated_at)
+  values (s.topic, s.landing_day, s.stream_partition, s.stream_tag, s.last_key, ?::timestamp_tz)`;
+
+/** Records a topic's sweep (binds: topic, the time). */
+export const SAVE_SWEEP = `
+merge into RAW.LOAD_SWEEPS as w using (select ? as topic) as s on w.topic = s.topic
+when not matched then insert (topic, swept_at) values (s.topic, ?::timestamp_tz)`;
+
+/**
+ * The candidate keys the ledger does not hold (binds: the keys as a JSON
+ * array, the least and the greatest of them, which prune the ledger's
+ * micro-partitions).
+ */
+export const UNLOADED = `
+select value::varchar as file_name from table(flatten(input => parse_json(?)))
+where value::varchar not in (select file_name from RAW.LOAD_LEDGER where file_name between ? and ?)`;
 
 /** The coordinates of a staged line, read from its `_stream` object. */
 const COORDINATES = `

@@ -42,7 +42,9 @@ import {
 import { FatalError } from "../../runtime/retry.ts";
 import {
   CoordinateClashError,
+  type DiscoveryState,
   type LoadBatch,
+  type LoadMark,
   type LoadResult,
   type Warehouse,
 } from "../warehouse.ts";
@@ -59,10 +61,15 @@ import {
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
   LEDGER,
+  MARKS,
   REJECT,
   REJECT_COPIED,
+  SAVE_MARKS,
+  SAVE_SWEEP,
   SILVER_BUILT,
   STAGED,
+  SWEPT,
+  UNLOADED,
 } from "./sql.ts";
 
 /** How {@linkcode SnowflakeWarehouse} reads lake objects. */
@@ -187,12 +194,73 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
     } file_format = (format_name = 'RAW.LAKE_JSON')`;
   }
 
-  /** Keys of the objects in the load ledger. */
+  /** Keys of the objects in the load ledger (reconciliation reads them all). */
   async loadedKeys(): Promise<Set<string>> {
     const { rows } = await this.#session.execute(
       "select file_name from RAW.LOAD_LEDGER",
     );
     return new Set(rows.map((row) => String(row.FILE_NAME)));
+  }
+
+  /** Of `keys`, those the load ledger does not hold, compared in SQL. */
+  async unloadedKeys(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const sorted = keys.toSorted();
+    const { rows } = await this.#session.execute(UNLOADED, [
+      JSON.stringify(keys),
+      sorted[0],
+      sorted[sorted.length - 1],
+    ]);
+    return new Set(rows.map((row) => String(row.FILE_NAME)));
+  }
+
+  /** Discovery's recent marks of `topic`, and whether its prefix was swept. */
+  async discoveryState(
+    topic: string,
+    lookbackDays: number,
+  ): Promise<DiscoveryState> {
+    const [swept] = (await this.#session.execute(SWEPT, [topic])).rows;
+    const { rows } = await this.#session.execute(MARKS, [
+      topic,
+      lookbackDays,
+      topic,
+    ]);
+    return {
+      swept: Number(swept?.SWEPT ?? 0) > 0,
+      marks: rows.map((row) => ({
+        day: String(row.LANDING_DAY),
+        partition: Number(row.STREAM_PARTITION),
+        tag: String(row.STREAM_TAG),
+        key: String(row.LAST_KEY),
+      })),
+    };
+  }
+
+  /** Moves marks forward and records a sweep, in one transaction. */
+  async saveMarks(
+    topic: string,
+    marks: LoadMark[],
+    swept: boolean,
+  ): Promise<void> {
+    if (marks.length === 0 && !swept) return;
+    const session = this.#session;
+    const now = new Date().toISOString();
+    await session.execute("begin");
+    try {
+      if (marks.length > 0) {
+        await session.execute(SAVE_MARKS, [
+          topic,
+          JSON.stringify(marks),
+          now,
+          now,
+        ]);
+      }
+      if (swept) await session.execute(SAVE_SWEEP, [topic, now]);
+      await session.execute("commit");
+    } catch (error) {
+      await session.execute("rollback").catch(() => {});
+      throw error;
+    }
   }
 
   /**

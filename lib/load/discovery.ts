@@ -1,0 +1,156 @@
+/**
+ * Discovery: which lake objects a load has not seen yet, found from
+ * high-water marks, so that a load's listing costs what landed since the
+ * last one, not the lake's history.
+ *
+ * The landing writer names objects `<topic>/dt=<landing day>/partition=<N>/
+ * <topic>+<tag>+<N>+<first offset>+<last offset>.ndjson.gz`
+ * (lib/lake/keys.ts). Within a partition folder, one log's (one tag's) names
+ * sort by offset, and the writer lands a partition's flushes one after
+ * another, committing each before writing the next, so a new object's key
+ * sorts after every key of its log written before it, unless all its events
+ * are in objects already written (a flush read again after a crash, with its
+ * first offset where the commit stood). So a mark per folder and tag, the
+ * last key handled, is where the next listing of that log starts.
+ *
+ * A load lists:
+ * - the day folders from the newest marked day minus a lookback (for a
+ *   writer whose clock or a long retry put its objects in an earlier day's
+ *   folder), and all later ones;
+ * - in each, the partition folders; in each of those, the keys in order,
+ *   jumping past a tag's mark when it meets a key at or before it (S3's
+ *   `StartAfter`), so one listing per folder plus one per tag.
+ *
+ * The first load of a topic lists all of `<topic>/` once (which also finds
+ * objects of the layout before, `symbol=…/date=…/`), and is recorded as
+ * the topic's sweep. Marks only narrow the listing: every key found is still
+ * compared with the load ledger, in the warehouse (lib/load/loader.ts).
+ *
+ * @module
+ */
+import {
+  dayFolder,
+  OBJECT_SUFFIX,
+  parseObjectKey,
+  partitionFolder,
+} from "../lake/keys.ts";
+import type { Lake, LakeObject } from "../lake/lake.ts";
+import type { DiscoveryState, LoadMark } from "../warehouse/warehouse.ts";
+
+/**
+ * Days before the newest marked day whose folders every load lists again.
+ *
+ * A writer's day is its clock's when it first tries a flush, and a retried
+ * flush keeps it, so an object can land in a day folder behind the loader's
+ * newest by clock skew plus the longest retry.
+ */
+export const DEFAULT_LOOKBACK_DAYS = 2;
+
+/**
+ * Lists the event objects that may not be loaded yet, in key order within
+ * each folder: everything under `<topic>/` before the first sweep, then only
+ * the keys after the marks.
+ *
+ * @param lake The lake.
+ * @param topic The topic.
+ * @param state Marks and sweep, as the warehouse holds them.
+ * @param lookbackDays Days before the newest marked day listed again.
+ * @returns The objects, each event-object key (in either layout) at most once.
+ */
+export async function* unseenObjects(
+  lake: Lake,
+  topic: string,
+  state: DiscoveryState,
+  lookbackDays = DEFAULT_LOOKBACK_DAYS,
+): AsyncGenerator<LakeObject> {
+  if (!state.swept) {
+    for await (const object of lake.list(`${topic}/`)) {
+      if (object.key.endsWith(OBJECT_SUFFIX)) yield object;
+    }
+    return;
+  }
+  const byFolder = new Map<string, Map<string, string>>();
+  let newest: string | undefined;
+  for (const mark of state.marks) {
+    const folder = partitionFolder(topic, mark.day, mark.partition);
+    const tags = byFolder.get(folder) ?? byFolder.set(folder, new Map())
+      .get(folder)!;
+    tags.set(mark.tag, mark.key);
+    if (newest === undefined || mark.day > newest) newest = mark.day;
+  }
+  const days = `${topic}/dt=`;
+  const from = newest === undefined
+    ? days
+    : dayFolder(topic, addDays(newest, -lookbackDays)).slice(0, -1);
+  for await (const day of lake.folders(`${topic}/`, { startAfter: from })) {
+    // The layout before sorts after `dt=`; the sweep handled it.
+    if (!day.startsWith(days)) break;
+    for await (const folder of lake.folders(day)) {
+      yield* afterMarks(lake, folder, byFolder.get(folder));
+    }
+  }
+}
+
+/**
+ * The keys of one partition folder that sort after their log's mark: a
+ * listing from the folder's start that jumps to a tag's mark when it meets
+ * a key of that tag at or before it.
+ */
+async function* afterMarks(
+  lake: Lake,
+  folder: string,
+  marks: Map<string, string> | undefined,
+): AsyncGenerator<LakeObject> {
+  let startAfter: string | undefined;
+  restart: for (;;) {
+    for await (const object of lake.list(folder, { startAfter })) {
+      if (!object.key.endsWith(OBJECT_SUFFIX)) continue;
+      const tag = parseObjectKey(object.key)?.tag;
+      const mark = tag === undefined ? undefined : marks?.get(tag);
+      if (mark !== undefined && object.key <= mark) {
+        startAfter = mark;
+        continue restart;
+      }
+      yield object;
+    }
+    return;
+  }
+}
+
+/**
+ * Keeps the last key handled per folder and tag, as a load handles keys in
+ * listing order.
+ */
+export class MarkTracker {
+  #marks = new Map<string, LoadMark>();
+
+  /** Records that `key` was handled (loaded, or found in the ledger). */
+  handled(key: string): void {
+    const parsed = parseObjectKey(key);
+    if (parsed === null || parsed.layout !== "partition") return;
+    const id = `${parsed.day}/${parsed.partition}/${parsed.tag}`;
+    const known = this.#marks.get(id);
+    if (known === undefined || key > known.key) {
+      this.#marks.set(id, {
+        day: parsed.day,
+        partition: parsed.partition,
+        tag: parsed.tag,
+        key,
+      });
+    }
+  }
+
+  /** The marks recorded since the last call, then forgets them. */
+  take(): LoadMark[] {
+    const marks = [...this.#marks.values()];
+    this.#marks.clear();
+    return marks;
+  }
+}
+
+/** `day` (`YYYY-MM-DD`) moved by `days`. */
+function addDays(day: string, days: number): string {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
