@@ -43,6 +43,31 @@ export interface RawRow {
 }
 
 /**
+ * Writes a valid quote and its coordinates as one landed line:
+ * `JSON.stringify({ ...quote, _stream })`, the quote's fields in contract
+ * order, without copying the quote. The loader's SQL check
+ * (lib/warehouse/duckdb/line_rules.ts) accepts exactly this spelling.
+ *
+ * @param quote The quote, as `validateQuote` returns it.
+ * @param stream Its stream coordinates.
+ * @returns The line, without a newline.
+ */
+export function formatLandedLine(
+  quote: Quote,
+  stream: LandedLine["_stream"],
+): string {
+  return `${JSON.stringify(quote).slice(0, -1)},"_stream":${
+    JSON.stringify({
+      id: stream.id,
+      topic: stream.topic,
+      partition: stream.partition,
+      offset: stream.offset,
+      timestamp: stream.timestamp,
+    })
+  }}`;
+}
+
+/**
  * Checks one landed line: the event contract plus its `_stream` coordinates.
  *
  * @param line The line's text.

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { LandedLine } from "../contract/landed_line.ts";
+import { formatLandedLine } from "../contract/landed_line.ts";
 import { parseQuote, type Rejection } from "../contract/quote.ts";
 import { deadLetterKey, eventKey, landingDay } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
@@ -149,17 +149,13 @@ export class PartitionWriter {
       }
       const result = parseQuote(message.value);
       if (result.ok) {
-        const stream: LandedLine["_stream"] = {
+        const line = formatLandedLine(result.quote, {
           id: this.streamId,
           topic: message.topic,
           partition: message.partition,
           offset: message.offset,
           timestamp: message.timestamp,
-        };
-        // JSON.stringify({ ...quote, _stream }), without copying the quote
-        const line = `${JSON.stringify(result.quote).slice(0, -1)},"_stream":${
-          JSON.stringify(stream)
-        }}`;
+        });
         if (this.#lines.length === 0) this.#firstEvent = message.offset;
         this.#lines.push(line);
         this.#lastEvent = message.offset;

@@ -587,3 +587,109 @@ Deno.test("object keys name their layout, landing day, log, partition and offset
   assert.equal(parseObjectKey(key.replace("partition=3", "partition=4")), null);
   assert.equal(parseObjectKey("stock-quotes/dt=2026-12-01/x.ndjson.gz"), null);
 });
+
+Deno.test("a warehouse of the versions with RAW's primary key moves to offset ranges on open, once, and still skips what it holds", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  try {
+    const first = await land(lake, 0, [0, 1, 2, 3]);
+    // RAW as those versions made it, holding offsets 0..3 of partition 0.
+    const instance = await DuckDBInstance.create(db);
+    const connection = await instance.connect();
+    await connection.run(`
+      create schema raw;
+      create table raw.source_stock_quotes (
+        v json not null, stream_id varchar not null, stream_topic varchar not null,
+        stream_partition integer not null, stream_offset bigint not null,
+        stream_timestamp timestamptz not null, file_name varchar not null,
+        loaded_at timestamptz not null,
+        primary key (stream_id, stream_topic, stream_partition, stream_offset)
+      );
+      create table raw.load_ledger (
+        file_name varchar primary key, file_size bigint not null, rows_in_file integer not null,
+        rows_inserted integer not null, rows_duplicate integer not null,
+        rows_rejected integer not null, loaded_at timestamptz not null
+      );`);
+    for (const offset of [0, 1, 2, 3]) {
+      await connection.run(
+        `insert into raw.source_stock_quotes values ($1::json, $2, 'stock-quotes', 0, $3, now(), $4, now())`,
+        [JSON.stringify(landed(0, offset)), STREAM, offset, first],
+      );
+    }
+    await connection.run(
+      `insert into raw.load_ledger values ($1, 1, 4, 4, 0, 0, now())`,
+      [first],
+    );
+    connection.closeSync();
+    instance.closeSync();
+
+    // After a crash, 2..6 landed again: only 4..6 are new.
+    await land(lake, 0, [2, 3, 4, 5, 6]);
+    const totals = await loadOnce(lake, db);
+    assert.deepEqual(
+      [totals.files, totals.inserted, totals.duplicates],
+      [1, 3, 2],
+    );
+    assert.deepEqual(
+      await query(
+        db,
+        `select (select count(*)::integer from duckdb_constraints()
+                 where table_name = 'source_stock_quotes' and constraint_type = 'PRIMARY KEY'),
+                count(*)::integer, count(distinct stream_offset)::integer
+         from raw.source_stock_quotes`,
+      ),
+      [[0, 7, 7]],
+    );
+    assert.deepEqual(
+      await query(
+        db,
+        "select first_offset::integer, last_offset::integer from raw.loaded_ranges order by 1",
+      ),
+      [[0, 3], [4, 6]],
+    );
+  } finally {
+    restore();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an object whose lines disagree with its name is checked line by line and loads what it holds", async () => {
+  const lines: string[] = [];
+  const restore = setLogSink({ write: (line) => lines.push(line) });
+  const level = Deno.env.get("LOG_LEVEL");
+  Deno.env.set("LOG_LEVEL", "debug");
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  try {
+    // Named 0..9 of partition 1, holding 0..3 of partition 1 and 4 of partition 2.
+    const key = eventKey("2026-11-20", {
+      streamId: STREAM,
+      topic: "stock-quotes",
+      partition: 1,
+      firstOffset: 0,
+      lastOffset: 9,
+    });
+    await lake.put(
+      key,
+      await encodeLines([
+        ...[0, 1, 2, 3].map((o) => JSON.stringify(landed(1, o))),
+        JSON.stringify(landed(2, 4)),
+      ]),
+    );
+    const totals = await loadOnce(lake, db);
+    assert.deepEqual([totals.inserted, totals.rejected], [5, 0]);
+    assert.ok(
+      lines.some((l) =>
+        /msg=staged native_objects=0 checked_objects=1/.test(l)
+      ),
+    );
+  } finally {
+    if (level === undefined) Deno.env.delete("LOG_LEVEL");
+    else Deno.env.set("LOG_LEVEL", level);
+    restore();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

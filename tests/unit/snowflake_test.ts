@@ -425,6 +425,7 @@ Deno.test("the ledger is written only after every COPY of the load succeeded, in
     const text = s.sql.trim().replace(/\s+/g, " ");
     if (text.startsWith("insert into RAW.LOAD_LEDGER")) return "ledger";
     if (text.startsWith("insert into RAW.SOURCE_STOCK_QUOTES")) return "insert";
+    if (text.startsWith("insert into RAW.LOADED_RANGES")) return "ranges";
     if (text.startsWith("insert into RAW.REJECTED_STOCK_QUOTES")) {
       return "reject";
     }
@@ -439,11 +440,17 @@ Deno.test("the ledger is written only after every COPY of the load succeeded, in
     "clashes",
     "reject",
     "insert",
+    "ranges",
     "counts",
     "ledger",
     "clear",
     "commit",
   ]);
+  // Loaded rows are found by the loaded ranges, pruned by the batch's
+  // offsets; a reload reads RAW itself.
+  const insert = ok.find("insert into RAW.SOURCE_STOCK_QUOTES")[0];
+  assert.match(insert.sql, /from RAW\.LOADED_RANGES as loaded/);
+  assert.doesNotMatch(insert.sql, /from RAW\.SOURCE_STOCK_QUOTES as loaded/);
   const ledger = JSON.parse(
     String(ok.find("insert into RAW.LOAD_LEDGER")[0].binds[1]),
   );

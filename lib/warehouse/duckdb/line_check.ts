@@ -7,7 +7,7 @@
  * @module
  */
 import { parseLandedLine, type RawRow } from "../../contract/landed_line.ts";
-import type { Rejection } from "../../contract/quote.ts";
+import type { Rejection, ValidateOptions } from "../../contract/quote.ts";
 import type { LakeObject } from "../../lake/lake.ts";
 import { decodeLines } from "../../lake/ndjson.ts";
 import { logger } from "../../runtime/log.ts";
@@ -41,17 +41,19 @@ export interface LoadFile {
  *
  * @param object The object.
  * @param body Its gzipped NDJSON, as stored.
+ * @param options The clock the contract's skew rules use.
  * @returns Its checked content.
  */
 export async function checkObject(
   object: LakeObject,
   body: Uint8Array,
+  options: ValidateOptions = {},
 ): Promise<LoadFile> {
   const lines = await decodeLines(body);
   const rows: RawRow[] = [];
   const rejected: RejectedLine[] = [];
   lines.forEach((line, index) => {
-    const result = parseLandedLine(line);
+    const result = parseLandedLine(line, options);
     if ("reason" in result) {
       rejected.push({ lineNumber: index + 1, line, reason: result.reason });
       log.warn("refused a landed line", {

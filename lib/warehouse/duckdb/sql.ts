@@ -9,8 +9,14 @@
 import { join } from "node:path";
 import { SILVER_RECONCILIATION } from "../inventory.ts";
 import { GOLD_LATEST_KPI } from "../latest.ts";
+import { LINE_COORDINATES, LINE_PASSES, LINE_VALUES } from "./line_rules.ts";
 
-/** Tables of the RAW schema, created on first use. */
+/**
+ * Tables of the RAW schema, created on first use. RAW has no primary key:
+ * a load skips the coordinates it holds by offset ranges
+ * (\`raw.loaded_ranges\`, one row per run of consecutive offsets of an
+ * object), not by a key probe per row.
+ */
 export const BOOTSTRAP = `
 create schema if not exists raw;
 create table if not exists raw.source_stock_quotes (
@@ -21,8 +27,16 @@ create table if not exists raw.source_stock_quotes (
   stream_offset bigint not null,
   stream_timestamp timestamptz not null,
   file_name varchar not null,
-  loaded_at timestamptz not null,
-  primary key (stream_id, stream_topic, stream_partition, stream_offset)
+  loaded_at timestamptz not null
+);
+create table if not exists raw.loaded_ranges (
+  stream_id varchar not null,
+  stream_topic varchar not null,
+  stream_partition integer not null,
+  first_offset bigint not null,
+  last_offset bigint not null,
+  file_name varchar not null,
+  loaded_at timestamptz not null
 );
 create table if not exists raw.load_ledger (
   file_name varchar primary key,
@@ -56,6 +70,34 @@ create table if not exists raw.rejected_stock_quotes (
   rejected_at timestamptz not null,
   primary key (file_name, line_number)
 );
+`;
+
+/** Whether RAW still has the primary key of the versions before the ranges (1 when it has). */
+export const RAW_HAS_KEY = `
+select count(*) from duckdb_constraints()
+where schema_name = 'raw' and table_name = 'source_stock_quotes' and constraint_type = 'PRIMARY KEY'`;
+
+/**
+ * Moves RAW of a version before the ranges to the table without a key, and
+ * derives its ranges from its rows, in one transaction.
+ */
+export const MIGRATE_RAW = `
+begin transaction;
+create table raw.source_stock_quotes_without_key as select * from raw.source_stock_quotes;
+drop table raw.source_stock_quotes;
+alter table raw.source_stock_quotes_without_key rename to source_stock_quotes;
+insert into raw.loaded_ranges
+  select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
+    file_name, now()
+  from (
+    select stream_id, stream_topic, stream_partition, stream_offset, file_name,
+      stream_offset - row_number() over (
+        partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
+      ) as island
+    from raw.source_stock_quotes
+  )
+  group by stream_id, stream_topic, stream_partition, file_name, island;
+commit;
 `;
 
 /** Discovery's marks of a topic's newest marked day and the lookback before it (params: topic, days). */
@@ -93,61 +135,82 @@ where not exists (
   where l.file_name between $1 and $2 and l.file_name = c.file_name
 )`;
 
+/** A load's scratch tables: the lines DuckDB read, the objects, and the checked rows and refusals of the objects checked in TypeScript. */
 export const STAGING = `
-create or replace temp table staging_rows (
-  line varchar, stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
-  timestamp_ms bigint, file_name varchar
+create or replace temp table staging_lines (
+  line varchar, file_index integer, passes boolean,
+  stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint, timestamp_ms bigint
 );
 create or replace temp table staging_files (
   file_index integer, file_name varchar, file_size bigint, rows_in_file integer, native boolean
+);
+create or replace temp table staging_rows (
+  line varchar, stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint,
+  timestamp_ms bigint, file_name varchar
 );
 create or replace temp table staging_rejects (
   file_name varchar, line_number integer, line varchar,
   reason_field varchar, reason_value varchar, reason_rule varchar
 );
-create or replace temp table staging_lines (
-  line varchar, file_index integer,
-  c struct(id varchar, topic varchar, partition integer, "offset" bigint, timestamp bigint)
-);
 `;
 
-export const DROP_STAGING =
-  "drop view if exists staged_rows; drop table staging_lines; drop table staging_rows; drop table staging_files; drop table staging_rejects;";
+/** Drops the scratch tables of a load, whatever it reached. */
+export const DROP_STAGING = `
+drop view if exists staged_rows;
+drop table if exists fresh; drop table if exists batch; drop table if exists batch_islands;
+drop table if exists batch_overlaps;
+drop table if exists staging_lines; drop table if exists staging_rows; drop table if exists staging_files;
+drop table if exists staging_rejects;`;
 
 /**
  * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
- * DuckDB reads them itself: one column with no delimiter, quote or escape,
- * so a line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does.
+ * DuckDB reads them itself (one column with no delimiter, quote or escape,
+ * so a line comes whole; empty lines are skipped, as lib/lake/ndjson.ts
+ * does), checked in SQL (./line_rules.ts; param: the validator's clock in
+ * epoch milliseconds).
  */
 export function stageLinesSql(dir: string): string {
   const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
+  const c = LINE_COORDINATES;
   return `
 insert into staging_lines
-select
-  line,
-  cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
-  try(json_transform(line, '{"_stream": {"id": "VARCHAR", "topic": "VARCHAR", "partition": "INTEGER",
-    "offset": "BIGINT", "timestamp": "BIGINT"}}'))._stream as c
-from read_csv('${glob}', columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
-  header = false, compression = 'gzip', filename = true, auto_detect = false)
-where line is not null`;
+select line, file_index, passes,
+  case when passes then ${c.streamId} end, case when passes then ${c.topic} end,
+  case when passes then ${c.partition} end, case when passes then ${c.offset} end,
+  case when passes then ${c.timestamp} end
+from (
+  select line, file_index, j, coalesce(${LINE_PASSES}, false) as passes
+  from (
+    select line,
+      cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
+      ${LINE_VALUES} as j
+    from read_csv('${glob}', columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
+      header = false, compression = 'gzip', filename = true, auto_detect = false)
+    where line is not null
+  )
+)`;
 }
 
-/** Per object: the lines DuckDB read, and the sums of their lengths, partitions and offsets. */
-export const NATIVE_DIGESTS = `
-select file_index, count(*)::integer, sum(length(line))::varchar, sum(c.partition)::varchar,
-  sum(c."offset")::varchar
+/**
+ * Per object DuckDB read: its lines, the lines the SQL check did not pass,
+ * the bytes of the lines with their newlines, and the range of partitions,
+ * topics and offsets of the lines that passed.
+ */
+export const FILE_STATS = `
+select file_index, count(*)::integer, count(*) filter (where not passes)::integer,
+  (sum(strlen(line)) + count(*))::bigint,
+  min(stream_partition), max(stream_partition), min(stream_topic), max(stream_topic),
+  min(stream_offset), max(stream_offset)
 from staging_lines group by file_index`;
 
 /**
  * Every row to load: those of the objects marked `native` (every line passed
- * the landed-line contract in ./line_check.ts, and DuckDB read the same lines),
- * straight from DuckDB's own read, and the checked rows of the others.
+ * the SQL check and the lines agree with the object's name), straight from
+ * DuckDB's read, and the rows of the others as TypeScript checked them.
  */
 export const STAGED = `
 create or replace temp view staged_rows as
-select line, c.id as stream_id, c.topic as stream_topic, c.partition as stream_partition,
-  c."offset" as stream_offset, c.timestamp as timestamp_ms, f.file_name
+select line, stream_id, stream_topic, stream_partition, stream_offset, timestamp_ms, f.file_name
 from staging_lines
 join staging_files as f using (file_index)
 where f.native
@@ -171,13 +234,16 @@ from (
   having count(*) > 1
 )`;
 
+/** Partitions of one log and topic, as a join condition between `a` and `b`. */
+const SAME_PARTITION =
+  "a.stream_id = b.stream_id and a.stream_topic = b.stream_topic and a.stream_partition = b.stream_partition";
+
 /**
- * Opens the load's transaction and matches the staged rows with RAW in one
- * pass: `fresh` holds each staged row once (first file wins, only when
- * the batch repeats a coordinate, as that costs a sort), whether RAW holds
- * its coordinates already, and whether with other content (a clash).
+ * Opens the load's transaction and keeps the batch: each staged row once
+ * (the first object wins, only when the batch repeats a coordinate, as that
+ * costs a sort), and its runs of consecutive offsets per partition.
  */
-export function matchSql(repeats: boolean): string {
+export function batchSql(repeats: boolean): string {
   const staged = repeats
     ? `(select * from staged_rows
         qualify row_number() over (
@@ -186,26 +252,97 @@ export function matchSql(repeats: boolean): string {
     : "staged_rows";
   return `
 begin transaction;
-create or replace temp table fresh as
-  select staged.*, loaded.stream_id is not null as loaded_before,
-    coalesce(loaded.v::varchar <> staged.line, false) as clash
-  from ${staged} as staged
-  left join raw.source_stock_quotes as loaded
-    using (stream_id, stream_topic, stream_partition, stream_offset);
+create temp table batch as select * from ${staged};
+create temp table batch_islands as
+select stream_id, stream_topic, stream_partition, min(stream_offset) as lo, max(stream_offset) as hi
+from (
+  select stream_id, stream_topic, stream_partition, stream_offset,
+    stream_offset - row_number() over (
+      partition by stream_id, stream_topic, stream_partition order by stream_offset
+    ) as island
+  from batch
+)
+group by stream_id, stream_topic, stream_partition, island;
 `;
 }
 
-/** Staged rows that clash with RAW: how many, and an example. */
-export const CLASHES =
-  `select count(*), min(${COORDINATE}) from fresh where clash`;
+/** The least and greatest offset of the batch. */
+export const BATCH_BOUNDS = "select min(lo), max(hi) from batch_islands";
 
-/** Inserts new coordinates, ledger and rejects, and commits; literal SQL, no data in it. */
+/**
+ * The offsets of the batch that RAW holds already, as ranges: where its runs
+ * meet the loaded ranges of the same partitions (params: the batch's least
+ * and greatest offset, which let DuckDB skip the row groups of the ranges
+ * table outside them).
+ */
+export const OVERLAPS = `
+create temp table batch_overlaps as
+select b.stream_id, b.stream_topic, b.stream_partition,
+  greatest(a.first_offset, b.lo) as lo, least(a.last_offset, b.hi) as hi
+from raw.loaded_ranges as a
+join batch_islands as b
+  on ${SAME_PARTITION} and a.first_offset <= b.hi and a.last_offset >= b.lo
+where a.last_offset >= $1 and a.first_offset <= $2`;
+
+/**
+ * A backfill's reload reads RAW itself instead of the ranges, so that rows
+ * deleted from RAW are restored (params as {@linkcode OVERLAPS}).
+ */
+export const RELOAD_OVERLAPS = `
+create temp table batch_overlaps as
+select distinct a.stream_id, a.stream_topic, a.stream_partition, a.stream_offset as lo, a.stream_offset as hi
+from raw.source_stock_quotes as a
+join batch_islands as b
+  on ${SAME_PARTITION} and a.stream_offset between b.lo and b.hi
+where a.stream_offset between $1 and $2`;
+
+/** Each row of the batch, and whether RAW holds its coordinates already. */
+export const FRESH = `
+create temp table fresh as
+select b.*, exists (
+  select 1 from batch_overlaps as a
+  where ${SAME_PARTITION} and b.stream_offset between a.lo and a.hi
+) as loaded_before
+from batch as b`;
+
+/** The least and greatest offset of the rows RAW holds already, and their count. */
+export const LOADED_BEFORE =
+  "select count(*), min(stream_offset), max(stream_offset) from fresh where loaded_before";
+
+/**
+ * Rows whose coordinates RAW holds with other content (a clash): how many,
+ * and an example (params: the least and greatest offset loaded before).
+ */
+export const CLASHES = `
+select count(*), min(${COORDINATE.replaceAll("stream_", "b.stream_")})
+from raw.source_stock_quotes as a
+join fresh as b
+  on ${SAME_PARTITION} and a.stream_offset = b.stream_offset
+where b.loaded_before and a.stream_offset between $1 and $2 and a.v::varchar <> b.line`;
+
+/**
+ * Inserts the new rows, their ranges (runs of consecutive offsets per
+ * object), the ledger and the refusals, and commits; literal SQL, no data in
+ * it.
+ */
 export const LOAD = `
 insert into raw.source_stock_quotes
   select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh
   where not loaded_before;
+insert into raw.loaded_ranges
+  select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
+    file_name, now()
+  from (
+    select stream_id, stream_topic, stream_partition, stream_offset, file_name,
+      stream_offset - row_number() over (
+        partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
+      ) as island
+    from fresh
+    where not loaded_before
+  )
+  group by stream_id, stream_topic, stream_partition, file_name, island;
 -- a reloaded object keeps the record of its first load
 insert or ignore into raw.load_ledger
   select f.file_name, f.file_size, f.rows_in_file,

@@ -18,6 +18,8 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
+import { parseObjectKey } from "../../lake/keys.ts";
+import type { LakeObject } from "../../lake/lake.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
 import { waitForLock } from "./lock_wait.ts";
 import { GOLD_COPY_NAME } from "./gold_copy.ts";
@@ -37,17 +39,24 @@ import {
   type Warehouse,
 } from "../warehouse.ts";
 import {
+  BATCH_BOUNDS,
+  batchSql,
   BOOTSTRAP,
   CANDIDATES,
   CLASHES,
   DROP_STAGING,
+  FILE_STATS,
+  FRESH,
   INVENTORY_RAW,
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
   LOAD,
+  LOADED_BEFORE,
   MARKS,
-  matchSql,
-  NATIVE_DIGESTS,
+  MIGRATE_RAW,
+  OVERLAPS,
+  RAW_HAS_KEY,
+  RELOAD_OVERLAPS,
   REPEATS,
   SAVE_MARK,
   SAVE_SWEEP,
@@ -123,6 +132,15 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       const instance = await DuckDBInstance.create(location);
       const connection = await instance.connect();
       await connection.run(BOOTSTRAP);
+      const [[keyed]] = (await connection.runAndReadAll(RAW_HAS_KEY))
+        .getRows();
+      if (Number(keyed) > 0) {
+        log.info("moving RAW to offset ranges, once", { location });
+        await connection.run(MIGRATE_RAW).catch(async (error) => {
+          await connection.run("rollback").catch(() => {});
+          throw error;
+        });
+      }
       return new DuckDBWarehouse(location, instance, connection);
     });
   }
@@ -203,64 +221,94 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   }
 
   /**
-   * Reads the objects and checks each line (./line_check.ts), then loads them in
-   * one transaction; rows already loaded (same coordinates) are skipped.
+   * Reads the objects, checks their lines and loads them in one
+   * transaction; rows whose coordinates RAW holds already are skipped.
    *
-   * Each object is fetched once into a scratch directory. While every line
-   * is checked here with the event contract, DuckDB reads the same files
-   * itself; an object whose lines all pass, and whose native read has the
-   * same lines (count, and sums of lengths and coordinates), is staged from
-   * that read. An object with a refused line, or one DuckDB cannot read, is
-   * staged from the checked rows instead.
+   * Each object is fetched once into a scratch directory, and DuckDB reads
+   * and checks every line there in SQL (./line_rules.ts). An object whose
+   * lines all pass, and whose lines hold the topic, partition and first and
+   * last offsets its name gives, is staged from that read. Any other
+   * object, or every object when DuckDB cannot read them, is checked line by
+   * line in TypeScript (./line_check.ts), which stages its valid rows and
+   * keeps each refused line with its reason.
+   *
+   * Rows RAW holds already are found by offset ranges: the batch's runs of
+   * consecutive offsets against `raw.loaded_ranges`, never a probe per row.
+   * Only rows in an overlap (objects read again after a consumer crash) are
+   * compared with RAW's content, and one that differs is a clash that rolls
+   * the load back. A backfill's reload compares with RAW itself, so rows
+   * deleted from RAW come back.
    */
-  async load({ lake, objects }: LoadBatch): Promise<LoadResult> {
+  async load({ lake, objects, reload }: LoadBatch): Promise<LoadResult> {
     const connection = this.#connection;
+    const now = Date.now();
     const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
     try {
-      const bodies = await mapLimit(objects, 8, async (object, index) => {
+      const path = (index: number) => join(dir, `${index}.ndjson.gz`);
+      const sizes = await mapLimit(objects, 8, async (object, index) => {
         const body = await lake.get(object.key);
-        await Deno.writeFile(join(dir, `${index}.ndjson.gz`), body);
-        return body;
+        await Deno.writeFile(path(index), body);
+        return uncompressedSize(body);
       });
       await connection.run(STAGING);
-      const nativeRead = connection.run(stageLinesSql(dir)).then(
+      const read = await connection.run(stageLinesSql(dir), [now]).then(
         () => true,
         (error) => {
-          log.debug("DuckDB could not read the objects; staging checked rows", {
+          log.debug("DuckDB could not read the objects; checking each line", {
             error: (error as Error).message,
           });
           return false;
         },
       );
-      // A clean object's rows are dropped once digested: if DuckDB read it
-      // differently, it is checked again from its body.
-      const checked = await mapLimit(
-        objects,
-        8,
-        async (object, index) =>
-          digested(await checkObject(object, bodies[index])),
-      );
-      const native = await nativeRead
-        ? await nativelyRead(connection, checked)
-        : new Set<number>();
+      const native = read
+        ? await cleanObjects(connection, objects, sizes)
+        : new Map<number, number>();
       log.debug("staged", {
         native_objects: native.size,
         checked_objects: objects.length - native.size,
       });
-      for (const [index, file] of checked.entries()) {
-        if (!native.has(index) && file.rows === undefined) {
-          file.rows = (await checkObject(objects[index], bodies[index])).rows;
-        }
-      }
-      return await this.#stage(checked, native);
+      const files = await mapLimit(
+        objects,
+        4,
+        async (object, index): Promise<StagedObject> => {
+          const lines = native.get(index);
+          if (lines !== undefined) {
+            return {
+              key: object.key,
+              size: object.size,
+              lines,
+              rows: [],
+              rejected: [],
+            };
+          }
+          const checked = await checkObject(
+            object,
+            await Deno.readFile(path(index)),
+            { now },
+          );
+          return {
+            key: object.key,
+            size: object.size,
+            lines: checked.rows.length + checked.rejected.length,
+            rows: checked.rows,
+            rejected: checked.rejected,
+          };
+        },
+      );
+      return await this.#stage(files, native, reload);
+    } catch (error) {
+      await connection.run("rollback").catch(() => {});
+      await connection.run(DROP_STAGING).catch(() => {});
+      throw error;
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   }
 
   async #stage(
-    files: CheckedObject[],
-    native: Set<number>,
+    files: StagedObject[],
+    native: Map<number, number>,
+    reload: boolean,
   ): Promise<LoadResult> {
     const connection = this.#connection;
     await append(connection, "staging_files", (rows) => {
@@ -268,15 +316,14 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
         rows.appendInteger(index);
         rows.appendVarchar(file.key);
         rows.appendBigInt(BigInt(file.size));
-        rows.appendInteger(file.rowCount + file.rejected.length);
+        rows.appendInteger(file.lines);
         rows.appendBoolean(native.has(index));
         rows.endRow();
       }
     });
     await append(connection, "staging_rows", (rows) => {
-      for (const [index, file] of files.entries()) {
-        if (native.has(index)) continue;
-        for (const row of file.rows ?? []) {
+      for (const file of files) {
+        for (const row of file.rows) {
           rows.appendVarchar(row.line);
           rows.appendVarchar(row.streamId);
           rows.appendVarchar(row.topic);
@@ -302,37 +349,34 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       }
     });
     await connection.run(STAGED);
-    const [[repeated, repeatClashes, repeatExample]] =
-      (await connection.runAndReadAll(REPEATS)).getRows();
+    const [[repeated, repeatClashes, repeatExample]] = await this.query(
+      REPEATS,
+    );
     if (Number(repeatClashes) > 0) {
-      await connection.run(DROP_STAGING);
       throw new CoordinateClashError(
         Number(repeatClashes),
         String(repeatExample),
       );
     }
-    let inserted: number;
-    try {
-      await connection.run(matchSql(Number(repeated) > 0));
-      const [[clashes, example]] = (await connection.runAndReadAll(CLASHES))
-        .getRows();
+    await connection.run(batchSql(Number(repeated) > 0));
+    const [[least, greatest]] = await this.query(BATCH_BOUNDS);
+    await connection.run(reload ? RELOAD_OVERLAPS : OVERLAPS, [
+      least ?? 0,
+      greatest ?? -1,
+    ] as DuckDBValue[]);
+    await connection.run(FRESH);
+    const [[before, low, high]] = await this.query(LOADED_BEFORE);
+    if (Number(before) > 0) {
+      const [[clashes, example]] = await this.query(CLASHES, [low, high]);
       if (Number(clashes) > 0) {
         throw new CoordinateClashError(Number(clashes), String(example));
       }
-      const [[count]] = (await connection.runAndReadAll(
-        "select count(*)::integer from fresh where not loaded_before",
-      )).getRows();
-      inserted = count as number;
-      await connection.run(LOAD);
-    } catch (error) {
-      await connection.run("rollback").catch(() => {});
-      await connection.run("drop table if exists fresh; " + DROP_STAGING)
-        .catch(() => {});
-      throw error;
     }
-    const rows = files.reduce((n, f) => n + f.rowCount, 0);
+    await connection.run(LOAD);
+    await connection.run(DROP_STAGING);
+    const rows = files.reduce((n, f) => n + f.lines - f.rejected.length, 0);
     const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
-    await connection.run("drop table fresh; " + DROP_STAGING);
+    const inserted = rows - Number(before);
     return {
       files: files.length,
       rows,
@@ -406,62 +450,56 @@ async function append(
   }
 }
 
-/** A checked object: its counts and digest, and its rows until known to be unneeded. */
-interface CheckedObject {
-  key: string;
-  size: number;
-  rowCount: number;
-  rejected: LoadFile["rejected"];
-  /** Lines, and sums of lengths, partitions and offsets of a clean object; else null. */
-  digest: string | null;
-  rows: LoadFile["rows"] | undefined;
+/**
+ * The uncompressed size a gzip body's trailer gives (modulo 2^32), or
+ * undefined when the body is too short to be gzip.
+ */
+function uncompressedSize(body: Uint8Array): number | undefined {
+  if (body.length < 18) return undefined;
+  return new DataView(body.buffer, body.byteOffset, body.byteLength)
+    .getUint32(body.length - 4, true);
 }
 
-/** Keeps a clean object's digest instead of its rows. */
-function digested(file: LoadFile): CheckedObject {
-  const clean = file.rejected.length === 0 && file.rows.length > 0;
-  let length = 0;
-  let partitions = 0;
-  let offsets = 0n;
-  if (clean) {
-    for (const row of file.rows) {
-      length += row.line.length;
-      partitions += row.partition;
-      offsets += BigInt(row.offset);
-    }
-  }
-  return {
-    key: file.key,
-    size: file.size,
-    rowCount: file.rows.length,
-    rejected: file.rejected,
-    digest: clean
-      ? [file.rows.length, length, partitions, offsets].join("/")
-      : null,
-    rows: clean ? undefined : file.rows,
-  };
+/** An object of a load: its line count, and the rows and refusals of a TypeScript check. */
+interface StagedObject {
+  key: string;
+  size: number;
+  /** Lines in the object. */
+  lines: number;
+  /** Rows checked in TypeScript; empty for an object staged from DuckDB's read. */
+  rows: LoadFile["rows"];
+  rejected: LoadFile["rejected"];
 }
 
 /**
- * The objects DuckDB read line for line as checked: every line valid, and
- * the same count and sums of lengths, partitions and offsets. (A length
- * counted differently, such as a character outside the BMP, only sends the
- * object to the checked rows.)
+ * The objects DuckDB read whose lines all passed the SQL check, whose lines
+ * and newlines make up every byte the gzip stream holds (so DuckDB dropped
+ * nothing, not even a carriage return), and whose lines agree with the
+ * object's name (topic, partition, first and last offset), with their line
+ * counts.
  */
-async function nativelyRead(
+async function cleanObjects(
   connection: DuckDBConnection,
-  files: CheckedObject[],
-): Promise<Set<number>> {
-  const digests = new Map<number, string>();
-  const reader = await connection.runAndReadAll(NATIVE_DIGESTS);
-  for (const [index, ...sums] of reader.getRows()) {
-    digests.set(Number(index), sums.join("/"));
-  }
-  const native = new Set<number>();
-  for (const [index, file] of files.entries()) {
-    if (file.digest !== null && digests.get(index) === file.digest) {
-      native.add(index);
+  objects: LakeObject[],
+  sizes: (number | undefined)[],
+): Promise<Map<number, number>> {
+  const clean = new Map<number, number>();
+  const reader = await connection.runAndReadAll(FILE_STATS);
+  for (const [index, lines, failed, bytes, ...ranges] of reader.getRows()) {
+    const name = parseObjectKey(objects[Number(index)].key);
+    const [minPartition, maxPartition, minTopic, maxTopic, first, last] =
+      ranges;
+    const size = sizes[Number(index)];
+    if (
+      name !== null && Number(failed) === 0 && size !== undefined &&
+      Number(BigInt.asUintN(32, BigInt(bytes as bigint))) === size &&
+      Number(minPartition) === name.partition &&
+      Number(maxPartition) === name.partition &&
+      minTopic === name.topic && maxTopic === name.topic &&
+      Number(first) === name.firstOffset && Number(last) === name.lastOffset
+    ) {
+      clean.set(Number(index), Number(lines));
     }
   }
-  return native;
+  return clean;
 }

@@ -29,6 +29,15 @@ export const BOOTSTRAP = [
     loaded_at timestamp_tz not null,
     primary key (stream_id, stream_topic, stream_partition, stream_offset)
   )`,
+  `create table if not exists RAW.LOADED_RANGES (
+    stream_id varchar not null,
+    stream_topic varchar not null,
+    stream_partition integer not null,
+    first_offset bigint not null,
+    last_offset bigint not null,
+    file_name varchar not null,
+    loaded_at timestamp_tz not null
+  )`,
   `create table if not exists RAW.LOAD_LEDGER (
     file_name varchar not null primary key,
     file_size bigint not null,
@@ -136,7 +145,11 @@ const HAS_COORDINATES = `stream_id is not null and stream_id <> ''
     and stream_topic is not null and stream_topic <> ''
     and stream_partition >= 0 and stream_offset >= 0 and stream_timestamp_ms >= 0`;
 
-/** Staged lines whose coordinates name other events (binds: keys). */
+/**
+ * Staged lines whose coordinates name other events (binds: keys, and the
+ * least and greatest offset the batch's names give, which prune RAW's
+ * micro-partitions).
+ */
 export const CLASHES = `
 with ${BATCH},
 clashing as (
@@ -147,7 +160,8 @@ clashing as (
     and loaded.stream_topic = staged.stream_topic
     and loaded.stream_partition = staged.stream_partition
     and loaded.stream_offset = staged.stream_offset
-  where to_json(loaded.v) <> to_json(staged.v)
+  where loaded.stream_offset between ? and ?
+    and to_json(loaded.v) <> to_json(staged.v)
   union all
   select stream_id, stream_topic, stream_partition, stream_offset
   from staged
@@ -186,8 +200,28 @@ select refusal.value:file::varchar, refusal.value:line::integer, '', 'event', ''
   refusal.value:rule::varchar, ?::timestamp_tz
 from table(flatten(input => parse_json(?))) as refusal`;
 
-/** New coordinates into RAW, each once (binds: keys, time). */
-export const INSERT = `
+/**
+ * New coordinates into RAW, each once: a row is skipped when a loaded range
+ * of its partition holds its offset, or, on a backfill's reload, when RAW
+ * holds its coordinates (so rows deleted from RAW come back). Binds: keys,
+ * time, and the least and greatest offset of the batch's names.
+ */
+export function insertSql(reload: boolean): string {
+  const loaded = reload
+    ? `select 1 from RAW.SOURCE_STOCK_QUOTES as loaded
+    where loaded.stream_id = staged.stream_id
+      and loaded.stream_topic = staged.stream_topic
+      and loaded.stream_partition = staged.stream_partition
+      and loaded.stream_offset = staged.stream_offset`
+    : `select 1 from RAW.LOADED_RANGES as loaded
+    where loaded.stream_id = staged.stream_id
+      and loaded.stream_topic = staged.stream_topic
+      and loaded.stream_partition = staged.stream_partition
+      and staged.stream_offset between loaded.first_offset and loaded.last_offset`;
+  const bounds = reload
+    ? "loaded.stream_offset between ? and ?"
+    : "loaded.last_offset >= ? and loaded.first_offset <= ?";
+  return `
 insert into RAW.SOURCE_STOCK_QUOTES
 with ${BATCH}
 select v, stream_id, stream_topic, stream_partition, stream_offset,
@@ -195,16 +229,32 @@ select v, stream_id, stream_topic, stream_partition, stream_offset,
 from staged
 where ${HAS_COORDINATES}
   and not exists (
-    select 1 from RAW.SOURCE_STOCK_QUOTES as loaded
-    where loaded.stream_id = staged.stream_id
-      and loaded.stream_topic = staged.stream_topic
-      and loaded.stream_partition = staged.stream_partition
-      and loaded.stream_offset = staged.stream_offset
+    ${loaded}
+      and ${bounds}
   )
 qualify row_number() over (
   partition by stream_id, stream_topic, stream_partition, stream_offset
   order by file_name, file_row_number
 ) = 1`;
+}
+
+/**
+ * The runs of consecutive offsets this load inserted, per object, into the
+ * loaded ranges (binds: time, time).
+ */
+export const RANGES = `
+insert into RAW.LOADED_RANGES
+select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
+  file_name, ?::timestamp_tz
+from (
+  select stream_id, stream_topic, stream_partition, stream_offset, file_name,
+    stream_offset - row_number() over (
+      partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
+    ) as island
+  from RAW.SOURCE_STOCK_QUOTES
+  where loaded_at = ?::timestamp_tz
+)
+group by stream_id, stream_topic, stream_partition, file_name, island`;
 
 /** Rows this load inserted, and lines it refused, per file (binds: time, time). */
 export const COUNTS = `

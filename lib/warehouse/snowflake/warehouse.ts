@@ -30,6 +30,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parseObjectKey } from "../../lake/keys.ts";
 import type { LakeObject } from "../../lake/lake.ts";
 import { logger } from "../../runtime/log.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
@@ -55,13 +56,14 @@ import {
   CLEAR,
   COUNTS,
   EXTERNAL_STAGE,
-  INSERT,
+  insertSql,
   INTERNAL_STAGE,
   INVENTORY_RAW,
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
   LEDGER,
   MARKS,
+  RANGES,
   REJECT,
   REJECT_COPIED,
   SAVE_MARKS,
@@ -284,7 +286,9 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
         const chunk = objects.slice(i, i + this.#options.filesPerCopy);
         copied.push(...await this.#copy(chunk, reload));
       }
-      const [clash] = (await session.execute(CLASHES, [keys])).rows;
+      const [least, greatest] = offsetBounds(objects);
+      const [clash] =
+        (await session.execute(CLASHES, [keys, least, greatest])).rows;
       if (Number(clash?.CLASHES ?? 0) > 0) {
         throw new CoordinateClashError(
           Number(clash.CLASHES),
@@ -292,7 +296,8 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
         );
       }
       await session.execute(REJECT, [keys, now]);
-      await session.execute(INSERT, [keys, now]);
+      await session.execute(insertSql(reload), [keys, now, least, greatest]);
+      await session.execute(RANGES, [now, now]);
       const counts = new Map(
         (await session.execute(COUNTS, [now, now])).rows.map((row) => [
           String(row.FILE_NAME),
@@ -514,4 +519,20 @@ function identifier(name: string): string {
     );
   }
   return name;
+}
+
+/**
+ * The least and greatest offset the objects' names give, to prune RAW and
+ * its ranges; every offset when a name does not parse.
+ */
+function offsetBounds(objects: LakeObject[]): [number, number] {
+  let least = Number.MAX_SAFE_INTEGER;
+  let greatest = 0;
+  for (const object of objects) {
+    const name = parseObjectKey(object.key);
+    if (name === null) return [0, Number.MAX_SAFE_INTEGER];
+    least = Math.min(least, name.firstOffset);
+    greatest = Math.max(greatest, name.lastOffset);
+  }
+  return [least, greatest];
 }

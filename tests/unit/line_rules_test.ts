@@ -1,0 +1,245 @@
+/**
+ * The loader's SQL line check (lib/warehouse/duckdb/line_rules.ts) against
+ * the TypeScript contract (lib/contract/landed_line.ts), on generated lines:
+ * the SQL accepts no line the contract refuses, reads the same coordinates,
+ * and accepts every valid line as the landing writer writes it.
+ */
+import assert from "node:assert/strict";
+import { DuckDBInstance } from "@duckdb/node-api";
+import {
+  formatLandedLine,
+  parseLandedLine,
+} from "../../lib/contract/landed_line.ts";
+import { type Quote, validateQuote } from "../../lib/contract/quote.ts";
+import {
+  LINE_COORDINATES,
+  LINE_PASSES,
+  LINE_VALUES,
+} from "../../lib/warehouse/duckdb/line_rules.ts";
+
+const NOW = Date.UTC(2026, 11, 1, 15, 0);
+
+/** A seeded generator, so that a failure names a line that comes back. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    state = (state ^ (state >>> 13)) >>> 0;
+    return state / 2 ** 32;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)];
+  return { next, int, pick };
+}
+
+type Random = ReturnType<typeof random>;
+
+const STRINGS = [
+  "",
+  "kafka:Qk3x",
+  "embedded:/tmp/x",
+  'a"b',
+  "a\\b",
+  "é",
+  "\u0001",
+  "tab\there",
+  "\ud83d\ude00",
+  "stock-quotes",
+  "quotes.v2",
+];
+
+function price(r: Random): number {
+  return r.pick([
+    () => Math.round(r.next() * 1e6) / 100,
+    () => r.next() * 1e7,
+    () => r.int(1000) + 1,
+    () => 1e-7 * (r.int(9) + 1),
+    () => 1e7,
+    () => 1e7 + 0.01,
+    () => 0,
+    () => -1.5,
+  ])();
+}
+
+function number(r: Random): number {
+  return r.pick([
+    () => (r.next() - 0.5) * 100,
+    () => r.int(100) - 50,
+    () => -0,
+    () => 1e-9 * r.int(10),
+    () => 0.1 + 0.2,
+  ])();
+}
+
+/** A quote whose fields are mostly, not always, valid. */
+function quote(r: Random): Record<string, unknown> {
+  const fetched = NOW - r.int(86_400_000) + r.pick([0, 0, 0, 400_000]);
+  const h = price(r);
+  return {
+    symbol: r.pick([
+      "AAPL",
+      "BRK.B",
+      "BINANCE:BTCUSDT",
+      "aapl",
+      "",
+      "A".repeat(33),
+      "X-1",
+    ]),
+    c: price(r),
+    d: number(r),
+    dp: number(r),
+    h,
+    l: r.next() < 0.9 ? Math.min(h, price(r)) : price(r),
+    o: price(r),
+    pc: price(r),
+    t: r.pick([
+      Math.floor(fetched / 1000) - r.int(100),
+      Math.floor(fetched / 1000) + 301,
+      Math.floor(fetched / 1000) + 300,
+      0,
+    ]),
+    fetched_at: r.pick([fetched, fetched, fetched + 0.5, -fetched]),
+    source: r.pick([
+      "simulated",
+      "finnhub",
+      "replay_2",
+      "Finnhub",
+      "x".repeat(33),
+    ]),
+  };
+}
+
+function stream(r: Random) {
+  return {
+    id: r.pick(STRINGS),
+    topic: r.pick(STRINGS),
+    partition: r.pick([0, 1, 2, 11, -1]),
+    offset: r.pick([0, r.int(1e9), 2 ** 53 - 1, 2 ** 53]),
+    timestamp: r.pick([NOW, NOW - r.int(1e8), 1.5]),
+  };
+}
+
+/** Ways to spell a line otherwise than the writer does. */
+const MUTATIONS: ((line: string, r: Random) => string)[] = [
+  (line) => line.replace('"c":', '"c": '),
+  (line) => line.replace("}}", "},}"),
+  (line) => line.replace("}}", '},"extra":1}'),
+  (line) => line.replace('{"symbol"', '{"c":1,"symbol"'),
+  (line) => line.replace(/"c":[^,]+/, '"c":NaN'),
+  (line) => line.replace(/"d":[^,]+/, '"d":Infinity'),
+  (line) => line.replace(/"c":([^,]+)/, '"c":"$1"'),
+  (line) => line.replace(/"t":(\d+)/, '"t":$1.0'),
+  (line) => line.replace(/"t":(\d+)/, (_, t) => `"t":${Number(t) / 1e9}e9`),
+  (line) => line.replace(/"offset":\d+/, '"offset":-0'),
+  (line) => line.replace(/,"source":"[^"]*"/, ""),
+  (line) => line.slice(0, -1),
+  (line) => `${line} `,
+  (line) => `${line}x`,
+  (line) => line.replace('"symbol"', '"sym\\u0062ol"'),
+  (line) => line.replace(/"symbol":"([^"]*)"/, '"symbol":"\\u0041$1"'),
+  (line, r) => line.slice(0, r.int(line.length)),
+  () => "[]",
+  () => "null",
+  () => '"text"',
+];
+
+Deno.test("the SQL line check accepts no line the contract refuses, and every valid line the writer writes", async () => {
+  const r = random(20261201);
+  const lines: string[] = [];
+  for (let i = 0; i < 6_000; i++) {
+    const q = quote(r);
+    const s = stream(r);
+    const valid = validateQuote(q, { now: NOW });
+    const line = valid.ok
+      ? formatLandedLine(valid.quote, s)
+      : JSON.stringify({ ...q, _stream: s });
+    lines.push(line);
+    if (i % 2 === 0) lines.push(r.pick(MUTATIONS)(line, r));
+  }
+  // The writer's lines with every value valid.
+  for (let i = 0; i < 2_000; i++) {
+    const q = quote(r) as unknown as Quote;
+    q.symbol = "MSFT";
+    q.source = "finnhub";
+    q.c = q.o = q.pc = Math.round(r.next() * 1e6) / 100 + 0.01;
+    q.h = q.c + 1;
+    q.l = q.c / 2;
+    q.fetched_at = NOW - r.int(1e9);
+    q.t = Math.floor(q.fetched_at / 1000) - r.int(1000);
+    q.d = number(r);
+    q.dp = number(r);
+    const valid = validateQuote(q, { now: NOW });
+    assert.ok(valid.ok, JSON.stringify(q));
+    lines.push(formatLandedLine(valid.quote, {
+      id: r.pick(["kafka:Qk3x", "embedded:/tmp/x", "é"]),
+      topic: "stock-quotes",
+      partition: r.int(12),
+      offset: r.int(2 ** 40),
+      timestamp: NOW - r.int(1e6),
+    }));
+  }
+
+  const sql = await sqlVerdicts(lines);
+  let accepted = 0;
+  let writerLines = 0;
+  for (const [index, line] of lines.entries()) {
+    const ts = parseLandedLine(line, { now: NOW });
+    const verdict = sql[index];
+    if (verdict !== null) {
+      accepted++;
+      assert.ok(!("reason" in ts), `SQL accepted a refused line: ${line}`);
+      assert.deepEqual(verdict, [
+        ts.streamId,
+        ts.topic,
+        ts.partition,
+        ts.offset,
+        ts.timestamp,
+      ], line);
+    }
+    if ("reason" in ts) continue;
+    // A valid line as the writer spells it must pass the SQL too.
+    const parsed = JSON.parse(line);
+    const quoteOf = validateQuote(parsed, { now: NOW });
+    assert.ok(quoteOf.ok);
+    if (formatLandedLine(quoteOf.quote, parsed._stream) === line) {
+      writerLines++;
+      assert.notEqual(verdict, null, `SQL refused a writer's line: ${line}`);
+    }
+  }
+  // The generator reaches both sides.
+  assert.ok(accepted > 2_000, `accepted ${accepted}`);
+  assert.ok(writerLines > 2_000, `writer's lines ${writerLines}`);
+  assert.ok(lines.length - accepted > 3_000);
+});
+
+/** Each line's coordinates when the SQL accepts it, else null. */
+async function sqlVerdicts(lines: string[]): Promise<(unknown[] | null)[]> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  try {
+    await connection.run("create table lines (n integer, line varchar)");
+    const appender = await connection.createAppender("lines");
+    for (const [n, line] of lines.entries()) {
+      appender.appendInteger(n);
+      appender.appendVarchar(line);
+      appender.endRow();
+    }
+    appender.flushSync();
+    appender.closeSync();
+    const c = LINE_COORDINATES;
+    const rows = (await connection.runAndReadAll(
+      `select n, coalesce(${LINE_PASSES}, false), ${c.streamId}, ${c.topic},
+         ${c.partition}, ${c.offset}, ${c.timestamp}
+       from (select n, line, ${LINE_VALUES} as j from lines) order by n`,
+      [NOW],
+    )).getRows();
+    return rows.map(([, passes, ...coordinates]) =>
+      passes
+        ? coordinates.map((v) => typeof v === "bigint" ? Number(v) : v)
+        : null
+    );
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
