@@ -3,17 +3,19 @@
  * that a load checks the lines of clean objects in one vectorized pass
  * instead of parsing each in TypeScript.
  *
- * The SQL accepts a line only when it is exactly what the landing writer
- * writes (lib/land/partition_writer.ts): the quote's fields in contract
- * order, then `_stream`, no space, each value printed back as the line has
- * it. A line rebuilt from DuckDB's reading of its values must equal the line
- * itself, so DuckDB's leniencies (trailing commas, `NaN`) and any other
- * spelling never pass here; the values then meet the rules of
- * `validateQuote`. What the SQL does not accept is not refused by it: the
- * object goes to the TypeScript check (./line_check.ts), which accepts or
- * refuses with the rule broken. So the SQL may only be stricter than the
- * TypeScript validator, never looser, and a property test
- * (tests/unit/line_rules_test.ts) holds them to that, and to accepting every
+ * The SQL accepts a line only when it is spelled exactly as the landing
+ * writer writes it (`formatLandedLine`): DuckDB reads the JSON texts of the
+ * contract's fields in one parse, and the line rebuilt from them, the quote's
+ * fields in contract order and then `_stream`, without a space, must equal
+ * the line. So the line holds these keys only, once each, and no leniency of
+ * DuckDB's parser (a trailing comma, say) passes. Each text must then be a
+ * number in JSON's grammar, a non-negative integer, or a string without
+ * escapes, as its field requires, and its value must meet the rules of
+ * `validateQuote`. A line the SQL does not accept is not refused by it: its
+ * object goes to the TypeScript check (./line_check.ts), which accepts it
+ * or names the rule broken. So the SQL may only be stricter than the
+ * TypeScript validator, never looser; a property test
+ * (tests/unit/line_rules_test.ts) holds it to that, and to accepting every
  * line the writer writes.
  *
  * @module
@@ -47,114 +49,110 @@ const FIELDS = [
 
 type Field = typeof FIELDS[number];
 
-/** The JSON text of one field's value in `j`, the list of values read. */
-function value(field: Field): string {
-  return `j[${FIELDS.indexOf(field) + 1}]`;
+/** The JSON text of one field's value in `j`, the list of texts read. */
+function text(field: Field): string {
+  return `j[${FIELDS.indexOf(field) + 1}]::varchar`;
 }
 
-/** The line as the writer writes it, rebuilt from the values read. */
+/** The line as the writer writes it, rebuilt from the texts read. */
 function rebuilt(): string {
   const parts: string[] = [];
-  let stream = false;
+  let inStream = false;
   for (const field of FIELDS) {
     const [outer, inner] = field.split(".");
-    const name = inner ?? outer;
     let prefix = parts.length === 0 ? "{" : ",";
-    if (inner !== undefined && !stream) {
-      stream = true;
+    if (inner !== undefined && !inStream) {
+      inStream = true;
       prefix = `,"${outer}":{`;
     }
-    parts.push(`'${prefix}"${name}":' || ${value(field)}`);
+    parts.push(`'${prefix}"${inner ?? outer}":'`, text(field));
   }
-  return `${parts.join(" || ")} || '}}'`;
+  return `concat(${parts.join(", ")}, '}}')`;
 }
 
 /**
- * One field's value as a SQL type, or null: DuckDB evaluates every operand
- * of an `and`, so no cast may fail on a line that breaks another rule.
+ * A number field's value: its text cast to a double, null when it is not a
+ * number (a string, a literal, a list). DuckDB also casts `NaN` and
+ * `Infinity`, which the rules' bounds and `isfinite` then refuse.
  */
-function cast(field: Field, type: string): string {
-  return `try_cast(${value(field)} as ${type})`;
+function number(field: Field): string {
+  return `try_cast(${text(field)} as double)`;
 }
 
-/** A regular expression of the contract, for RE2's whole-string match. */
-function pattern(re: RegExp): string {
-  return re.source.replace(/^\^/, "").replace(/\$$/, "").replaceAll("'", "''");
+/**
+ * A non-negative integer field's value, null unless its text is the integer
+ * written plainly (DuckDB would also cast `1.5`, `1e3` or `-0`).
+ */
+function count(field: Field): string {
+  const cast = `try_cast(${text(field)} as ubigint)`;
+  return `(case when ${cast}::varchar = ${text(field)} then ${cast} end)`;
+}
+
+/** A string of the contract's pattern, whose characters need no escape in JSON. */
+function quoted(field: Field, re: RegExp): string {
+  const source = re.source.replace(/^\^/, "").replace(/\$$/, "");
+  return `regexp_full_match(${text(field)}, '"(${source})"')`;
+}
+
+/**
+ * A non-empty string without escapes (DuckDB writes a string's text back
+ * with an escape for each quote, backslash and control character).
+ */
+function plain(field: Field): string {
+  return `(starts_with(${text(field)}, '"') and length(${
+    text(field)
+  }) > 2 and not contains(${text(field)}, '\\'))`;
 }
 
 const SAFE_INTEGER = "9007199254740991";
 
-/** A non-negative integer as JSON writes one, at most 2^53 - 1. */
-function count(field: Field): string {
-  return `json_type(${value(field)}) = 'UBIGINT' and ${
-    cast(field, "ubigint")
-  } <= ${SAFE_INTEGER}`;
-}
-
-/** A finite number. */
-function finite(field: Field): string {
-  return `json_type(${
-    value(field)
-  }) in ('UBIGINT', 'BIGINT', 'DOUBLE') and isfinite(${cast(field, "double")})`;
-}
-
-/** A non-empty string. */
-function text(field: Field): string {
-  return `json_type(${value(field)}) = 'VARCHAR' and (${
-    value(field)
-  } ->> '$') <> ''`;
-}
-
 /**
  * Whether a line passes: a boolean SQL expression over the column `line` and
- * the list `j` of its values ({@linkcode LINE_VALUES}), with `$1` the
- * validator's clock in epoch milliseconds. Null when a value is missing,
- * read as not passing.
+ * the list `j` of its texts ({@linkcode LINE_VALUES}), with `$1` the
+ * validator's clock in epoch milliseconds. Null reads as not passing.
  */
 export const LINE_PASSES = [
-  `line = ${rebuilt()}`,
-  `json_type(${value("symbol")}) = 'VARCHAR' and regexp_full_match(${
-    value("symbol")
-  } ->> '$', '${pattern(SYMBOL_PATTERN)}')`,
+  // JavaScript writes a positive exponent as `e+`, DuckDB as `e`.
+  `replace(line, 'e+', 'e') = ${rebuilt()}`,
+  quoted("symbol", SYMBOL_PATTERN),
   ...(["c", "h", "l", "o", "pc"] as const).map((field) =>
-    `json_type(${value(field)}) in ('UBIGINT', 'DOUBLE') and ${
-      cast(field, "double")
-    } > 0 and ${cast(field, "double")} <= ${MAX_PRICE}`
+    `${number(field)} > 0 and ${number(field)} <= ${MAX_PRICE}`
   ),
-  finite("d"),
-  finite("dp"),
-  `${cast("l", "double")} <= ${cast("h", "double")}`,
-  `${count("fetched_at")} and ${cast("fetched_at", "ubigint")} > 0`,
-  `${cast("fetched_at", "ubigint")} <= $1::ubigint + ${
-    MAX_CLOCK_SKEW_SECONDS * 1000
-  }`,
-  `${count("t")} and ${cast("t", "ubigint")} > 0`,
-  `${cast("t", "double")} <= ${
-    cast("fetched_at", "double")
-  } / 1000 + ${MAX_CLOCK_SKEW_SECONDS}`,
-  `json_type(${value("source")}) = 'VARCHAR' and regexp_full_match(${
-    value("source")
-  } ->> '$', '${pattern(SOURCE_PATTERN)}')`,
-  text("_stream.id"),
-  text("_stream.topic"),
-  count("_stream.partition"),
-  count("_stream.offset"),
-  count("_stream.timestamp"),
+  `isfinite(${number("d")})`,
+  `isfinite(${number("dp")})`,
+  `${number("l")} <= ${number("h")}`,
+  `${count("fetched_at")} between 1 and ${SAFE_INTEGER}`,
+  `${count("fetched_at")} <= $1::ubigint + ${MAX_CLOCK_SKEW_SECONDS * 1000}`,
+  `${count("t")} between 1 and ${SAFE_INTEGER}`,
+  `${count("t")}::double <= ${
+    count("fetched_at")
+  }::double / 1000 + ${MAX_CLOCK_SKEW_SECONDS}`,
+  quoted("source", SOURCE_PATTERN),
+  plain("_stream.id"),
+  plain("_stream.topic"),
+  `${count("_stream.partition")} <= 2147483647`,
+  `${count("_stream.offset")} <= ${SAFE_INTEGER}`,
+  `${count("_stream.timestamp")} <= ${SAFE_INTEGER}`,
 ].map((rule) => `(${rule})`).join("\n  and ");
 
 /**
- * The values of a line, read once: a list of JSON texts in the writer's
- * field order, null when the line is not JSON at all.
+ * The texts of a line, read in one parse: a list of JSON texts in the
+ * writer's field order, null when the line is not JSON at all.
  */
 export const LINE_VALUES = `try(json_extract(line, [${
   FIELDS.map((field) => `'$.${field}'`).join(", ")
 }]))`;
 
+/** A string field's value, its text without the quotes (it has no escapes). */
+function unquoted(field: Field): string {
+  return `(${text(field)})[2:-2]`;
+}
+
 /** The coordinates of a line that passed, as SQL expressions over `j`. */
 export const LINE_COORDINATES = {
-  streamId: `${value("_stream.id")} ->> '$'`,
-  topic: `${value("_stream.topic")} ->> '$'`,
-  partition: `${cast("_stream.partition", "integer")}`,
-  offset: `${cast("_stream.offset", "bigint")}`,
-  timestamp: `${cast("_stream.timestamp", "bigint")}`,
+  streamId: unquoted("_stream.id"),
+  topic: unquoted("_stream.topic"),
+  partition: `try_cast(${count("_stream.partition")} as integer)`,
+  offset: `try_cast(${count("_stream.offset")} as bigint)`,
+  timestamp: `try_cast(${count("_stream.timestamp")} as bigint)`,
 };

@@ -14,7 +14,7 @@ import { LINE_COORDINATES, LINE_PASSES, LINE_VALUES } from "./line_rules.ts";
 /**
  * Tables of the RAW schema, created on first use. RAW has no primary key:
  * a load skips the coordinates it holds by offset ranges
- * (\`raw.loaded_ranges\`, one row per run of consecutive offsets of an
+ * (`raw.loaded_ranges`, one row per run of consecutive offsets of an
  * object), not by a key probe per row.
  */
 export const BOOTSTRAP = `
@@ -158,6 +158,7 @@ create or replace temp table staging_rejects (
 export const DROP_STAGING = `
 drop view if exists staged_rows;
 drop table if exists fresh; drop table if exists batch; drop table if exists batch_islands;
+drop table if exists inserted_per_file;
 drop table if exists batch_overlaps;
 drop table if exists staging_lines; drop table if exists staging_rows; drop table if exists staging_files;
 drop table if exists staging_rejects;`;
@@ -239,35 +240,43 @@ const SAME_PARTITION =
   "a.stream_id = b.stream_id and a.stream_topic = b.stream_topic and a.stream_partition = b.stream_partition";
 
 /**
- * Opens the load's transaction and keeps the batch: each staged row once
- * (the first object wins, only when the batch repeats a coordinate, as that
- * costs a sort), and its runs of consecutive offsets per partition.
+ * The runs of consecutive offsets of `source` (the staged rows, or the
+ * batch without repeats) per partition, with their row counts: a run with
+ * more rows than offsets holds a coordinate twice. Each run is named after
+ * its first object.
  */
-export function batchSql(repeats: boolean): string {
-  const staged = repeats
-    ? `(select * from staged_rows
-        qualify row_number() over (
-          partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
-        ) = 1)`
-    : "staged_rows";
+export function islandsSql(source: "staged_rows" | "batch"): string {
   return `
-begin transaction;
-create temp table batch as select * from ${staged};
-create temp table batch_islands as
-select stream_id, stream_topic, stream_partition, min(stream_offset) as lo, max(stream_offset) as hi
+create or replace temp table batch_islands as
+select stream_id, stream_topic, stream_partition, min(stream_offset) as lo, max(stream_offset) as hi,
+  count(*) as row_count, min(file_name) as file_name
 from (
-  select stream_id, stream_topic, stream_partition, stream_offset,
-    stream_offset - row_number() over (
+  select stream_id, stream_topic, stream_partition, stream_offset, file_name,
+    stream_offset - dense_rank() over (
       partition by stream_id, stream_topic, stream_partition order by stream_offset
     ) as island
-  from batch
+  from ${source}
 )
-group by stream_id, stream_topic, stream_partition, island;
-`;
+group by stream_id, stream_topic, stream_partition, island`;
 }
 
-/** The least and greatest offset of the batch. */
-export const BATCH_BOUNDS = "select min(lo), max(hi) from batch_islands";
+/** Opens the load's transaction. */
+export const BEGIN = "begin transaction";
+
+/**
+ * The batch without repeated coordinates: each once, the first object's
+ * row winning (a sort, paid only when the batch repeats a coordinate).
+ */
+export const DEDUPLICATED = `
+create temp table batch as
+select * from staged_rows
+qualify row_number() over (
+  partition by stream_id, stream_topic, stream_partition, stream_offset order by file_name
+) = 1`;
+
+/** The least and greatest offset of the batch, and its rows beyond one per coordinate. */
+export const BATCH_BOUNDS =
+  "select min(lo), max(hi), sum(row_count) - sum(hi - lo + 1) from batch_islands";
 
 /**
  * The offsets of the batch that RAW holds already, as ranges: where its runs
@@ -296,14 +305,19 @@ join batch_islands as b
   on ${SAME_PARTITION} and a.stream_offset between b.lo and b.hi
 where a.stream_offset between $1 and $2`;
 
-/** Each row of the batch, and whether RAW holds its coordinates already. */
-export const FRESH = `
+/** How many ranges of the batch RAW holds already. */
+export const OVERLAP_COUNT = "select count(*) from batch_overlaps";
+
+/** Each row of `source`, and whether RAW holds its coordinates already. */
+export function freshSql(source: "staged_rows" | "batch"): string {
+  return `
 create temp table fresh as
 select b.*, exists (
   select 1 from batch_overlaps as a
   where ${SAME_PARTITION} and b.stream_offset between a.lo and a.hi
 ) as loaded_before
-from batch as b`;
+from ${source} as b`;
+}
 
 /** The least and greatest offset of the rows RAW holds already, and their count. */
 export const LOADED_BEFORE =
@@ -320,12 +334,47 @@ join fresh as b
   on ${SAME_PARTITION} and a.stream_offset = b.stream_offset
 where b.loaded_before and a.stream_offset between $1 and $2 and a.v::varchar <> b.line`;
 
+/** The ledger's row of each object, and the refusals, then the commit (a reloaded object keeps the record of its first load). */
+const LEDGER_AND_COMMIT = `
+insert or ignore into raw.load_ledger
+  select f.file_name, f.file_size, f.rows_in_file,
+         coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0) - coalesce(r.rejected, 0),
+         coalesce(r.rejected, 0), now()
+  from staging_files as f
+  left join inserted_per_file as i using (file_name)
+  left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
+    using (file_name);
+insert or ignore into raw.rejected_stock_quotes
+  select file_name, line_number, line, reason_field, reason_value, reason_rule, now()
+  from staging_rejects;
+drop table inserted_per_file;
+commit;
+`;
+
 /**
- * Inserts the new rows, their ranges (runs of consecutive offsets per
- * object), the ledger and the refusals, and commits; literal SQL, no data in
- * it.
+ * Inserts every row of `source`, none of which RAW holds, the batch's runs
+ * as loaded ranges, the ledger and the refusals, and commits: the load of a
+ * batch that overlaps nothing loaded, with no copy of its rows on the way.
  */
-export const LOAD = `
+export function loadAllSql(source: "staged_rows" | "batch"): string {
+  return `
+insert into raw.source_stock_quotes
+  select line::json, stream_id, stream_topic, stream_partition, stream_offset,
+         make_timestamptz(timestamp_ms * 1000), file_name, now()
+  from ${source};
+insert into raw.loaded_ranges
+  select stream_id, stream_topic, stream_partition, lo, hi, file_name, now() from batch_islands;
+create temp table inserted_per_file as
+  select file_name, count(*) as inserted from ${source} group by file_name;
+${LEDGER_AND_COMMIT}`;
+}
+
+/**
+ * Inserts the rows of `fresh` RAW does not hold, their runs of consecutive
+ * offsets per object as loaded ranges, the ledger and the refusals, and
+ * commits.
+ */
+export const LOAD_FRESH = `
 insert into raw.source_stock_quotes
   select line::json, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
@@ -343,22 +392,9 @@ insert into raw.loaded_ranges
     where not loaded_before
   )
   group by stream_id, stream_topic, stream_partition, file_name, island;
--- a reloaded object keeps the record of its first load
-insert or ignore into raw.load_ledger
-  select f.file_name, f.file_size, f.rows_in_file,
-         coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0),
-         coalesce(r.rejected, 0), now()
-  from staging_files as f
-  left join (
-    select file_name, count(*) as inserted from fresh where not loaded_before group by file_name
-  ) as i using (file_name)
-  left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
-    using (file_name);
-insert or ignore into raw.rejected_stock_quotes
-  select file_name, line_number, line, reason_field, reason_value, reason_rule, now()
-  from staging_rejects;
-commit;
-`;
+create temp table inserted_per_file as
+  select file_name, count(*) as inserted from fresh where not loaded_before group by file_name;
+${LEDGER_AND_COMMIT}`;
 
 /** RAW's offsets of one log's topic (params: stream id, topic). */
 export const INVENTORY_RAW = `

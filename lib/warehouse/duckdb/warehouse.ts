@@ -40,20 +40,24 @@ import {
 } from "../warehouse.ts";
 import {
   BATCH_BOUNDS,
-  batchSql,
+  BEGIN,
   BOOTSTRAP,
   CANDIDATES,
   CLASHES,
+  DEDUPLICATED,
   DROP_STAGING,
   FILE_STATS,
-  FRESH,
+  freshSql,
   INVENTORY_RAW,
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
-  LOAD,
+  islandsSql,
+  LOAD_FRESH,
+  loadAllSql,
   LOADED_BEFORE,
   MARKS,
   MIGRATE_RAW,
+  OVERLAP_COUNT,
   OVERLAPS,
   RAW_HAS_KEY,
   RELOAD_OVERLAPS,
@@ -349,34 +353,44 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       }
     });
     await connection.run(STAGED);
-    const [[repeated, repeatClashes, repeatExample]] = await this.query(
-      REPEATS,
-    );
-    if (Number(repeatClashes) > 0) {
-      throw new CoordinateClashError(
-        Number(repeatClashes),
-        String(repeatExample),
-      );
+    await connection.run(BEGIN);
+    await connection.run(islandsSql("staged_rows"));
+    let [[least, greatest, repeated]] = await this.query(BATCH_BOUNDS);
+    let source: "staged_rows" | "batch" = "staged_rows";
+    if (Number(repeated ?? 0) > 0) {
+      // A coordinate twice in the batch: the same event (objects that
+      // overlap) loads once, different events are a clash.
+      const [[, clashes, example]] = await this.query(REPEATS);
+      if (Number(clashes) > 0) {
+        throw new CoordinateClashError(Number(clashes), String(example));
+      }
+      await connection.run(DEDUPLICATED);
+      source = "batch";
+      await connection.run(islandsSql(source));
+      [[least, greatest]] = await this.query(BATCH_BOUNDS);
     }
-    await connection.run(batchSql(Number(repeated) > 0));
-    const [[least, greatest]] = await this.query(BATCH_BOUNDS);
     await connection.run(reload ? RELOAD_OVERLAPS : OVERLAPS, [
       least ?? 0,
       greatest ?? -1,
     ] as DuckDBValue[]);
-    await connection.run(FRESH);
-    const [[before, low, high]] = await this.query(LOADED_BEFORE);
-    if (Number(before) > 0) {
+    const [[overlaps]] = await this.query(OVERLAP_COUNT);
+    let before = 0;
+    if (Number(overlaps) === 0) {
+      await connection.run(loadAllSql(source));
+    } else {
+      await connection.run(freshSql(source));
+      const [[count, low, high]] = await this.query(LOADED_BEFORE);
+      before = Number(count);
       const [[clashes, example]] = await this.query(CLASHES, [low, high]);
       if (Number(clashes) > 0) {
         throw new CoordinateClashError(Number(clashes), String(example));
       }
+      await connection.run(LOAD_FRESH);
     }
-    await connection.run(LOAD);
     await connection.run(DROP_STAGING);
     const rows = files.reduce((n, f) => n + f.lines - f.rejected.length, 0);
     const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
-    const inserted = rows - Number(before);
+    const inserted = rows - before - Number(repeated ?? 0);
     return {
       files: files.length,
       rows,
