@@ -20,16 +20,28 @@
  * Overlapping lake objects after a consumer crash hold some events twice;
  * that is `overlap`, expected and harmless, because RAW keeps each offset once.
  *
+ * Memory follows the gaps, not the events: every set of offsets is kept as
+ * runs of consecutive offsets (./offset_ranges.ts), RAW's runs are computed
+ * in the warehouse's SQL, lake objects are read a few at a time, objects of
+ * other logs are not read, and the ledger is asked about a thousand keys at
+ * a time. Ten million events without gaps are a handful of runs.
+ *
  * The warehouse is read through `WarehouseInventory`
  * (lib/warehouse/inventory.ts); silver's lost and duplicated rows come from
  * the dbt model `silver_reconciliation`, so both warehouses count them alike.
  *
  * @module
  */
-import { DEAD_LETTER_PREFIX } from "../lake/keys.ts";
+import {
+  DEAD_LETTER_PREFIX,
+  OBJECT_SUFFIX,
+  parseObjectKey,
+  streamTag,
+} from "../lake/keys.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import { decodeLines } from "../lake/ndjson.ts";
 import { mapLimit } from "../runtime/map_limit.ts";
+import { OffsetRanges } from "./offset_ranges.ts";
 import type { Stream } from "../stream/stream.ts";
 import type {
   SilverInventory,
@@ -121,8 +133,7 @@ export async function reconcile(
   } finally {
     await consumer.stop();
   }
-  const loadedKeys = await warehouse.loadedKeys();
-  const landed = await landedOffsets(lake, `${topic}/`, streamId, topic);
+  const landed = await landedOffsets(lake, topic, streamId, warehouse);
   const dead = await deadLetteredOffsets(lake, topic, streamId);
   const inventory = await warehouse.inventory(streamId, topic);
 
@@ -133,37 +144,37 @@ export async function reconcile(
   const partitions = ends.map(({ partition, offset: logEnd }) => {
     const logStart = start.get(partition) ?? 0;
     const upTo = committed.get(partition) ?? logStart;
-    const events = landed.get(partition) ?? new Map<number, LandedCopy>();
-    const deadSet = dead.get(partition) ?? new Set<number>();
-    const rawRows = inventory.raw.get(partition) ?? [];
-    const rawSet = new Set(rawRows);
-    const rejected = new Set(inventory.rejected.get(partition));
-    let lost = 0;
-    let pending = Math.max(0, logEnd - upTo);
-    for (let offset = logStart; offset < upTo; offset++) {
-      if (!events.has(offset) && !deadSet.has(offset)) lost++;
-    }
-    let overlap = 0;
-    for (const [offset, copy] of events) {
-      overlap += copy.lines - 1;
-      if (rawSet.has(offset) || rejected.has(offset)) continue;
-      if (copy.keys.some((key) => loadedKeys.has(key))) lost++;
-      // Past the committed offset it is pending already (landed, not committed).
-      else if (offset < upTo) pending++;
-    }
+    const events = landed.get(partition) ?? new LandedPartition();
+    const all = events.loaded.union(events.unloaded);
+    const deadSet = dead.get(partition) ?? new OffsetRanges();
+    const rawRows = inventory.raw.get(partition) ?? { runs: [], rows: 0 };
+    const raw = new OffsetRanges(rawRows.runs);
+    const rejected = new OffsetRanges(
+      (inventory.rejected.get(partition) ?? []).map((o) => [o, o] as const),
+    );
+    const inWarehouse = raw.union(rejected);
+    // Offsets the group committed that landed nowhere.
+    const unlanded = upTo - logStart -
+      all.union(deadSet).countWithin(logStart, upTo - 1);
+    // Events of loaded objects that RAW neither holds nor refused.
+    const unloaded = events.loaded.minus(inWarehouse).size;
+    // Events only in objects not loaded yet; past the committed offset they
+    // are pending already (landed, not committed).
+    const waiting = events.unloaded.minus(events.loaded).minus(inWarehouse)
+      .countWithin(0, upTo - 1);
     return {
       partition,
       logStart,
       logEnd,
       committed: upTo,
-      landed: events.size,
-      overlap,
+      landed: all.size,
+      overlap: events.lines - all.size,
       deadLettered: deadSet.size,
-      raw: rawSet.size,
+      raw: raw.size,
       rejected: rejected.size,
-      pending,
-      lost,
-      duplicated: rawRows.length - rawSet.size,
+      pending: Math.max(0, logEnd - upTo) + waiting,
+      lost: Math.max(0, unlanded) + unloaded,
+      duplicated: rawRows.rows - raw.size,
     };
   });
   const sum = (pick: (p: PartitionReconciliation) => number) =>
@@ -187,33 +198,60 @@ export async function reconcile(
   };
 }
 
-/** Where an offset landed: how many lines hold it, in which objects. */
-interface LandedCopy {
-  lines: number;
-  keys: string[];
+/** What landed of one partition: the offsets in loaded objects and in the others, and the lines. */
+class LandedPartition {
+  /** Offsets of events in objects the ledger holds. */
+  loaded = new OffsetRanges();
+  /** Offsets of events in objects not loaded yet. */
+  unloaded = new OffsetRanges();
+  /** Event lines, more than the offsets where objects overlap. */
+  lines = 0;
 }
 
-/** Every event landed under `prefix` for this log, by partition and offset. */
+/** Objects read at a time: each is read whole, so memory stays at a few objects. */
+const OBJECTS_AT_ONCE = 8;
+
+/**
+ * Every event of this log landed under `<topic>/`, by partition, as runs of
+ * offsets: objects of other logs (another tag in the name) are not read, and
+ * the ledger is asked about keys a thousand at a time, never read whole.
+ */
 async function landedOffsets(
   lake: Lake,
-  prefix: string,
-  streamId: string,
   topic: string,
-): Promise<Map<number, Map<number, LandedCopy>>> {
-  const result = new Map<number, Map<number, LandedCopy>>();
-  await forEachLine(lake, prefix, (key, line) => {
-    const stream = parseJson(line)?._stream as Coordinates | undefined;
-    if (stream?.id !== streamId || stream.topic !== topic) return;
-    const partition = result.get(stream.partition) ??
-      result.set(stream.partition, new Map()).get(stream.partition)!;
-    const copy = partition.get(stream.offset);
-    if (copy) {
-      copy.lines++;
-      if (!copy.keys.includes(key)) copy.keys.push(key);
-    } else {
-      partition.set(stream.offset, { lines: 1, keys: [key] });
+  streamId: string,
+  warehouse: WarehouseInventory,
+): Promise<Map<number, LandedPartition>> {
+  const result = new Map<number, LandedPartition>();
+  const tag = streamTag(streamId);
+  const read = async (objects: LakeObject[]) => {
+    const unloaded = await warehouse.unloadedKeys(objects.map((o) => o.key));
+    await mapLimit(objects, OBJECTS_AT_ONCE, async (object) => {
+      const loaded = !unloaded.has(object.key);
+      for (const line of await decodeLines(await lake.get(object.key))) {
+        const stream = parseJson(line)?._stream as Coordinates | undefined;
+        if (stream?.id !== streamId || stream.topic !== topic) continue;
+        if (!Number.isSafeInteger(stream.offset)) continue;
+        const partition = result.get(stream.partition) ??
+          result.set(stream.partition, new LandedPartition())
+            .get(stream.partition)!;
+        partition.lines++;
+        (loaded ? partition.loaded : partition.unloaded).add(stream.offset);
+      }
+    });
+  };
+  let chunk: LakeObject[] = [];
+  for await (const object of lake.list(`${topic}/`)) {
+    if (!object.key.endsWith(OBJECT_SUFFIX)) continue;
+    const name = parseObjectKey(object.key);
+    if (name?.layout === "partition" && name.tag !== tag) continue;
+    chunk.push(object);
+    if (chunk.length === 1_000) {
+      await read(chunk);
+      chunk = [];
     }
-  });
+  }
+  if (chunk.length > 0) await read(chunk);
   return result;
 }
 
@@ -222,20 +260,29 @@ async function deadLetteredOffsets(
   lake: Lake,
   topic: string,
   streamId: string,
-): Promise<Map<number, Set<number>>> {
-  const result = new Map<number, Set<number>>();
-  await forEachLine(lake, `${DEAD_LETTER_PREFIX}/${topic}/`, (_key, line) => {
-    const dead = parseJson(line) as
-      | { stream?: string; topic?: string; partition?: number; offset?: number }
-      | undefined;
-    if (
-      dead?.stream !== streamId || dead.topic !== topic ||
-      typeof dead.partition !== "number" || typeof dead.offset !== "number"
-    ) return;
-    const set = result.get(dead.partition) ??
-      result.set(dead.partition, new Set()).get(dead.partition)!;
-    set.add(dead.offset);
-  });
+): Promise<Map<number, OffsetRanges>> {
+  const result = new Map<number, OffsetRanges>();
+  for await (const object of lake.list(`${DEAD_LETTER_PREFIX}/${topic}/`)) {
+    if (!object.key.endsWith(OBJECT_SUFFIX)) continue;
+    for (const line of await decodeLines(await lake.get(object.key))) {
+      const dead = parseJson(line) as
+        | {
+          stream?: string;
+          topic?: string;
+          partition?: number;
+          offset?: number;
+        }
+        | undefined;
+      if (
+        dead?.stream !== streamId || dead.topic !== topic ||
+        typeof dead.partition !== "number" ||
+        !Number.isSafeInteger(dead.offset)
+      ) continue;
+      const ranges = result.get(dead.partition) ??
+        result.set(dead.partition, new OffsetRanges()).get(dead.partition)!;
+      ranges.add(dead.offset!);
+    }
+  }
   return result;
 }
 
@@ -244,22 +291,6 @@ interface Coordinates {
   topic: string;
   partition: number;
   offset: number;
-}
-
-async function forEachLine(
-  lake: Lake,
-  prefix: string,
-  visit: (key: string, line: string) => void,
-): Promise<void> {
-  const objects: LakeObject[] = [];
-  for await (const object of lake.list(prefix)) {
-    if (object.key.endsWith(".ndjson.gz")) objects.push(object);
-  }
-  await mapLimit(objects, 8, async (object) => {
-    for (const line of await decodeLines(await lake.get(object.key))) {
-      visit(object.key, line);
-    }
-  });
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {

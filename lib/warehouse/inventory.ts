@@ -1,6 +1,6 @@
 /**
- * What reconciliation reads of a warehouse: the load ledger, RAW's stream
- * coordinates, the loader's rejects, and silver's side as the dbt model
+ * What reconciliation reads of a warehouse: the load ledger, RAW's offsets as
+ * runs, the loader's rejects, and silver's side as the dbt model
  * `silver_reconciliation` defines it (once, for every warehouse).
  *
  * Each warehouse implements this beside the `Warehouse` seam it loads
@@ -10,10 +10,18 @@
  * @module
  */
 
+/** RAW's rows of one partition: its distinct offsets as runs, and its row count. */
+export interface PartitionRows {
+  /** Runs of consecutive offsets, both ends included, in order. */
+  runs: [number, number][];
+  /** Rows: more than the offsets when an offset is there twice. */
+  rows: number;
+}
+
 /** What the warehouse holds of one log's topic, for reconciliation. */
 export interface Inventory {
-  /** RAW offsets by partition, one entry per row (a repeat is a duplicate). */
-  raw: Map<number, number[]>;
+  /** RAW's offsets by partition, as runs: memory per gap, not per row. */
+  raw: Map<number, PartitionRows>;
   /** Offsets the loader refused, by partition, as far as the refused line names them. */
   rejected: Map<number, number[]>;
   /** Silver's side, or null when dbt has not built it. */
@@ -34,8 +42,8 @@ export interface SilverInventory {
 
 /** A warehouse as reconciliation reads it. */
 export interface WarehouseInventory {
-  /** Keys of the objects recorded in the load ledger. */
-  loadedKeys(): Promise<Set<string>>;
+  /** Of the given keys, those the load ledger does not hold. */
+  unloadedKeys(keys: string[]): Promise<Set<string>>;
   /** What RAW and silver hold of one log's topic. */
   inventory(streamId: string, topic: string): Promise<Inventory>;
 }
@@ -60,6 +68,28 @@ export function offsetsByPartition(
     const key = Number(partition);
     const list = result.get(key) ?? result.set(key, []).get(key)!;
     list.push(Number(offset));
+  }
+  return result;
+}
+
+/**
+ * Groups RAW's runs, as a warehouse reads them (partition, first offset,
+ * last offset, rows), by partition.
+ *
+ * @param rows Rows of four numeric columns (any numeric type the driver
+ * returns), in order of partition and first offset.
+ * @returns Each partition's runs and row count.
+ */
+export function runsByPartition(
+  rows: Iterable<readonly [unknown, unknown, unknown, unknown]>,
+): Map<number, PartitionRows> {
+  const result = new Map<number, PartitionRows>();
+  for (const [partition, first, last, count] of rows) {
+    const key = Number(partition);
+    const entry = result.get(key) ??
+      result.set(key, { runs: [], rows: 0 }).get(key)!;
+    entry.runs.push([Number(first), Number(last)]);
+    entry.rows += Number(count);
   }
   return result;
 }

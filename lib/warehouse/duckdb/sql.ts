@@ -396,10 +396,21 @@ create temp table inserted_per_file as
   select file_name, count(*) as inserted from fresh where not loaded_before group by file_name;
 ${LEDGER_AND_COMMIT}`;
 
-/** RAW's offsets of one log's topic (params: stream id, topic). */
+/**
+ * RAW's offsets of one log's topic as runs of consecutive offsets per
+ * partition, with their rows (a run with more rows than offsets holds an
+ * offset twice); params: stream id, topic.
+ */
 export const INVENTORY_RAW = `
-select stream_partition, stream_offset from raw.source_stock_quotes
-where stream_id = $1 and stream_topic = $2`;
+select stream_partition, min(stream_offset), max(stream_offset), count(*)
+from (
+  select stream_partition, stream_offset,
+    stream_offset - dense_rank() over (partition by stream_partition order by stream_offset) as run
+  from raw.source_stock_quotes
+  where stream_id = $1 and stream_topic = $2
+)
+group by stream_partition, run
+order by 1, 2`;
 
 /** Offsets the loader refused, where the refused line names them. */
 export const INVENTORY_REJECTED = `

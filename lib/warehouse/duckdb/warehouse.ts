@@ -27,6 +27,7 @@ import { mapLimit } from "../../runtime/map_limit.ts";
 import {
   type Inventory,
   offsetsByPartition,
+  runsByPartition,
   type SilverInventory,
   type WarehouseInventory,
 } from "../inventory.ts";
@@ -147,14 +148,6 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       }
       return new DuckDBWarehouse(location, instance, connection);
     });
-  }
-
-  /** Keys of the objects in the load ledger (reconciliation reads them all). */
-  async loadedKeys(): Promise<Set<string>> {
-    const reader = await this.#connection.runAndReadAll(
-      "select file_name from raw.load_ledger",
-    );
-    return new Set(reader.getRows().map((row) => row[0] as string));
   }
 
   /** Of `keys`, those the load ledger does not hold, compared in SQL. */
@@ -404,8 +397,8 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   async inventory(streamId: string, topic: string): Promise<Inventory> {
     const rows = async (sql: string) =>
       (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
-    const raw = offsetsByPartition(
-      (await rows(INVENTORY_RAW)) as [unknown, unknown][],
+    const raw = runsByPartition(
+      (await rows(INVENTORY_RAW)) as [unknown, unknown, unknown, unknown][],
     );
     const rejected = offsetsByPartition(
       (await rows(INVENTORY_REJECTED)) as [unknown, unknown][],

@@ -282,9 +282,19 @@ where not exists (
 export const CLEAR = `delete from ${STAGED}
 where file_name in (select value::varchar from table(flatten(input => parse_json(?))))`;
 
-/** RAW's offsets of one log's topic (binds: stream id, topic). */
-export const INVENTORY_RAW = `select stream_partition as p, stream_offset as o
-from RAW.SOURCE_STOCK_QUOTES where stream_id = ? and stream_topic = ?`;
+/**
+ * RAW's offsets of one log's topic as runs of consecutive offsets per
+ * partition, with their rows (binds: stream id, topic).
+ */
+export const INVENTORY_RAW =
+  `select p, min(o) as first_offset, max(o) as last_offset, count(*) as n
+from (
+  select stream_partition as p, stream_offset as o,
+    stream_offset - dense_rank() over (partition by stream_partition order by stream_offset) as run
+  from RAW.SOURCE_STOCK_QUOTES where stream_id = ? and stream_topic = ?
+)
+group by p, run
+order by p, first_offset`;
 
 /** Offsets the loader refused, where the refused line names them (binds: stream id, topic). */
 export const INVENTORY_REJECTED = `select p, o from (

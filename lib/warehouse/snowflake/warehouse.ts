@@ -37,6 +37,7 @@ import { mapLimit } from "../../runtime/map_limit.ts";
 import {
   type Inventory,
   offsetsByPartition,
+  runsByPartition,
   type SilverInventory,
   type WarehouseInventory,
 } from "../inventory.ts";
@@ -194,14 +195,6 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
     } storage_integration = ${
       identifier(storageIntegration)
     } file_format = (format_name = 'RAW.LAKE_JSON')`;
-  }
-
-  /** Keys of the objects in the load ledger (reconciliation reads them all). */
-  async loadedKeys(): Promise<Set<string>> {
-    const { rows } = await this.#session.execute(
-      "select file_name from RAW.LOAD_LEDGER",
-    );
-    return new Set(rows.map((row) => String(row.FILE_NAME)));
   }
 
   /** Of `keys`, those the load ledger does not hold, compared in SQL. */
@@ -440,7 +433,11 @@ on_error = ${this.#options.onError}${reload ? "\nforce = true" : ""}${
       (await session.execute(sql, [streamId, topic])).rows.map((row) =>
         [row.P, row.O] as const
       );
-    const raw = offsetsByPartition(await pairs(INVENTORY_RAW));
+    const raw = runsByPartition(
+      (await session.execute(INVENTORY_RAW, [streamId, topic])).rows.map((
+        row,
+      ) => [row.P, row.FIRST_OFFSET, row.LAST_OFFSET, row.N] as const),
+    );
     const rejected = offsetsByPartition(await pairs(INVENTORY_REJECTED));
     const [built] = (await session.execute(SILVER_BUILT)).rows;
     let silver: SilverInventory | null = null;
