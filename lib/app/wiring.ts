@@ -67,6 +67,7 @@ export async function openWarehouse(
   if (config.warehouse === "duckdb") {
     return await DuckDBWarehouse.open(config.duckdbPath, {
       goldCopy: goldCopyPath(config.duckdbPath, config.duckdbGoldCopyPath),
+      memoryMib: config.duckdbMemoryMib,
     });
   }
   // A specifier Deno cannot follow ahead of time: the Snowflake driver's

@@ -214,6 +214,13 @@ export const SETTINGS = {
     doc: "DuckDB database file of the embedded warehouse.",
     parse: text,
   },
+  duckdbMemoryMib: {
+    key: "DUCKDB_MEMORY_MIB",
+    fallback: "256",
+    doc:
+      "Memory DuckDB may use in the loader's process (MiB); past it DuckDB spills to temporary files, so a load of any size stays within about this plus 200 MiB.",
+    parse: positiveInt,
+  },
   duckdbGoldCopyPath: {
     key: "DUCKDB_GOLD_COPY_PATH",
     fallback: undefined,

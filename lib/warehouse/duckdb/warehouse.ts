@@ -82,6 +82,14 @@ export interface DuckDBWarehouseOptions {
    */
   lockWaitMs?: number;
   /**
+   * DuckDB's memory limit for this process, in MiB: past it, DuckDB spills
+   * to temporary files instead of growing, so a load's memory stays bounded
+   * whatever its size.
+   *
+   * @default {256}
+   */
+  memoryMib?: number;
+  /**
    * The gold copy readers should open instead, named when one holds the file too long.
    *
    * @default {"gold_copy.duckdb beside the file"}
@@ -125,6 +133,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     const location = resolve(path);
     const {
       lockWaitMs = 60_000,
+      memoryMib = 256,
       goldCopy = join(dirname(location), GOLD_COPY_NAME),
     } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
@@ -134,7 +143,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       goldCopy,
       lockWaitMs,
     }, async () => {
-      const instance = await DuckDBInstance.create(location);
+      const instance = await DuckDBInstance.create(location, {
+        memory_limit: `${memoryMib}MiB`,
+      });
       const connection = await instance.connect();
       await connection.run(BOOTSTRAP);
       const [[keyed]] = (await connection.runAndReadAll(RAW_HAS_KEY))
