@@ -101,6 +101,14 @@ export function deadLetterKey(
   return `${DEAD_LETTER_PREFIX}/${eventKey(day, coordinates)}`;
 }
 
+/**
+ * The most objects of one partition a landing writer has written and not
+ * yet committed. A writer resumes from the committed offset, so its next
+ * object starts no earlier than the first offset of one of these; discovery
+ * (lib/load/discovery.ts) lists this many loaded keys again to meet it.
+ */
+export const UNCOMMITTED_OBJECTS = 8;
+
 /** The folder of one landing day: `<topic>/dt=<day>/`. */
 export function dayFolder(topic: string, day: string): string {
   return `${topic}/dt=${day}/`;

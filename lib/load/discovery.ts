@@ -6,12 +6,15 @@
  * The landing writer names objects `<topic>/dt=<landing day>/partition=<N>/
  * <topic>+<tag>+<N>+<first offset>+<last offset>.ndjson.gz`
  * (lib/lake/keys.ts). Within a partition folder, one log's (one tag's) names
- * sort by offset, and the writer lands a partition's flushes one after
- * another, committing each before writing the next, so a new object's key
- * sorts after every key of its log written before it, unless all its events
- * are in objects already written (a flush read again after a crash, with its
- * first offset where the commit stood). So a mark per folder and tag, the
- * last key handled, is where the next listing of that log starts.
+ * sort by offset. A writer resumes from the group's committed offset, and it
+ * never has more than {@linkcode UNCOMMITTED_OBJECTS} objects of a partition
+ * written and not committed; so an object written after a crash or a
+ * rebalance starts at or after the first offset of one of the last
+ * {@linkcode UNCOMMITTED_OBJECTS} objects written before it, and its key sorts
+ * after the keys of every earlier one. So a mark per folder and tag, the key
+ * {@linkcode UNCOMMITTED_OBJECTS} handled keys back from the last, is where
+ * the next listing of that log starts: it lists those few keys again (the
+ * ledger finds them loaded) and everything new.
  *
  * A load lists:
  * - the day folders from the newest marked day minus a lookback (for a
@@ -33,6 +36,7 @@ import {
   OBJECT_SUFFIX,
   parseObjectKey,
   partitionFolder,
+  UNCOMMITTED_OBJECTS,
 } from "../lake/keys.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import type { DiscoveryState, LoadMark } from "../warehouse/warehouse.ts";
@@ -122,28 +126,47 @@ async function* afterMarks(
  * listing order.
  */
 export class MarkTracker {
-  #marks = new Map<string, LoadMark>();
+  /** Per folder and tag: the last keys handled, at most one more than the lag kept. */
+  #tails = new Map<string, { mark: LoadMark; keys: string[] }>();
+  #behind: number;
+
+  /**
+   * @param behind How many handled keys a mark stays behind the last one.
+   */
+  constructor(behind = UNCOMMITTED_OBJECTS) {
+    this.#behind = behind;
+  }
 
   /** Records that `key` was handled (loaded, or found in the ledger). */
   handled(key: string): void {
     const parsed = parseObjectKey(key);
     if (parsed === null || parsed.layout !== "partition") return;
     const id = `${parsed.day}/${parsed.partition}/${parsed.tag}`;
-    const known = this.#marks.get(id);
-    if (known === undefined || key > known.key) {
-      this.#marks.set(id, {
-        day: parsed.day,
-        partition: parsed.partition,
-        tag: parsed.tag,
-        key,
-      });
-    }
+    const tail = this.#tails.get(id) ??
+      this.#tails.set(id, {
+        mark: {
+          day: parsed.day,
+          partition: parsed.partition,
+          tag: parsed.tag,
+          key: "",
+        },
+        keys: [],
+      }).get(id)!;
+    const last = tail.keys[tail.keys.length - 1];
+    if (last !== undefined && key <= last) return;
+    tail.keys.push(key);
+    if (tail.keys.length > this.#behind + 1) tail.keys.shift();
   }
 
-  /** The marks recorded since the last call, then forgets them. */
-  take(): LoadMark[] {
-    const marks = [...this.#marks.values()];
-    this.#marks.clear();
+  /**
+   * The marks so far: per folder and tag with more handled keys than the lag,
+   * the key that many keys back from the last.
+   */
+  marks(): LoadMark[] {
+    const marks: LoadMark[] = [];
+    for (const { mark, keys } of this.#tails.values()) {
+      if (keys.length > this.#behind) marks.push({ ...mark, key: keys[0] });
+    }
     return marks;
   }
 }

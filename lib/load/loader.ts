@@ -149,7 +149,7 @@ export async function loadNewObjects(
   const saveMarks = async (swept: boolean) => {
     if (pending.length > 0) await flush();
     if (state !== undefined) {
-      await warehouse.saveMarks(topic, marks.take(), swept);
+      await warehouse.saveMarks(topic, marks.marks(), swept);
     }
   };
   const handle = async (candidates: LakeObject[]) => {
