@@ -1,8 +1,8 @@
 /**
  * The status file of `deno task follow` (`FOLLOW_STATUS_PATH`): one small
- * JSON object the service rewrites as its cycle goes, at each step and each
- * load transaction (at most once a second within a step), and once more when
- * it ends. `deno task follow --status`, the compose healthcheck, reads it:
+ * JSON object the service rewrites as its cycle goes, when a step starts or
+ * ends and after each load transaction (a few small writes a cycle, beside a
+ * load's own), and once more when it ends. `deno task follow --status`, the compose healthcheck, reads it:
  * the service is healthy while the file is fresh and does not say it ended.
  *
  * The file's age measures the cycle itself, not a timer beside it: a load or
@@ -44,16 +44,11 @@ export interface FollowStatus {
   error?: string;
 }
 
-/** Least time between two writes within one step, in milliseconds. */
-const WRITE_EVERY_MS = 1_000;
-
 /** Writes the status file of a running service. */
 export class StatusFile {
   readonly #path: string;
   readonly #startedAt = new Date().toISOString();
   readonly #now: () => number;
-  #writtenAt = -Infinity;
-  #writtenStep: FollowStatus["step"] | undefined;
 
   /**
    * Creates the writer; the file's directory is created if missing.
@@ -68,18 +63,12 @@ export class StatusFile {
   }
 
   /**
-   * Records the cycle's progress: written when the step changed, or a
-   * second after the last write.
+   * Records the cycle's progress.
    *
    * @param counters The cycle's counters.
    */
   update(counters: CycleCounters): void {
-    const now = this.#now();
-    if (
-      counters.step === this.#writtenStep && now - this.#writtenAt <
-        WRITE_EVERY_MS
-    ) return;
-    this.#write(counters, counters.step, now);
+    this.#write(counters, counters.step, this.#now());
   }
 
   /**
@@ -124,8 +113,6 @@ export class StatusFile {
     const temporary = `${this.#path}.tmp`;
     Deno.writeTextFileSync(temporary, JSON.stringify(status) + "\n");
     Deno.renameSync(temporary, this.#path);
-    this.#writtenAt = now;
-    this.#writtenStep = step;
   }
 }
 
