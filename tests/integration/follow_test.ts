@@ -4,11 +4,13 @@
  * never opens the warehouse while the service runs); SIGTERM ends it with
  * exit 0; kill -9 in the middle of a load and of a dbt run, then a restart,
  * loses nothing and doubles nothing (reconcile, and RAW's coordinates).
+ * And the same service on Kafka and MinIO, the configured lake.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { FollowStatus } from "../../lib/app/follow_status.ts";
-import { LocalLake } from "../../lib/lake/local.ts";
+import { openLake } from "../../lib/app/wiring.ts";
+import { loadConfig } from "../../lib/runtime/config.ts";
 import { decodeLines } from "../../lib/lake/ndjson.ts";
 import {
   assertSuccess,
@@ -19,6 +21,7 @@ import {
   SYMBOLS,
   withWarehouse,
 } from "../_helpers.ts";
+import { scenario } from "../_streaming.ts";
 import { until } from "../_wait.ts";
 
 /** The service's settings in `dir`, with a fast cycle. */
@@ -72,10 +75,14 @@ async function land(
 }
 
 /** Each symbol's latest quote time (epoch seconds) among the landed events. */
-async function landedLatest(dir: string): Promise<Map<string, number>> {
-  const lake = new LocalLake(`${dir}/lake`);
+async function landedLatest(
+  env: Record<string, string>,
+): Promise<Map<string, number>> {
+  const lake = openLake(loadConfig(env));
   const latest = new Map<string, number>();
-  for await (const object of lake.list("stock-quotes/")) {
+  for await (
+    const object of lake.list(`${env.KAFKA_TOPIC ?? "stock-quotes"}/`)
+  ) {
     for (const line of await decodeLines(await lake.get(object.key))) {
       const { symbol, t } = JSON.parse(line);
       latest.set(symbol, Math.max(latest.get(symbol) ?? 0, t));
@@ -102,8 +109,12 @@ async function goldCopyLatest(dir: string): Promise<Map<string, number>> {
 }
 
 /** Waits until the gold copy shows each symbol's latest landed quote. */
-async function untilGoldHasLanded(dir: string, service: Spawned) {
-  const wanted = await landedLatest(dir);
+async function untilGoldHasLanded(
+  dir: string,
+  env: Record<string, string>,
+  service: Spawned,
+) {
+  const wanted = await landedLatest(env);
   assert.equal(wanted.size, SYMBOLS.length);
   await until(async () => {
     const gold = await goldCopyLatest(dir);
@@ -181,10 +192,10 @@ Deno.test({
     try {
       const service = spawn("follow.ts", [], env);
       await land(dir, env, 0, 100);
-      await untilGoldHasLanded(dir, service);
+      await untilGoldHasLanded(dir, env, service);
       // More quotes land while it runs.
       await land(dir, env, 1, 150);
-      await untilGoldHasLanded(dir, service);
+      await untilGoldHasLanded(dir, env, service);
 
       // Healthy while it runs, as the compose healthcheck asks.
       const healthy = await run("follow.ts", ["--status"], env);
@@ -268,9 +279,9 @@ Deno.test({
       // 3. Restarted: it waits for the killed run's dbt, if still on the
       // file, then goes on; more quotes land.
       service = spawn("follow.ts", [], env);
-      await untilGoldHasLanded(dir, service);
+      await untilGoldHasLanded(dir, env, service);
       await land(dir, env, rounds, 50);
-      await untilGoldHasLanded(dir, service);
+      await untilGoldHasLanded(dir, env, service);
       service.child.kill("SIGTERM");
       assertSuccess(await exited(service), "follow after SIGTERM");
 
@@ -278,6 +289,30 @@ Deno.test({
         rows: total,
         coordinates: total,
       });
+      await assertReconciled(env);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "follow on Kafka and MinIO loads from the configured bucket and stops on SIGTERM, each event once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { dir, env: services } = await scenario("follow");
+    const env = followEnv(dir, services);
+    try {
+      const service = spawn("follow.ts", [], env);
+      await land(dir, env, 0, 200);
+      await untilGoldHasLanded(dir, env, service);
+      service.child.kill("SIGTERM");
+      const stopped = await exited(service);
+      assertSuccess(stopped, "follow after SIGTERM");
+      assert.match(stopped.stderr, /"lake":"s3:\/\//);
+      assert.deepEqual(await rawCounts(dir), { rows: 200, coordinates: 200 });
       await assertReconciled(env);
     } finally {
       await Deno.remove(dir, { recursive: true });
