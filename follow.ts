@@ -5,14 +5,13 @@
  * finishes, then it exits 0 (lib/app/follow.ts). A restart after a crash
  * continues where the load ledger says. `--status` reads the status file
  * the service keeps and exits 1 unless it is running and making progress
- * (the compose healthcheck).
+ * (the compose healthcheck); it loads none of the pipeline's modules, so a
+ * check every few seconds costs little.
  *
  * @module
  */
-import { parseCommandLine } from "./lib/app/cli.ts";
-import { runFollow } from "./lib/app/follow.ts";
+import { parseCommandLine } from "./lib/app/command_line.ts";
 import { checkStatus } from "./lib/app/follow_status.ts";
-import { preflight } from "./lib/app/preflight.ts";
 import { loadConfig } from "./lib/runtime/config.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 
@@ -41,6 +40,9 @@ await runMain(async () => {
     console.log(JSON.stringify(status));
     return;
   }
+  // Loaded only to run the service: the healthcheck above stays light.
+  const { preflight } = await import("./lib/app/preflight.ts");
+  const { runFollow } = await import("./lib/app/follow.ts");
   await preflight(config, { warehouse: true });
   await runFollow({ config, signal: shutdownSignal() });
 });
