@@ -198,6 +198,7 @@ export async function runCycles<W>(
       enter("load");
       await warehouse.use(async (open) => {
         for (const observer of observers) await observer.beforeLoad?.(open);
+        if (stopped()) return;
         // The loader reports totals so far after each transaction.
         let counted: LoadTotals | undefined;
         const count = (sofar: LoadTotals) => {

@@ -12,10 +12,11 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type { Config } from "../runtime/config.ts";
 import { logger } from "../runtime/log.ts";
 import { DbtWorker } from "../transform/dbt.ts";
-import { ensureVenv } from "../transform/venv.ts";
+import { ensureVenv, VENV_DIR } from "../transform/venv.ts";
 import type { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import {
@@ -69,13 +70,43 @@ export function checkTargets(config: Config): void {
 }
 
 /**
+ * Checks that the virtualenv that runs dbt has the adapter of `DBT_TARGET`:
+ * `requirements.txt` brings dbt-duckdb only, and dbt-snowflake is installed
+ * beside it by hand (the dbt image does it at build).
+ *
+ * @param config Settings: `DBT_TARGET`.
+ * @param venv The virtualenv.
+ * @throws {Error} When the adapter is missing, saying how to install it.
+ */
+export async function checkDbtAdapter(
+  config: Config,
+  venv: string = VENV_DIR,
+): Promise<void> {
+  const adapter = config.dbtTarget;
+  const lib = join(venv, "lib");
+  const pythons = await Array.fromAsync(Deno.readDir(lib)).catch(() => []);
+  for (const python of pythons) {
+    const path = join(lib, python.name, "site-packages", "dbt", "adapters");
+    if (await Deno.stat(join(path, adapter)).then(() => true, () => false)) {
+      return;
+    }
+  }
+  throw new Error(
+    `Cannot follow with DBT_TARGET=${adapter} as the virtualenv ${venv} has no dbt-${adapter}: install it beside requirements.txt (${
+      join(venv, "bin", "pip")
+    } install dbt-${adapter}, at the version dbt_stocks/Dockerfile pins)`,
+  );
+}
+
+/**
  * Runs the service until `signal` aborts, then ends dbt and marks the
  * status file stopped.
  *
  * @param options Settings and the stop signal.
  * @returns The counters of the run.
  * @throws {RangeError} When `DBT_TARGET` and `WAREHOUSE` differ.
- * @throws {Error} When dbt cannot start, a load or a dbt run fails, or
+ * @throws {Error} When the virtualenv lacks the target's dbt adapter, dbt
+ * cannot start, a load or a dbt run fails, or
  * another process holds the DuckDB file for longer than a step waits; the
  * status file then says `failed`.
  */
@@ -85,14 +116,21 @@ export async function runFollow(
   const { config, signal, summaryEveryMs = 60_000 } = options;
   checkTargets(config);
   await ensureVenv();
+  await checkDbtAdapter(config);
   const status = new StatusFile(config.followStatusPath);
   const counters = emptyCounters();
   status.update(counters);
   const lake = openLake(config);
-  const dbt = await DbtWorker.start({
-    duckdbPath: config.duckdbPath,
-    target: config.dbtTarget,
-  });
+  let dbt: DbtWorker;
+  try {
+    dbt = await DbtWorker.start({
+      duckdbPath: config.duckdbPath,
+      target: config.dbtTarget,
+    });
+  } catch (error) {
+    status.end(counters, (error as Error)?.message?.split("\n")[0]);
+    throw error;
+  }
   log.info("following the lake", {
     lake: lake.location,
     warehouse: config.warehouse === "duckdb"

@@ -6,6 +6,7 @@ import {
   runCycles,
   type WarehouseAccess,
 } from "../../lib/app/cycle.ts";
+import { sessionAccess } from "../../lib/app/cycle_warehouse.ts";
 import type { LoadTotals } from "../../lib/load/loader.ts";
 
 /** A promise with its resolve, for steps the test holds open. */
@@ -261,4 +262,54 @@ Deno.test("runCycles() counts progress within a load and says how far RAW and go
   assert.ok(progress.includes(2) && progress.includes(5), `${progress}`);
   assert.equal(counters.rawAsOf, 1_000, "the load step's start");
   assert.equal(counters.goldAsOf, 1_000, "RAW as of the dbt run's start");
+});
+
+Deno.test("runCycles() on a stop before the load starts loads nothing", async () => {
+  const fake = fakes([4]);
+  const stop = new AbortController();
+  const counters = await runCycles({
+    ...fake.options,
+    signal: stop.signal,
+    observers: [{
+      beforeLoad() {
+        stop.abort(); // e.g. while the gold copy is written
+        return Promise.resolve();
+      },
+    }],
+  });
+  assert.deepEqual(fake.events, ["open", "close", "released"]);
+  assert.equal(counters.rows, 0);
+});
+
+Deno.test("sessionAccess() opens one session for every step and closes it once the cycles end", async () => {
+  let opened = 0;
+  let closed = 0;
+  const session = {
+    location: "snowflake://test",
+    loadedKeys: () => Promise.resolve(new Set<string>()),
+    load: () => Promise.reject(new Error("not used")),
+    close() {
+      closed++;
+      return Promise.resolve();
+    },
+  };
+  const access = sessionAccess(() => {
+    opened++;
+    return Promise.resolve(session);
+  });
+  const stop = new AbortController();
+  let loads = 0;
+  await runCycles({
+    warehouse: access,
+    load(warehouse) {
+      assert.equal(warehouse, session);
+      if (++loads === 3) stop.abort();
+      return Promise.resolve(totals(0));
+    },
+    transform: () => Promise.resolve(),
+    signal: stop.signal,
+    minCycleMs: 1,
+  });
+  assert.equal(loads, 3);
+  assert.deepEqual({ opened, closed }, { opened: 1, closed: 1 });
 });

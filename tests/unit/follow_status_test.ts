@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { emptyCounters } from "../../lib/app/cycle.ts";
-import { checkTargets } from "../../lib/app/follow.ts";
+import { checkDbtAdapter, checkTargets } from "../../lib/app/follow.ts";
 import { checkStatus, StatusFile } from "../../lib/app/follow_status.ts";
 import { loadConfig } from "../../lib/runtime/config.ts";
 
@@ -72,4 +72,30 @@ Deno.test("checkTargets() refuses a dbt target other than the warehouse the load
     message:
       "Cannot follow as dbt would build another warehouse than the loader fills: WAREHOUSE is snowflake and DBT_TARGET is duckdb; set DBT_TARGET=snowflake",
   });
+});
+
+Deno.test("checkDbtAdapter() finds the target's adapter in the virtualenv, or says how to install it", async () => {
+  const venv = await Deno.makeTempDir();
+  try {
+    const adapters = `${venv}/lib/python3.11/site-packages/dbt/adapters`;
+    await Deno.mkdir(`${adapters}/duckdb`, { recursive: true });
+    await checkDbtAdapter(loadConfig({}), venv);
+    await assert.rejects(
+      checkDbtAdapter(
+        loadConfig({ WAREHOUSE: "snowflake", DBT_TARGET: "snowflake" }),
+        venv,
+      ),
+      {
+        message:
+          `Cannot follow with DBT_TARGET=snowflake as the virtualenv ${venv} has no dbt-snowflake: install it beside requirements.txt (${venv}/bin/pip install dbt-snowflake, at the version dbt_stocks/Dockerfile pins)`,
+      },
+    );
+    await Deno.mkdir(`${adapters}/snowflake`);
+    await checkDbtAdapter(
+      loadConfig({ WAREHOUSE: "snowflake", DBT_TARGET: "snowflake" }),
+      venv,
+    );
+  } finally {
+    await Deno.remove(venv, { recursive: true });
+  }
 });
