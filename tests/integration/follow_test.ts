@@ -24,6 +24,11 @@ import {
 import { scenario } from "../_streaming.ts";
 import { until } from "../_wait.ts";
 
+/** Now, in epoch seconds. */
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 /** The service's settings in `dir`, with a fast cycle. */
 function followEnv(dir: string, extra: Record<string, string> = {}) {
   return {
@@ -36,20 +41,18 @@ function followEnv(dir: string, extra: Record<string, string> = {}) {
 }
 
 /**
- * Publishes `count` (at most 1000) quotes of the default symbols from a
- * replay file, so the quote times are set here: batch `batch` from 1500 s
- * ago plus `batch` × 250 s, one second apart for each symbol; then lands
- * them in the lake.
+ * Publishes `count` quotes of the default symbols from a replay file, so the
+ * quote times are set here: from `from` (epoch seconds), one second apart
+ * for each symbol; then lands them in the lake.
  */
 async function land(
   dir: string,
   env: Record<string, string>,
-  batch: number,
+  from: number,
   count: number,
 ): Promise<void> {
-  const base = Math.floor(Date.now() / 1000) - 1500 + batch * 250;
   const lines = Array.from({ length: count }, (_, i) => {
-    const t = base + Math.floor(i / SYMBOLS.length);
+    const t = from + Math.floor(i / SYMBOLS.length);
     const c = 100 + (i % 97) / 10;
     return JSON.stringify({
       symbol: SYMBOLS[i % SYMBOLS.length],
@@ -65,7 +68,7 @@ async function land(
       source: "simulated",
     });
   });
-  const file = join(dir, `batch-${batch}.ndjson`);
+  const file = join(dir, `quotes-${from}.ndjson`);
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
   assertSuccess(
     await run("producer.ts", ["--source", "replay", "--file", file], env),
@@ -191,10 +194,10 @@ Deno.test({
     const env = followEnv(dir);
     try {
       const service = spawn("follow.ts", [], env);
-      await land(dir, env, 0, 100);
+      await land(dir, env, nowSeconds() - 1500, 100);
       await untilGoldHasLanded(dir, env, service);
       // More quotes land while it runs.
-      await land(dir, env, 1, 150);
+      await land(dir, env, nowSeconds() - 1200, 150);
       await untilGoldHasLanded(dir, env, service);
 
       // Healthy while it runs, as the compose healthcheck asks.
@@ -238,15 +241,31 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "follow-test-" });
-    // One object per transaction: a load of several transactions.
+    // One object per transaction: a load of many transactions.
     const env = followEnv(dir, { LOAD_MAX_FILES: "1" });
-    const rounds = 4;
-    const perRound = 1000;
-    const total = rounds * perRound + 50;
+    const backlog = 2000;
+    const total = backlog + 50;
     try {
-      for (let round = 0; round < rounds; round++) {
-        await land(dir, env, round, perRound);
-      }
+      // A consumer landing a 4 s stream every 100 ms: about 100 objects.
+      const consumer = spawn("consumer.ts", [], {
+        ...env,
+        FLUSH_MAX_AGE_MS: "100",
+      });
+      assertSuccess(
+        await run("producer.ts", [
+          "--count",
+          String(backlog),
+          "--rate",
+          "500",
+        ], env),
+        "produce",
+      );
+      consumer.child.kill("SIGTERM");
+      assertSuccess(await exited(consumer), "consume");
+      assertSuccess(
+        await run("consumer.ts", ["--drain"], env),
+        "consume --drain",
+      );
 
       // 1. Killed in the middle of its first load.
       let service = spawn("follow.ts", [], env);
@@ -260,10 +279,7 @@ Deno.test({
       service.child.kill("SIGKILL");
       assert.equal((await exited(service)).code, 137);
       const { rows } = await rawCounts(dir);
-      assert.ok(
-        0 < rows && rows < rounds * perRound,
-        `killed in the load: ${rows} rows`,
-      );
+      assert.ok(0 < rows && rows < backlog, `killed in the load: ${rows} rows`);
 
       // 2. Restarted, then killed in the middle of a dbt run.
       service = spawn("follow.ts", [], env);
@@ -280,7 +296,8 @@ Deno.test({
       // file, then goes on; more quotes land.
       service = spawn("follow.ts", [], env);
       await untilGoldHasLanded(dir, env, service);
-      await land(dir, env, rounds, 50);
+      // Quotes after the simulated ones, which end at the clock.
+      await land(dir, env, nowSeconds() + 5, 50);
       await untilGoldHasLanded(dir, env, service);
       service.child.kill("SIGTERM");
       assertSuccess(await exited(service), "follow after SIGTERM");
@@ -306,7 +323,7 @@ Deno.test({
     const env = followEnv(dir, services);
     try {
       const service = spawn("follow.ts", [], env);
-      await land(dir, env, 0, 200);
+      await land(dir, env, nowSeconds() - 1500, 200);
       await untilGoldHasLanded(dir, env, service);
       service.child.kill("SIGTERM");
       const stopped = await exited(service);
