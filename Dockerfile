@@ -1,8 +1,9 @@
 # One image for the pipeline's Deno entry points: `deno task produce`,
 # `consume` and `load` (docker-compose.yml picks one per service), and
-# `copy-gold` (the Airflow DAGs' step after dbt build). The Deno version is
-# the one CI tests with (.ci/run).
-FROM denoland/deno:2.9.6
+# `copy-gold` (the Airflow DAGs' step after dbt build); and, as the stage
+# `follow`, the same with Python and dbt for `deno task follow`. The Deno
+# version is the one CI tests with (.ci/run).
+FROM denoland/deno:2.9.6 AS pipeline
 
 WORKDIR /app
 
@@ -28,3 +29,22 @@ USER deno
 
 ENTRYPOINT ["deno", "task"]
 CMD ["produce"]
+
+# The real-time service, `deno task follow`: the image above plus the dbt
+# project and its virtualenv (.venv, from requirements.txt, as `deno task
+# setup` makes it), built here so the container starts without the network.
+FROM pipeline AS follow
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt ./
+COPY dbt_stocks/ dbt_stocks/
+COPY follow.ts ./
+COPY scripts/setup.ts scripts/
+RUN deno install --frozen --entrypoint follow.ts scripts/setup.ts
+RUN deno task setup
+# dbt writes target/ and logs/ beside the project.
+RUN chown -R deno:deno /app/dbt_stocks
+USER deno
+CMD ["follow"]

@@ -7,10 +7,11 @@
  * The run is bounded by `--duration`, `--count` or the end of a replay file,
  * so `deno task demo --source replay --file quotes.ndjson` backfills a file.
  *
- * With `--continuous` it loads and runs dbt on a short cycle while quotes
- * are landed (lib/app/continuous.ts), until the bound or Ctrl-C, and reports each
- * quote's freshness to RAW and to `gold_latest_kpi`; the lake's batches are
- * then landed after 250 ms unless `FLUSH_MAX_AGE_MS` says otherwise.
+ * With `--continuous` it loads and runs dbt on the cycle of `deno task
+ * follow` while quotes are landed (lib/app/continuous.ts), until the bound or
+ * Ctrl-C, and reports each quote's freshness to RAW and to `gold_latest_kpi`;
+ * the lake's batches are then landed after 250 ms unless `FLUSH_MAX_AGE_MS`
+ * says otherwise.
  *
  * @module
  */
@@ -32,7 +33,7 @@ import {
   type CycleStats,
   emptyCycleStats,
   type LatencySummary,
-  runCycles,
+  runContinuous,
 } from "./lib/app/continuous.ts";
 import { DbtWorker, runDbt } from "./lib/transform/dbt.ts";
 import { startLanding } from "./lib/land/landing.ts";
@@ -115,7 +116,10 @@ await runMain(async () => {
   const cycleStats = emptyCycleStats();
   const landingDrained = new AbortController();
   const cycles = dbt
-    ? runCycles({ config, lake, dbt, stop: landingDrained.signal }, cycleStats)
+    ? runContinuous(
+      { config, lake, dbt, stop: landingDrained.signal },
+      cycleStats,
+    )
     : undefined;
   // A failed cycle stops the source; the error is thrown below.
   const cyclesFailed = new AbortController();

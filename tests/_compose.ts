@@ -34,7 +34,12 @@ export const REQUIRED = { DOCKER_GID: "998" };
 
 export interface Service {
   image?: string;
-  build?: { context: string; dockerfile?: string; dockerfile_inline?: string };
+  build?: {
+    context: string;
+    dockerfile?: string;
+    dockerfile_inline?: string;
+    target?: string;
+  };
   command?: string[] | null;
   restart?: string;
   environment?: Record<string, string | null>;
@@ -44,6 +49,7 @@ export interface Service {
   ports?: { target: number; published?: string; host_ip?: string }[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };
+  stop_grace_period?: string;
   volumes?: {
     type: string;
     source?: string;

@@ -1,43 +1,22 @@
 /**
- * The cycle of `deno task demo --continuous`: while quotes are landed, load
- * the new lake objects into the DuckDB warehouse and run dbt, again and
- * again, and measure each quote's freshness on the way:
+ * The freshness measures of `deno task demo --continuous`, on the real-time
+ * cycle of `deno task follow` (./cycle.ts) against the DuckDB warehouse,
+ * with the gold copy published as the service does (./gold_copy.ts):
  *
- * - to RAW: from its `fetched_at` to the end of the load that committed its
- *   row (every quote loaded);
+ * - to RAW: from a quote's `fetched_at` to the end of the load that
+ *   committed its row (every quote loaded);
  * - to gold: from its `fetched_at` to the end of the dbt run after which it
  *   is its symbol's row in `gold_latest_kpi` (each such row once).
  *
- * One cycle opens the DuckDB file, loads, closes it, then runs dbt through
- * a {@linkcode DbtWorker} (a DuckDB file takes one writing process at a
- * time, so the two take turns; both wait, up to 60 s, for any other process
- * that holds the file). After a dbt run, the next cycle first
- * writes the gold copy that readers open instead of the warehouse
- * (lib/warehouse/duckdb/gold_copy.ts), at most every
- * `DUCKDB_GOLD_COPY_EVERY_MS`, and at least ten times the last copy's own
- * duration apart, since gold, and with it the copy's cost, grows with the
- * history.
- *
  * @module
  */
-import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
-import { logger } from "../runtime/log.ts";
 import type { DbtWorker } from "../transform/dbt.ts";
 import type { Lake } from "../lake/lake.ts";
-import { loadNewObjects } from "../load/loader.ts";
-import { writeGoldCopy } from "../warehouse/duckdb/gold_copy.ts";
-import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
-import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
-import { configuredGoldCopy, goldCopyFields } from "./gold_copy.ts";
-
-const log = logger("continuous");
-
-/**
- * Gold copies are at least this many times the last copy's duration apart,
- * so copying takes at most about a tenth of the cycle's time.
- */
-const GOLD_COPY_COST_FACTOR = 10;
+import type { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import { type CycleObserver, emptyCounters, runCycles } from "./cycle.ts";
+import { dbtTransform, duckdbAccess, lakeLoad } from "./cycle_warehouse.ts";
+import { goldCopyObserver } from "./gold_copy.ts";
 
 /** Latency samples, in milliseconds, and their percentiles. */
 export class Latencies {
@@ -117,27 +96,25 @@ export interface CycleStats {
   goldCopies: Latencies;
 }
 
-/** Options for {@linkcode runCycles}. */
-export interface CycleOptions {
+/** Options for {@linkcode runContinuous}. */
+export interface ContinuousOptions {
   /** Settings: warehouse file, topic, objects per load. */
   config: Config;
   /** The lake being landed. */
   lake: Lake;
   /** The dbt to run each cycle. */
   dbt: DbtWorker;
-  /** Stops the cycles, after one last cycle that takes what has landed. */
+  /** Ends the cycles, after one last cycle that takes what has landed. */
   stop: AbortSignal;
   /**
-   * Shortest cycle, in milliseconds: a quiet stream is not polled faster.
+   * Shortest cycle, in milliseconds.
    *
    * @default {250}
    */
   minCycleMs?: number;
   /**
    * Least time between the end of a dbt run and the start of the next, in
-   * milliseconds. dbt holds the DuckDB file while it runs, so loads wait for
-   * it: spacing the runs out keeps loads frequent (freshness to RAW) at some
-   * cost to freshness to gold.
+   * milliseconds.
    *
    * @default {1500}
    */
@@ -172,7 +149,8 @@ const GOLD_LATEST =
   "select symbol, epoch_ms(fetched_at) from gold.gold_latest_kpi";
 
 /**
- * Loads and transforms on a short cycle until `stop` aborts, then once more.
+ * Loads and transforms on the real-time cycle until `stop` aborts, then
+ * once more, measuring each quote's freshness.
  *
  * @param options Settings, lake, dbt and the stop signal.
  * @param stats Updated as the cycles go (for progress lines).
@@ -180,109 +158,74 @@ const GOLD_LATEST =
  * @throws {Error} When a load or a dbt run fails, or another process holds
  * the warehouse for longer than a load or a dbt run waits for it.
  */
-export async function runCycles(
-  options: CycleOptions,
+export async function runContinuous(
+  options: ContinuousOptions,
   stats: CycleStats = emptyCycleStats(),
 ): Promise<CycleStats> {
-  const {
-    config,
-    lake,
-    dbt,
-    stop,
-    minCycleMs = 250,
-    transformEveryMs = 1500,
-  } = options;
-  // Only this run's quotes count: start past what the warehouse holds.
-  let watermark = 0n;
+  const { config, lake, dbt, stop, minCycleMs = 250, transformEveryMs = 1500 } =
+    options;
+  await runCycles({
+    warehouse: duckdbAccess(config),
+    load: lakeLoad(config, lake),
+    transform: dbtTransform(config, dbt),
+    drain: stop,
+    minCycleMs,
+    transformEveryMs,
+    observers: [
+      goldCopyObserver(config, (copy) => stats.goldCopies.add(copy.ms)),
+      freshnessObserver(stats),
+    ],
+    onProgress(counters) {
+      stats.cycles = counters.cycles;
+      stats.loaded = counters.rows;
+      stats.dbtRuns = counters.dbtRuns;
+    },
+  }, emptyCounters());
+  return stats;
+}
+
+/**
+ * Measures freshness to RAW after each load and to gold after each dbt run.
+ * Only this run's quotes count: it starts past what the warehouse holds.
+ */
+function freshnessObserver(
+  stats: CycleStats,
+): CycleObserver<DuckDBWarehouse> {
+  let watermark: bigint | undefined;
   const inGold = new Map<string, number>();
-  const goldCopy = configuredGoldCopy(config);
-  await withWarehouse(config, goldCopy, async (warehouse) => {
-    const [[latest]] = await warehouse.query(
-      "select coalesce(max(epoch_us(loaded_at)), 0) from raw.source_stock_quotes",
-    );
-    watermark = BigInt(latest as bigint);
-    observeGold(await goldLatest(warehouse), inGold);
-  });
   let dbtFinishedAt = 0;
-  let pending = false;
   // Gold changes only when dbt runs: a new row there is as fresh as that run's end.
   const measureGold = async (warehouse: DuckDBWarehouse) => {
     for (const fetchedAt of observeGold(await goldLatest(warehouse), inGold)) {
       stats.toGold.add(dbtFinishedAt - fetchedAt);
     }
   };
-  let copyDue = false;
-  let copiedAt = -Infinity;
-  let lastCopyMs = 0;
-  // The copy readers open instead of the warehouse, after a dbt run.
-  const copyGold = async (warehouse: DuckDBWarehouse, always: boolean) => {
-    const spacing = Math.max(
-      config.duckdbGoldCopyEveryMs,
-      GOLD_COPY_COST_FACTOR * lastCopyMs,
-    );
-    if (!copyDue || (!always && performance.now() - copiedAt < spacing)) {
-      return;
-    }
-    const copy = await writeGoldCopy(warehouse, goldCopy, {
-      source: warehouse.location,
-    });
-    copiedAt = performance.now();
-    lastCopyMs = copy.ms;
-    copyDue = false;
-    stats.goldCopies.add(copy.ms);
-    log.debug("published the gold copy", goldCopyFields(copy));
-  };
-  for (let last = false; !last;) {
-    last = stop.aborted;
-    const started = performance.now();
-    await withWarehouse(config, goldCopy, async (warehouse) => {
-      await copyGold(warehouse, false);
-      await measureGold(warehouse);
-      const totals = await loadNewObjects({
-        lake,
-        warehouse,
-        topic: config.topic,
-        filesPerLoad: config.loadMaxFiles,
-      });
-      const committedAt = Date.now();
-      if (totals.inserted === 0) return;
-      pending = true;
-      stats.loaded += totals.inserted;
+  return {
+    async beforeLoad(warehouse) {
+      if (watermark !== undefined) return await measureGold(warehouse);
+      const [[latest]] = await warehouse.query(
+        "select coalesce(max(epoch_us(loaded_at)), 0) from raw.source_stock_quotes",
+      );
+      watermark = BigInt(latest as bigint);
+      observeGold(await goldLatest(warehouse), inGold);
+    },
+    async afterLoad(warehouse, _totals, committedAt) {
       for (
         const [loadedAt, fetchedAt] of await warehouse.query(RAW_SINCE, [
-          watermark,
+          watermark ?? 0n,
         ])
       ) {
-        if ((loadedAt as bigint) > watermark) watermark = loadedAt as bigint;
+        if ((loadedAt as bigint) > (watermark ?? 0n)) {
+          watermark = loadedAt as bigint;
+        }
         stats.toRaw.add(committedAt - Number(fetchedAt));
       }
-    });
-    if (pending && (last || Date.now() - dbtFinishedAt >= transformEveryMs)) {
-      // dbt waits for a reader holding the warehouse as a load does.
-      await waitForLock({
-        path: resolve(config.duckdbPath),
-        action: "run dbt on the DuckDB warehouse",
-        goldCopy,
-      }, async () => {
-        const result = await dbt.run(["run"]);
-        if (!result.success) {
-          throw new Error(`dbt run failed\n${result.output}`);
-        }
-      });
-      dbtFinishedAt = Date.now();
-      stats.dbtRuns++;
-      pending = false;
-      copyDue = true;
-    }
-    stats.cycles++;
-    if (!last) await pause(minCycleMs - (performance.now() - started), stop);
-  }
-  // What the last run put in gold, and a copy of it.
-  await withWarehouse(config, goldCopy, async (warehouse) => {
-    await measureGold(warehouse);
-    await copyGold(warehouse, true);
-  });
-  return stats;
+    },
+    afterTransform(finishedAt) {
+      dbtFinishedAt = finishedAt;
+    },
+    atEnd: measureGold,
+  };
 }
 
 async function goldLatest(warehouse: DuckDBWarehouse): Promise<unknown[][]> {
@@ -300,32 +243,4 @@ function observeGold(rows: unknown[][], seen: Map<string, number>): number[] {
     fresh.push(at);
   }
   return fresh;
-}
-
-async function withWarehouse(
-  config: Config,
-  goldCopy: string,
-  work: (warehouse: DuckDBWarehouse) => Promise<void>,
-): Promise<void> {
-  const warehouse = await DuckDBWarehouse.open(config.duckdbPath, {
-    goldCopy,
-  });
-  try {
-    await work(warehouse);
-  } finally {
-    await warehouse.close();
-  }
-}
-
-function pause(ms: number, stop: AbortSignal): Promise<void> {
-  if (ms <= 0 || stop.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      stop.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stop.addEventListener("abort", done, { once: true });
-  });
 }

@@ -4,8 +4,9 @@
  * models on the DuckDB target, to `DUCKDB_GOLD_COPY_PATH`, or
  * `gold_copy.duckdb` beside the warehouse. `deno task transform`,
  * `deno task copy-gold` (the Airflow DAGs' step after `dbt build`) and the
- * demo call {@linkcode publishGoldCopy}; the continuous cycle writes the
- * copy through the warehouse it already has open (./continuous.ts).
+ * demo call {@linkcode publishGoldCopy}; the real-time cycle (./cycle.ts) of
+ * `deno task follow` and `demo --continuous` writes the copy through the
+ * warehouse it already has open ({@linkcode goldCopyObserver}).
  *
  * @module
  */
@@ -17,8 +18,16 @@ import {
   writeGoldCopy,
 } from "../warehouse/duckdb/gold_copy.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import type { CycleObserver } from "./cycle.ts";
 
 const log = logger("gold-copy");
+
+/**
+ * Gold copies of the real-time cycle are at least this many times the last
+ * copy's duration apart, so copying takes at most about a tenth of the
+ * cycle's time.
+ */
+const GOLD_COPY_COST_FACTOR = 10;
 
 /** dbt commands that build models, after which gold may have changed. */
 const BUILDING_COMMANDS = new Set(["build", "run"]);
@@ -86,5 +95,48 @@ export function goldCopyFields(copy: GoldCopy): Record<string, unknown> {
     rows: copy.rows,
     bytes: copy.bytes,
     ms: copy.ms,
+  };
+}
+
+/**
+ * The gold copy in the real-time cycle: after a dbt run, the next load step
+ * first writes the copy through the warehouse it has open, at most every
+ * `DUCKDB_GOLD_COPY_EVERY_MS` and at least ten times the last copy's own
+ * duration apart (gold, and with it the copy's cost, grows with the
+ * history); after the last cycle, a copy of what the last run built.
+ *
+ * @param config Settings: the copy's path and `DUCKDB_GOLD_COPY_EVERY_MS`.
+ * @param onCopy Called with each copy written (the demo measures them).
+ * @returns The observer to give the cycle.
+ */
+export function goldCopyObserver(
+  config: Config,
+  onCopy: (copy: GoldCopy) => void = () => {},
+): CycleObserver<DuckDBWarehouse> {
+  const path = configuredGoldCopy(config);
+  let due = false;
+  let copiedAt = -Infinity;
+  let lastMs = 0;
+  const copy = async (warehouse: DuckDBWarehouse, always: boolean) => {
+    const spacing = Math.max(
+      config.duckdbGoldCopyEveryMs,
+      GOLD_COPY_COST_FACTOR * lastMs,
+    );
+    if (!due || (!always && performance.now() - copiedAt < spacing)) return;
+    const written = await writeGoldCopy(warehouse, path, {
+      source: warehouse.location,
+    });
+    copiedAt = performance.now();
+    lastMs = written.ms;
+    due = false;
+    onCopy(written);
+    log.debug("published the gold copy", goldCopyFields(written));
+  };
+  return {
+    beforeLoad: (warehouse) => copy(warehouse, false),
+    afterTransform() {
+      due = true;
+    },
+    atEnd: (warehouse) => copy(warehouse, true),
   };
 }

@@ -369,6 +369,34 @@ export const SETTINGS = {
     doc: "dbt target of `deno task transform` (profiles.yml in dbt_stocks).",
     parse: text,
   },
+  followCycleMs: {
+    key: "FOLLOW_CYCLE_MS",
+    fallback: "1000",
+    doc:
+      "deno task follow starts a load at most this often (milliseconds): each load lists the lake.",
+    parse: positiveInt,
+  },
+  followTransformEveryMs: {
+    key: "FOLLOW_TRANSFORM_EVERY_MS",
+    fallback: "1500",
+    doc:
+      "deno task follow leaves at least this long between the end of a dbt run and the next (milliseconds), so loads get the DuckDB file in between.",
+    parse: positiveInt,
+  },
+  followStatusPath: {
+    key: "FOLLOW_STATUS_PATH",
+    fallback: "data/follow_status.json",
+    doc:
+      "Status file deno task follow rewrites as it goes; `deno task follow --status` (the compose healthcheck) reads it.",
+    parse: text,
+  },
+  followStallMs: {
+    key: "FOLLOW_STALL_MS",
+    fallback: "300000",
+    doc:
+      "`deno task follow --status` fails when the status file is older than this (milliseconds): longer than one load transaction or dbt run should take.",
+    parse: positiveInt,
+  },
   logLevel: {
     key: "LOG_LEVEL",
     fallback: "info",

@@ -147,7 +147,13 @@ async function builtImages(): Promise<Record<string, Image>> {
     if (!service.image || !service.build?.dockerfile) continue;
     const image: Image = { entrypoint: [], cmd: [], workdir: "/", env: {} };
     const file = join(service.build.context, service.build.dockerfile);
+    // The stages up to the service's target; each stage builds on the one before.
+    let stage: string | undefined;
     for (const [instruction, args] of await dockerfile(file)) {
+      if (instruction === "FROM") {
+        if (stage !== undefined && stage === service.build.target) break;
+        stage = /\sAS\s+(\S+)$/i.exec(args)?.[1];
+      }
       if (instruction === "ENTRYPOINT") image.entrypoint = JSON.parse(args);
       if (instruction === "CMD") image.cmd = JSON.parse(args);
       if (instruction === "WORKDIR") {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { cpSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { SETTINGS } from "../../lib/runtime/config.ts";
 import {
   compose,
   COMPOSE_FILE,
@@ -133,13 +134,26 @@ Deno.test("the pipeline's services use the one Dockerfile and run a deno task; d
   );
   assert.deepEqual(built.map(([name]) => name).sort(), [
     "consumer",
+    "follow",
     "loader",
     "producer",
   ]);
+  // One image per stage of the Dockerfile: follow's adds Python and dbt.
   assert.deepEqual(
-    [...new Set(built.map(([, s]) => s.image))],
-    ["stocks-pipeline:latest"],
+    Object.fromEntries(
+      built.map(([name, s]) => [name, [s.build?.target, s.image]]),
+    ),
+    {
+      producer: ["pipeline", "stocks-pipeline:latest"],
+      consumer: ["pipeline", "stocks-pipeline:latest"],
+      loader: ["pipeline", "stocks-pipeline:latest"],
+      follow: ["follow", "stocks-follow:latest"],
+    },
   );
+  const stages = (await dockerfile()).filter(([i]) => i === "FROM").map((
+    [, args],
+  ) => args.split(/\s+/).at(-1));
+  assert.deepEqual(stages, ["pipeline", "follow"]);
   assert.equal(services.dbt.build?.dockerfile, "dbt_stocks/Dockerfile");
   assert.equal(services.dbt.image, "stocks-dbt:latest");
   const images = new Set(
@@ -259,6 +273,43 @@ Deno.test("every depends_on waits on a condition its target can meet", async () 
   assert.ok(count >= 12, "the stack's dependencies are declared");
 });
 
+Deno.test("follow runs deno task follow from the warehouse volume, healthy while its status file is fresh", async () => {
+  const { services } = await project();
+  const follow = services.follow;
+  assert.deepEqual(follow.command, ["follow"]);
+  assert.equal(follow.restart, "unless-stopped");
+  // The same warehouse as the loader and dbt; the lake, as the consumer lands it.
+  assert.equal(env(follow, "DUCKDB_PATH"), env(services.loader, "DUCKDB_PATH"));
+  for (const name of ["S3_BUCKET", "S3_ENDPOINT", "KAFKA_TOPIC"]) {
+    assert.equal(env(follow, name), env(services.consumer, name), name);
+  }
+  assert.deepEqual(follow.depends_on, {
+    "minio-init": {
+      condition: "service_completed_successfully",
+      required: true,
+    },
+  });
+  // The healthcheck reads the status file, which lies in the mounted volume
+  // (the image's working directory is /app).
+  assert.deepEqual(follow.healthcheck?.test, [
+    "CMD",
+    "deno",
+    "task",
+    "follow",
+    "--status",
+  ]);
+  const status = join("/app", SETTINGS.followStatusPath.fallback);
+  const volume = follow.volumes?.find((v) => v.source === "warehouse");
+  assert.ok(
+    volume && status.startsWith(`${volume.target}/`),
+    `${status} in the volume`,
+  );
+  const workdir = (await dockerfile()).filter(([i]) => i === "WORKDIR");
+  assert.deepEqual(workdir, [["WORKDIR", "/app"]]);
+  // SIGTERM lets the step under way finish: a dbt run may take tens of seconds.
+  assert.match(follow.stop_grace_period ?? "", /^1m0s$|^60s$/);
+});
+
 Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
   const { services } = await project();
   const kafka = services.kafka.healthcheck?.test ?? [];
@@ -298,6 +349,7 @@ Deno.test("data lives in declared named volumes where each service writes it", a
     [`kafka:${env(services.kafka, "KAFKA_LOG_DIRS")}`]: "kafka-data",
     [`minio:${services.minio.command?.[1]}`]: "minio-data",
     [`loader:${dirname(env(services.loader, "DUCKDB_PATH"))}`]: "warehouse",
+    [`follow:${dirname(env(services.follow, "DUCKDB_PATH"))}`]: "warehouse",
     [`dbt:${dirname(env(services.dbt, "DUCKDB_PATH"))}`]: "warehouse",
     "postgres:/var/lib/postgresql/data": "airflow-db",
     ...Object.fromEntries(
@@ -417,6 +469,7 @@ Deno.test("every credential comes from .env, none is written in the compose file
       "producer.FINNHUB_API_KEY",
       "consumer.AWS_SECRET_ACCESS_KEY",
       "loader.AWS_SECRET_ACCESS_KEY",
+      "follow.AWS_SECRET_ACCESS_KEY",
       "postgres.POSTGRES_PASSWORD",
       "airflow-init.AIRFLOW_ADMIN_USER",
       "airflow-init.AIRFLOW_ADMIN_PASSWORD",
@@ -465,7 +518,10 @@ Deno.test("the image is the official Deno image at the version CI tests with", a
   const ci = await Deno.readTextFile(join(ROOT, ".ci", "run"));
   const version = ci.match(/^DENO_VERSION=(\S+)$/m)?.[1];
   assert.ok(version, ".ci/run pins DENO_VERSION");
-  assert.deepEqual(instructions[0], ["FROM", `denoland/deno:${version}`]);
+  assert.deepEqual(instructions[0], [
+    "FROM",
+    `denoland/deno:${version} AS pipeline`,
+  ]);
   assert.deepEqual(
     instructions.find(([i]) => i === "ENTRYPOINT"),
     ["ENTRYPOINT", '["deno", "task"]'],
@@ -493,7 +549,11 @@ Deno.test("the Dockerfile's deno install steps pass on exactly the files it copi
         installs.push(args.split(/\s+/).slice(1));
       }
     }
-    assert.equal(installs.length, 2, "dependencies, then the entry points");
+    assert.equal(
+      installs.length,
+      3,
+      "dependencies, the entry points, then follow's stage's",
+    );
     for (const args of installs) {
       const output = await new Deno.Command(Deno.execPath(), {
         args,

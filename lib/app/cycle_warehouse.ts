@@ -1,0 +1,123 @@
+/**
+ * How the real-time cycle (./cycle.ts) holds each warehouse and runs dbt on
+ * it, and its load step.
+ *
+ * - DuckDB: a file takes one writing process at a time, and dbt is another
+ *   process, so each load step opens the file and closes it after; dbt waits
+ *   for the file's lock as a load does (up to 60 s, lock_wait.ts).
+ * - Snowflake (and any warehouse `openWarehouse` returns): one session,
+ *   opened at the first load step and kept until the cycles end; dbt runs
+ *   beside it.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import type { Config } from "../runtime/config.ts";
+import type { Lake } from "../lake/lake.ts";
+import { loadNewObjects } from "../load/loader.ts";
+import type { DbtWorker } from "../transform/dbt.ts";
+import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
+import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
+import type { Warehouse } from "../warehouse/warehouse.ts";
+import type { LoadStep, WarehouseAccess } from "./cycle.ts";
+import { configuredGoldCopy } from "./gold_copy.ts";
+
+/**
+ * The DuckDB warehouse of `DUCKDB_PATH`, opened for each use and closed
+ * after it.
+ *
+ * @param config Settings: the warehouse file and its gold copy.
+ * @returns The access.
+ */
+export function duckdbAccess(config: Config): WarehouseAccess<DuckDBWarehouse> {
+  const goldCopy = configuredGoldCopy(config);
+  return {
+    async use(work) {
+      const warehouse = await DuckDBWarehouse.open(config.duckdbPath, {
+        goldCopy,
+      });
+      try {
+        return await work(warehouse);
+      } finally {
+        await warehouse.close();
+      }
+    },
+    async close() {},
+  };
+}
+
+/**
+ * A warehouse session opened at the first use and kept until
+ * {@linkcode WarehouseAccess.close}.
+ *
+ * @param open Opens the session, e.g. `openWarehouse(config)`.
+ * @returns The access.
+ */
+export function sessionAccess<W extends Warehouse>(
+  open: () => Promise<W>,
+): WarehouseAccess<W> {
+  let session: Promise<W> | undefined;
+  return {
+    async use(work) {
+      session ??= open();
+      return await work(await session);
+    },
+    async close() {
+      const held = session;
+      session = undefined;
+      if (held) await (await held.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/**
+ * The load step: the loader's `loadNewObjects` on the lake, for the
+ * configured topic and batch size, stopping between transactions on a stop.
+ *
+ * @param config Settings: `KAFKA_TOPIC`, `LOAD_MAX_FILES`.
+ * @param lake The lake being landed.
+ * @returns The step.
+ */
+export function lakeLoad<W extends Warehouse>(
+  config: Config,
+  lake: Lake,
+): LoadStep<W> {
+  return (warehouse, signal, onProgress) =>
+    loadNewObjects({
+      lake,
+      warehouse,
+      topic: config.topic,
+      filesPerLoad: config.loadMaxFiles,
+      signal,
+      onProgress,
+    });
+}
+
+/**
+ * The transform step: one dbt command through the worker; on DuckDB it
+ * waits for a process holding the file, as a load does.
+ *
+ * @param config Settings: `WAREHOUSE`, the DuckDB file and its gold copy.
+ * @param dbt The long-lived dbt.
+ * @param args dbt's arguments.
+ * @returns The step; it throws `dbt <command> failed` with dbt's output.
+ */
+export function dbtTransform(
+  config: Config,
+  dbt: DbtWorker,
+  args: string[] = ["run"],
+): () => Promise<void> {
+  const run = async () => {
+    const result = await dbt.run(args);
+    if (!result.success) {
+      throw new Error(`dbt ${args[0]} failed\n${result.output}`);
+    }
+  };
+  if (config.warehouse !== "duckdb") return run;
+  return () =>
+    waitForLock({
+      path: resolve(config.duckdbPath),
+      action: "run dbt on the DuckDB warehouse",
+      goldCopy: configuredGoldCopy(config),
+    }, run);
+}
