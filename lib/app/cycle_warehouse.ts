@@ -35,6 +35,7 @@ export function duckdbAccess(config: Config): WarehouseAccess<DuckDBWarehouse> {
     async use(work) {
       const warehouse = await DuckDBWarehouse.open(config.duckdbPath, {
         goldCopy,
+        memoryMib: config.duckdbMemoryMib,
       });
       try {
         return await work(warehouse);

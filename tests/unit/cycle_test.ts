@@ -286,7 +286,9 @@ Deno.test("sessionAccess() opens one session for every step and closes it once t
   let closed = 0;
   const session = {
     location: "snowflake://test",
-    loadedKeys: () => Promise.resolve(new Set<string>()),
+    unloadedKeys: () => Promise.resolve(new Set<string>()),
+    discoveryState: () => Promise.resolve({ swept: true, marks: [] }),
+    saveMarks: () => Promise.resolve(),
     load: () => Promise.reject(new Error("not used")),
     close() {
       closed++;
