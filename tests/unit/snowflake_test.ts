@@ -639,10 +639,11 @@ Deno.test("loadNewObjects drives the Snowflake warehouse as it drives DuckDB: on
     objects.slice(4).map((o) => o.key).sort(),
   );
   // The keys were compared with the ledger in one statement, never read out
-  // whole; the first load of the topic records its sweep and its marks.
+  // whole; the first load of the topic records its sweep (and no mark yet:
+  // a mark stays 8 keys behind the last of a folder, and there are 6).
   assert.equal(session.find("select file_name from RAW.LOAD_LEDGER").length, 0);
   assert.equal(session.find("merge into RAW.LOAD_SWEEPS").length, 1);
-  assert.equal(session.find("merge into RAW.LOAD_MARKS").length, 1);
+  assert.equal(session.find("merge into RAW.LOAD_MARKS").length, 0);
   await warehouse.close();
   assert.ok(session.closed);
   restore();
