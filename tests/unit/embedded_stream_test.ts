@@ -157,7 +157,12 @@ Deno.test("EmbeddedStream drops a torn last line left by a crashed producer", as
   let producer = await s.producer();
   await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
   await producer.close();
-  const log = join(dir, "stock-quotes", "partition-0.log");
+  const log = join(
+    dir,
+    "stock-quotes",
+    "partition-0",
+    "00000000000000000000.log",
+  );
   await Deno.writeTextFile(log, '{"o":2,"ts":1,"k":"K","v":"tor', {
     append: true,
   });
@@ -259,7 +264,7 @@ Deno.test("EmbeddedStream.lastMessages() leaves out a torn last line and rejects
   await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
   await producer.close();
   await Deno.writeTextFile(
-    join(dir, "stock-quotes", "partition-0.log"),
+    join(dir, "stock-quotes", "partition-0", "00000000000000000000.log"),
     '{"o":2,"ts":1,"k":"K","v":"tor',
     { append: true },
   );
