@@ -236,7 +236,8 @@ export class EmbeddedConsumer implements StreamConsumer {
       );
       cursor.nextFor = cursor.offset;
     }
-    if (existsSync(cursor.nextPath)) {
+    // An empty segment has no next one: the next one's base would be its own.
+    if (cursor.offset > segment.base && existsSync(cursor.nextPath)) {
       // The producer never writes a segment once the next one exists; what
       // it wrote before that may have arrived after the read that found the end.
       const { size } = await cursor.file!.stat();

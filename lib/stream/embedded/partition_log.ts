@@ -146,16 +146,23 @@ export class PartitionLog {
    * rolling the active segment when they would take it past its size, or
    * when it is old enough.
    *
+   * @param bytes The records, each ending in a newline.
+   * @param first The offset of the first of them: a new segment's base.
+   * @param timestamp Their timestamp.
    * @returns Whether the active segment rolled.
    */
-  async append(bytes: Uint8Array, timestamp: number): Promise<boolean> {
+  async append(
+    bytes: Uint8Array,
+    first: number,
+    timestamp: number,
+  ): Promise<boolean> {
     const reason = rollReason(
       this.#active,
       bytes.length,
       timestamp,
       this.#policy,
     );
-    if (reason !== null) await this.#roll(reason, timestamp);
+    if (reason !== null) await this.#roll(reason, first, timestamp);
     let written = 0;
     while (written < bytes.length) {
       written += await this.#active.file.write(bytes.subarray(written));
@@ -210,20 +217,24 @@ export class PartitionLog {
     return expired;
   }
 
-  async #roll(reason: "size" | "age", now: number): Promise<void> {
+  async #roll(
+    reason: "size" | "age",
+    base: number,
+    now: number,
+  ): Promise<void> {
     const previous = this.#active;
-    const file = await createSegment(this.#dir, this.nextOffset);
+    const file = await createSegment(this.#dir, base);
     previous.file.close();
     this.#closed.push({
       base: previous.base,
-      end: this.nextOffset,
+      end: base,
       path: previous.path,
       bytes: previous.bytes,
       newest: previous.newest ?? now,
     });
     this.#active = {
-      base: this.nextOffset,
-      path: join(this.#dir, segmentName(this.nextOffset)),
+      base,
+      path: join(this.#dir, segmentName(base)),
       file,
       bytes: 0,
       oldest: null,

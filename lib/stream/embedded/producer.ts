@@ -71,7 +71,7 @@ export class EmbeddedProducer implements StreamProducer {
   /** Writes and syncs the records; whether a segment rolled. */
   async #write(messages: OutgoingMessage[]): Promise<boolean> {
     const encoder = new TextEncoder();
-    const lines = new Map<number, string[]>();
+    const lines = new Map<number, { first: number; records: string[] }>();
     const timestamp = this.#now();
     for (const message of messages) {
       const partition = partitionFor(message.key, this.#logs.length);
@@ -83,14 +83,17 @@ export class EmbeddedProducer implements StreamProducer {
         v: message.value,
       };
       let batch = lines.get(partition);
-      if (!batch) lines.set(partition, batch = []);
-      batch.push(JSON.stringify(record));
+      if (!batch) {
+        lines.set(partition, batch = { first: record.o, records: [] });
+      }
+      batch.records.push(JSON.stringify(record));
     }
     const rolled = await Promise.all(
-      [...lines].map(async ([partition, batch]) => {
+      [...lines].map(async ([partition, { first, records }]) => {
         const target = this.#logs[partition];
         const rolled = await target.append(
-          encoder.encode(batch.join("\n") + "\n"),
+          encoder.encode(records.join("\n") + "\n"),
+          first,
           timestamp,
         );
         await target.sync();
