@@ -314,11 +314,12 @@ Deno.test("EmbeddedStream cuts a torn last line off the active segment, and a co
   });
   await until(() => seen.length === 5, { what: "5 messages" });
 
-  // A producer crashed mid-write: half a record at the end of segment 4.
+  // A producer crashed mid-write: most of a record at the end of segment 4,
+  // longer than the one written there next.
   const active = join(dir, TOPIC, "partition-0", name(4));
   await Deno.writeTextFile(
     active,
-    recordLine(5, 1000, "K", "torn").slice(0, 20),
+    recordLine(5, 1000, "K", "torn-torn-torn-torn").slice(0, 40),
     {
       append: true,
     },
