@@ -254,20 +254,23 @@ export class EmbeddedConsumer implements StreamConsumer {
     if (existsSync(segment.path)) return false;
     // Gone from its path: moved into the partition's directory (a log of the
     // layout before segments), or deleted by retention with the next ones.
-    const segments = await listSegments(this.#setup.topicDir, partition);
-    const moved = segments.find((s) => s.base === segment.base);
-    if (moved !== undefined) {
-      cursor.segment = moved;
+    const opened = await openSegment(
+      this.#setup.topicDir,
+      partition,
+      cursor.offset,
+    );
+    if (opened === null) return false;
+    if (opened.segment.base === segment.base) {
+      opened.file.close();
+      cursor.segment = opened.segment;
       return false;
     }
-    const start = segments.find((s) => s.base >= cursor.offset);
-    if (start === undefined) return false;
-    if (start.base > cursor.offset) {
-      this.#warnLost(partition, cursor.offset, start.base);
+    if (opened.segment.base > cursor.offset) {
+      this.#warnLost(partition, cursor.offset, opened.segment.base);
     }
-    this.#switchTo(cursor, start);
-    cursor.offset = start.base;
-    cursor.file = await Deno.open(start.path, { read: true });
+    this.#switchTo(cursor, opened.segment);
+    cursor.offset = opened.segment.base;
+    cursor.file = opened.file;
     return true;
   }
 
@@ -282,18 +285,17 @@ export class EmbeddedConsumer implements StreamConsumer {
   /** Opens the first segment of a partition read from its log start; false while it has none. */
   async #openFirst(partition: number): Promise<boolean> {
     const cursor = this.#cursors[partition];
-    const segments = await listSegments(this.#setup.topicDir, partition);
-    const first = segments[0];
-    if (first === undefined) return false;
+    const opened = await openSegment(
+      this.#setup.topicDir,
+      partition,
+      cursor.offset,
+    );
+    if (opened === null) return false;
     // Nothing was committed here (the partition had no log at the start).
-    cursor.offset = Math.max(cursor.offset, first.base);
-    const index = segmentIndexFor(segments, cursor.offset);
-    const segment = segments[index];
-    this.#switchTo(cursor, segment);
-    cursor.file = await Deno.open(segment.path, { read: true });
-    cursor.position = await positionOf(cursor.file, segment, cursor.offset, {
-      last: index === segments.length - 1,
-    });
+    cursor.offset = Math.max(cursor.offset, opened.segment.base);
+    this.#switchTo(cursor, opened.segment);
+    cursor.file = opened.file;
+    cursor.position = await positionOf(opened, cursor.offset);
     return true;
   }
 
@@ -312,8 +314,12 @@ export class EmbeddedConsumer implements StreamConsumer {
       nextFor: -1,
       boundaries: new Map(),
     };
-    const segments = await listSegments(this.#setup.topicDir, partition);
-    if (segments.length === 0) {
+    const opened = await openSegment(
+      this.#setup.topicDir,
+      partition,
+      cursor.offset,
+    );
+    if (opened === null) {
       if (cursor.offset > 0) {
         throw new Error(
           `Cannot resume the embedded stream as partition ${partition} has no log in ${this.#setup.topicDir} but offset ${cursor.offset} was committed`,
@@ -321,28 +327,22 @@ export class EmbeddedConsumer implements StreamConsumer {
       }
       return cursor;
     }
-    if (segments[0].base > cursor.offset) {
+    const { segment, file } = opened;
+    if (segment.base > cursor.offset) {
       if (committed !== undefined) {
-        this.#warnLost(partition, cursor.offset, segments[0].base);
+        this.#warnLost(partition, cursor.offset, segment.base);
       }
-      cursor.offset = segments[0].base;
+      cursor.offset = segment.base;
     }
-    const index = segmentIndexFor(segments, cursor.offset);
-    const segment = segments[index];
     cursor.segment = segment;
-    cursor.file = await Deno.open(segment.path, { read: true });
+    cursor.file = file;
     // A position committed before segments existed is in the segment at 0.
     const known = committed?.offset === cursor.offset &&
         committed.position !== undefined &&
         (committed.segment ?? 0) === segment.base
       ? committed.position
       : undefined;
-    cursor.position = known ?? await positionOf(
-      cursor.file,
-      segment,
-      cursor.offset,
-      { last: index === segments.length - 1 },
-    );
+    cursor.position = known ?? await positionOf(opened, cursor.offset);
     return cursor;
   }
 
@@ -431,6 +431,42 @@ export class EmbeddedConsumer implements StreamConsumer {
   }
 }
 
+/** A segment opened for reading, and whether a later one follows it. */
+interface OpenedSegment {
+  segment: Segment;
+  file: Deno.FsFile;
+  last: boolean;
+}
+
+/**
+ * Opens the segment holding `offset`, or the partition's first segment when
+ * `offset` is below its log start; `null` while the partition has none. A
+ * segment deleted (or moved into place) between the listing and the open is
+ * looked up again.
+ */
+async function openSegment(
+  topicDir: string,
+  partition: number,
+  offset: number,
+): Promise<OpenedSegment | null> {
+  for (let attempt = 1;; attempt++) {
+    const segments = await listSegments(topicDir, partition);
+    if (segments.length === 0) return null;
+    const index = Math.max(0, segmentIndexFor(segments, offset));
+    try {
+      return {
+        segment: segments[index],
+        file: await Deno.open(segments[index].path, { read: true }),
+        last: index === segments.length - 1,
+      };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) || attempt === 5) {
+        throw error;
+      }
+    }
+  }
+}
+
 /**
  * The byte position of `offset` in a segment, by counting its lines from the
  * start: the cost follows the segment's size, not the partition's.
@@ -438,11 +474,10 @@ export class EmbeddedConsumer implements StreamConsumer {
  * @throws {Error} When the log ends before `offset`.
  */
 async function positionOf(
-  file: Deno.FsFile,
-  segment: Segment,
+  { segment, file, last }: OpenedSegment,
   offset: number,
-  { last }: { last: boolean },
 ): Promise<number> {
+  if (offset <= segment.base) return 0;
   const chunk = new Uint8Array(READ_CHUNK);
   await file.seek(0, Deno.SeekMode.Start);
   let position = 0;

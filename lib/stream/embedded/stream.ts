@@ -174,9 +174,9 @@ export class EmbeddedStream implements Stream {
         `Cannot open a producer on the embedded stream as another process is producing to ${this.#dir}`,
       );
     }
+    const logs: PartitionLog[] = [];
     try {
       const partitions = await this.#readPartitions();
-      const logs: PartitionLog[] = [];
       for (let partition = 0; partition < partitions; partition++) {
         logs.push(
           await PartitionLog.open({
@@ -193,6 +193,7 @@ export class EmbeddedStream implements Stream {
         now: this.#now,
       });
     } catch (error) {
+      for (const log of logs) log.close();
       lock.close();
       throw error;
     }
