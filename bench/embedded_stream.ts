@@ -17,13 +17,16 @@
  * `--dir d` where the scratch stream goes (default a new temporary
  * directory, removed after).
  *
- * The idle figure is the growth of the V8 heap plus external memory across
+ * Rates are given per second of wall time and per second of this process's
+ * CPU time, the latter less sensitive to other work on the machine. The idle
+ * figure is the growth of the V8 heap plus external memory across
  * the idle window divided by the polls counted in it (each poll of a
  * partition reads its file once); the task runs with a young generation
  * large enough that no scavenge falls inside the window.
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { EmbeddedStream } from "../lib/stream/embedded/stream.ts";
 
@@ -71,8 +74,14 @@ const stream = new EmbeddedStream({
 });
 
 // Append.
+/** CPU seconds of this process so far (user and system). */
+const cpu = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 const producer = await stream.producer();
 const appendStart = performance.now();
+const appendCpu = cpu();
 for (let sent = 0; sent < events; sent += SEND) {
   const batch = [];
   for (let i = sent; i < Math.min(events, sent + SEND); i++) {
@@ -81,6 +90,7 @@ for (let sent = 0; sent < events; sent += SEND) {
   await producer.send(batch);
 }
 const appendSeconds = (performance.now() - appendStart) / 1000;
+const appendCpuSeconds = cpu() - appendCpu;
 await producer.close();
 
 // Read, then stay idle at the end.
@@ -89,12 +99,15 @@ let read = 0;
 let reachedEnd: () => void;
 const atEnd = new Promise<void>((resolve) => (reachedEnd = resolve));
 const readStart = performance.now();
+const readCpu = cpu();
 let readSeconds = 0;
+let readCpuSeconds = 0;
 const running = consumer.run({
   onBatch(batch) {
     read += batch.messages.length;
     if (read >= events) {
       readSeconds = (performance.now() - readStart) / 1000;
+      readCpuSeconds = cpu() - readCpu;
       reachedEnd();
     }
     return Promise.resolve();
@@ -142,6 +155,8 @@ const result = {
   eventBytes: Math.round(bytes / events),
   appendPerSecond: Math.round(events / appendSeconds),
   readPerSecond: Math.round(events / readSeconds),
+  appendPerCpuSecond: Math.round(events / appendCpuSeconds),
+  readPerCpuSecond: Math.round(events / readCpuSeconds),
   idlePolls: polls,
   bytesPerIdlePoll: polls > 0 ? Math.round(grown / polls) : null,
   gcExposed: typeof (globalThis as { gc?: unknown }).gc === "function",

@@ -189,7 +189,7 @@ export class EmbeddedConsumer implements StreamConsumer {
         if (newline === -1) continue;
       }
       const line = decoder.decode(cursor.pending.subarray(0, newline));
-      const record = parseRecord(line, where());
+      const record = parseRecord(line, where);
       if (record.o !== cursor.offset) {
         throw new Error(
           `Cannot read the embedded stream as ${

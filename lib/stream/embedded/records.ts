@@ -163,9 +163,15 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
 /**
  * Reads one log line as a record.
  *
+ * @param line The line, without its newline.
+ * @param where Where it was read, for the error (a function, so that a
+ * reader builds the text only on an error).
  * @throws {Error} When it is not a record, naming `where`.
  */
-export function parseRecord(line: string, where: string): LogRecord {
+export function parseRecord(
+  line: string,
+  where: string | (() => string),
+): LogRecord {
   try {
     const record = JSON.parse(line) as LogRecord;
     if (Number.isSafeInteger(record.o) && typeof record.v === "string") {
@@ -175,8 +181,8 @@ export function parseRecord(line: string, where: string): LogRecord {
     // fall through to the error below
   }
   throw new Error(
-    `Cannot read the embedded stream as ${where} holds a corrupt record: ${
-      line.slice(0, 120)
-    }`,
+    `Cannot read the embedded stream as ${
+      typeof where === "string" ? where : where()
+    } holds a corrupt record: ${line.slice(0, 120)}`,
   );
 }
