@@ -41,6 +41,8 @@ import {
 } from "./segments.ts";
 
 const log = logger("stream");
+/** No bytes: what `pending` holds between lines (never written to). */
+const EMPTY = new Uint8Array(0);
 
 /** Where a consumer reads and keeps its offsets. */
 export interface ConsumerSetup {
@@ -82,6 +84,8 @@ interface Cursor {
   offset: number;
   /** Bytes read past `position` that do not yet end in a newline. */
   pending: Uint8Array;
+  /** Where the next unread line is, for an error. */
+  where: () => string;
   /** The path the segment after this one would have, for `offset`. */
   nextPath: string;
   /** The offset `nextPath` was built for. */
@@ -104,6 +108,7 @@ export class EmbeddedConsumer implements StreamConsumer {
   #commits: Promise<void> = Promise.resolve();
   /** The read buffer, shared as partitions are read one after another. */
   #chunk = new Uint8Array(READ_CHUNK);
+  #decoder = new TextDecoder();
 
   constructor(setup: ConsumerSetup) {
     this.#setup = setup;
@@ -160,9 +165,6 @@ export class EmbeddedConsumer implements StreamConsumer {
     if (cursor.file === null && !await this.#openFirst(partition)) {
       return { topic: this.#setup.topic, partition, messages };
     }
-    const file = () => cursor.file!;
-    const where = () => `${cursor.segment!.path} at byte ${cursor.position}`;
-    const decoder = new TextDecoder();
     while (messages.length < this.#setup.maxBatch) {
       let newline = cursor.pending.indexOf(NEWLINE);
       if (newline === -1) {
@@ -170,16 +172,16 @@ export class EmbeddedConsumer implements StreamConsumer {
         // another and concat copies what was read: an idle poll allocates
         // no buffer.
         const chunk = this.#chunk;
-        await file().seek(
+        await cursor.file!.seek(
           cursor.position + cursor.pending.length,
           Deno.SeekMode.Start,
         );
-        const n = await file().read(chunk);
+        const n = await cursor.file!.read(chunk);
         if (n === null || n === 0) {
           // A partial line at the end is read again next time: a producer
           // that crashed mid-write cuts it off and writes other bytes there.
           const partial = cursor.pending.length;
-          cursor.pending = new Uint8Array(0);
+          cursor.pending = EMPTY;
           if (messages.length > 0) break;
           if (!await this.#nextSegment(partition, partial)) break;
           continue;
@@ -188,8 +190,8 @@ export class EmbeddedConsumer implements StreamConsumer {
         newline = cursor.pending.indexOf(NEWLINE);
         if (newline === -1) continue;
       }
-      const line = decoder.decode(cursor.pending.subarray(0, newline));
-      const record = parseRecord(line, where);
+      const line = this.#decoder.decode(cursor.pending.subarray(0, newline));
+      const record = parseRecord(line, cursor.where);
       if (record.o !== cursor.offset) {
         throw new Error(
           `Cannot read the embedded stream as ${
@@ -279,7 +281,7 @@ export class EmbeddedConsumer implements StreamConsumer {
     cursor.file = null;
     cursor.segment = segment;
     cursor.position = 0;
-    cursor.pending = new Uint8Array(0);
+    cursor.pending = EMPTY;
   }
 
   /** Opens the first segment of a partition read from its log start; false while it has none. */
@@ -309,7 +311,8 @@ export class EmbeddedConsumer implements StreamConsumer {
       segment: null,
       position: 0,
       offset: committed?.offset ?? 0,
-      pending: new Uint8Array(0),
+      pending: EMPTY,
+      where: () => `${cursor.segment?.path} at byte ${cursor.position}`,
       nextPath: "",
       nextFor: -1,
       boundaries: new Map(),
