@@ -36,10 +36,15 @@ export function openStream(config: Config): Stream {
       clientId: config.clientId,
     });
   }
+  const hours = (value: number) => Math.round(value * 60 * 60 * 1000);
   return new EmbeddedStream({
     dir: config.streamDir,
     topic: config.topic,
     partitions: config.partitions,
+    retentionMs: hours(config.streamRetentionHours),
+    retentionBytes: config.streamRetentionBytes,
+    segmentBytes: config.streamSegmentBytes,
+    segmentMs: hours(config.streamSegmentHours),
   });
 }
 

@@ -143,7 +143,9 @@ export async function reconcile(
   const committed = byPartition(commits);
   const partitions = ends.map(({ partition, offset: logEnd }) => {
     const logStart = start.get(partition) ?? 0;
-    const upTo = committed.get(partition) ?? logStart;
+    // A commit below the log start (segments deleted before the group read
+    // them) counts from the log start: what retention deleted is not here.
+    const upTo = Math.max(committed.get(partition) ?? logStart, logStart);
     const events = landed.get(partition) ?? new LandedPartition();
     const all = events.loaded.union(events.unloaded);
     const deadSet = dead.get(partition) ?? new OffsetRanges();

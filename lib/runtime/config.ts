@@ -135,6 +135,34 @@ export const SETTINGS = {
       "Directory of the embedded stream's partition logs and committed offsets.",
     parse: text,
   },
+  streamRetentionHours: {
+    key: "STREAM_RETENTION_HOURS",
+    fallback: "168",
+    doc:
+      "Embedded stream: a closed segment this old is deleted once every consumer group has committed past it (hours).",
+    parse: positiveNumber,
+  },
+  streamRetentionBytes: {
+    key: "STREAM_RETENTION_BYTES",
+    fallback: "1073741824",
+    doc:
+      "Embedded stream: a partition's oldest segments are deleted while the rest still hold this many bytes, committed or not.",
+    parse: positiveInt,
+  },
+  streamSegmentBytes: {
+    key: "STREAM_SEGMENT_BYTES",
+    fallback: "67108864",
+    doc:
+      "Embedded stream: a partition's active segment file is closed before it would grow past this many bytes.",
+    parse: positiveInt,
+  },
+  streamSegmentHours: {
+    key: "STREAM_SEGMENT_HOURS",
+    fallback: "24",
+    doc:
+      "Embedded stream: a partition's active segment file is closed once its first record is this old (hours), so retention can delete it.",
+    parse: positiveNumber,
+  },
   s3Bucket: {
     key: "S3_BUCKET",
     fallback: undefined,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { partitionFor } from "../../lib/stream/partitioner.ts";
-import type { MessageBatch, StreamMessage } from "../../lib/stream/stream.ts";
 import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
+import { readAll } from "../_embedded.ts";
 import { until } from "../_wait.ts";
 
 function stream(dir: string, partitions = 3) {
@@ -12,35 +12,6 @@ function stream(dir: string, partitions = 3) {
     partitions,
     pollIntervalMs: 10,
   });
-}
-
-/** Reads everything currently in the stream as `group`, committing nothing. */
-async function readAll(
-  s: EmbeddedStream,
-  group: string,
-): Promise<StreamMessage[]> {
-  const consumer = await s.consumer(group);
-  const ends = await consumer.endOffsets();
-  const total = ends.reduce((n, e) => n + e.offset, 0);
-  const seen: StreamMessage[] = [];
-  const running = consumer.run({
-    onBatch(batch: MessageBatch) {
-      seen.push(...batch.messages);
-      return Promise.resolve();
-    },
-    onRevoked: () => Promise.resolve(),
-  });
-  const started = committedStart(await consumer.committedOffsets());
-  await until(() => seen.length >= total - started, {
-    what: `${total - started} messages`,
-  });
-  await consumer.stop();
-  await running;
-  return seen;
-}
-
-function committedStart(offsets: { offset: number }[]): number {
-  return offsets.reduce((n, o) => n + o.offset, 0);
 }
 
 Deno.test("EmbeddedStream keys each symbol to Kafka's default partition, offsets from 0", async () => {
@@ -157,7 +128,12 @@ Deno.test("EmbeddedStream drops a torn last line left by a crashed producer", as
   let producer = await s.producer();
   await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
   await producer.close();
-  const log = join(dir, "stock-quotes", "partition-0.log");
+  const log = join(
+    dir,
+    "stock-quotes",
+    "partition-0",
+    "00000000000000000000.log",
+  );
   await Deno.writeTextFile(log, '{"o":2,"ts":1,"k":"K","v":"tor', {
     append: true,
   });
@@ -259,7 +235,7 @@ Deno.test("EmbeddedStream.lastMessages() leaves out a torn last line and rejects
   await producer.send([{ key: "K", value: "a" }, { key: "K", value: "b" }]);
   await producer.close();
   await Deno.writeTextFile(
-    join(dir, "stock-quotes", "partition-0.log"),
+    join(dir, "stock-quotes", "partition-0", "00000000000000000000.log"),
     '{"o":2,"ts":1,"k":"K","v":"tor',
     { append: true },
   );

@@ -1,203 +1,268 @@
 /**
- * The files of the embedded stream: one append-only log per partition, one
- * JSON record a line, and how to read them back (the last complete line, a
- * record's fields). A torn last line left by a crash is never read.
+ * The producer's handle on one partition's log: appends to the active
+ * segment, rolls it when it is full or old, and deletes the closed segments
+ * retention lets go (`retention.ts` decides). A torn last line left by a
+ * crash in the active segment is cut off when the log is opened, so appends
+ * continue from the last complete record.
  *
  * @module
  */
+import { join } from "node:path";
+import { logger } from "../../runtime/log.ts";
+import {
+  type ClosedSegment,
+  type Expired,
+  expiredSegments,
+  type RetentionPolicy,
+  rollReason,
+} from "./retention.ts";
+import { lastCompleteLine, parseRecord, readFirstRecord } from "./records.ts";
+import {
+  listSegments,
+  migrateLegacyLog,
+  partitionDir,
+  segmentName,
+  syncDirectory,
+} from "./segments.ts";
 
-/** One line of a partition log. */
-export interface LogRecord {
-  /** Offset. */
-  o: number;
-  /** Timestamp, epoch milliseconds. */
-  ts: number;
-  /** Key. */
-  k: string | null;
-  /** Value. */
-  v: string;
+const log = logger("stream");
+
+/** The segment being appended to. */
+interface ActiveSegment {
+  base: number;
+  path: string;
+  file: Deno.FsFile;
+  bytes: number;
+  /** Timestamp of its first record; `null` while it is empty. */
+  oldest: number | null;
+  /** Timestamp of its last record; `null` while it is empty. */
+  newest: number | null;
 }
 
-const TAIL_CHUNK = 64 * 1024;
-/** Bytes a reader takes from a log at a time. */
-export const READ_CHUNK = 1024 * 1024;
-/** The byte that ends each record. */
-export const NEWLINE = 0x0a;
+/** Where a partition log lives and how it is kept. */
+export interface PartitionLogSetup {
+  /** The topic's directory. */
+  topicDir: string;
+  /** The partition. */
+  partition: number;
+  /** Roll and retention limits. */
+  policy: RetentionPolicy;
+}
 
-/** An append handle on one partition log. */
+/** An append handle on one partition's log. */
 export class PartitionLog {
-  #file: Deno.FsFile;
+  /** The partition. */
+  readonly partition: number;
   /** The offset the next record gets. */
   nextOffset: number;
+  #dir: string;
+  #policy: RetentionPolicy;
+  #closed: (ClosedSegment & { path: string })[];
+  #active: ActiveSegment;
 
-  private constructor(file: Deno.FsFile, nextOffset: number) {
-    this.#file = file;
+  private constructor(
+    setup: PartitionLogSetup,
+    closed: (ClosedSegment & { path: string })[],
+    active: ActiveSegment,
+    nextOffset: number,
+  ) {
+    this.partition = setup.partition;
+    this.#dir = partitionDir(setup.topicDir, setup.partition);
+    this.#policy = setup.policy;
+    this.#closed = closed;
+    this.#active = active;
     this.nextOffset = nextOffset;
   }
 
-  /** Opens a log for appending, dropping a torn last line left by a crash. */
-  static async openForAppend(path: string): Promise<PartitionLog> {
-    const file = await Deno.open(path, {
-      read: true,
-      write: true,
-      create: true,
-    });
+  /**
+   * Opens a partition's log for appending: moves a log of the layout before
+   * segments into place, creates the first segment of a new partition, and
+   * drops a torn last line of the active segment.
+   *
+   * @throws {Error} When a segment does not continue the one before it.
+   */
+  static async open(setup: PartitionLogSetup): Promise<PartitionLog> {
+    const { topicDir, partition } = setup;
+    await migrateLegacyLog(topicDir, partition);
+    const dir = partitionDir(topicDir, partition);
+    let segments = await listSegments(topicDir, partition);
+    if (segments.length === 0) {
+      await Deno.mkdir(dir, { recursive: true });
+      await createSegment(dir, 0);
+      segments = await listSegments(topicDir, partition);
+    }
+    const closed: (ClosedSegment & { path: string })[] = [];
+    for (let i = 0; i + 1 < segments.length; i++) {
+      const { base, path } = segments[i];
+      const end = segments[i + 1].base;
+      using file = await Deno.open(path, { read: true });
+      const { size } = await file.stat();
+      const { line } = await lastCompleteLine(file, size);
+      const last = line === null ? null : parseRecord(line, path);
+      if (last !== null && last.o + 1 !== end) {
+        throw new Error(
+          `Cannot open the embedded stream as ${path} ends at offset ${last.o} but the next segment starts at ${end}`,
+        );
+      }
+      closed.push({ base, end, path, bytes: size, newest: last?.ts ?? 0 });
+    }
+
+    const { base, path } = segments[segments.length - 1];
+    const file = await Deno.open(path, { read: true, write: true });
     const { size } = await file.stat();
     const tail = await lastCompleteLine(file, size);
     if (tail.end < size) await file.truncate(tail.end);
+    const first = await readFirstRecord(file, path);
     await file.seek(0, Deno.SeekMode.End);
-    return new PartitionLog(
+    const last = tail.line === null ? null : parseRecord(tail.line, path);
+    const active: ActiveSegment = {
+      base,
+      path,
       file,
-      tail.line === null ? 0 : parseRecord(tail.line, path).o + 1,
+      bytes: tail.end,
+      oldest: first?.ts ?? null,
+      newest: last?.ts ?? null,
+    };
+    return new PartitionLog(
+      setup,
+      closed,
+      active,
+      last === null ? base : last.o + 1,
     );
   }
 
-  /** Appends encoded lines (not yet durable). */
-  async append(bytes: Uint8Array): Promise<void> {
+  /** The offset of the oldest record kept. */
+  get startOffset(): number {
+    return this.#closed[0]?.base ?? this.#active.base;
+  }
+
+  /** Bytes on disk, every segment included. */
+  get bytes(): number {
+    return this.#closed.reduce((n, s) => n + s.bytes, this.#active.bytes);
+  }
+
+  /**
+   * Appends encoded records stamped `timestamp` (not yet durable), first
+   * rolling the active segment when they would take it past its size, or
+   * when it is old enough.
+   *
+   * @param bytes The records, each ending in a newline.
+   * @param first The offset of the first of them: a new segment's base.
+   * @param timestamp Their timestamp.
+   * @returns Whether the active segment rolled.
+   */
+  async append(
+    bytes: Uint8Array,
+    first: number,
+    timestamp: number,
+  ): Promise<boolean> {
+    const reason = rollReason(
+      this.#active,
+      bytes.length,
+      timestamp,
+      this.#policy,
+    );
+    if (reason !== null) await this.#roll(reason, first, timestamp);
     let written = 0;
     while (written < bytes.length) {
-      written += await this.#file.write(bytes.subarray(written));
+      written += await this.#active.file.write(bytes.subarray(written));
     }
+    this.#active.bytes += bytes.length;
+    this.#active.oldest ??= timestamp;
+    this.#active.newest = timestamp;
+    return reason !== null;
   }
 
   /** Makes what was appended durable. */
   async sync(): Promise<void> {
-    await this.#file.syncData();
+    await this.#active.file.syncData();
   }
 
-  /** Closes the file. */
-  close(): void {
-    this.#file.close();
-  }
-}
-
-/**
- * Finds the last newline-terminated line of a file by reading backwards from
- * `size`; `end` is the byte just after it (where a torn tail begins).
- */
-export async function lastCompleteLine(
-  file: Deno.FsFile,
-  size: number,
-): Promise<{ line: string | null; end: number }> {
-  const { lines, end } = await lastCompleteLines(file, size, 1);
-  return { line: lines.at(-1) ?? null, end };
-}
-
-/**
- * Finds the last `count` newline-terminated lines of a file (fewer when it
- * holds fewer) by reading backwards from `size`, so the bytes read follow
- * `count`, not the file's length; `end` is the byte just after the last one.
- */
-export async function lastCompleteLines(
-  file: Deno.FsFile,
-  size: number,
-  count: number,
-): Promise<{ lines: string[]; end: number }> {
-  let start = size;
-  let buffer: Uint8Array = new Uint8Array(0); // holds the file's bytes [start, size)
-  let end = -1;
-  while (start > 0) {
-    const from = Math.max(0, start - TAIL_CHUNK);
-    buffer = concat([await readAt(file, from, start - from), buffer]);
-    start = from;
-    if (end === -1) {
-      const last = buffer.lastIndexOf(NEWLINE);
-      if (last === -1) continue;
-      end = start + last + 1;
-    }
-    const last = end - 1 - start;
-    // Walk back over `count` newlines: the one before the first wanted line.
-    let cut = last;
-    let found = 0;
-    while (found < count && cut > 0) {
-      const previous = buffer.lastIndexOf(NEWLINE, cut - 1);
-      if (previous === -1) break;
-      cut = previous;
-      found++;
-    }
-    if (found === count || start === 0) {
-      const first = found === count ? cut + 1 : 0;
-      const text = new TextDecoder().decode(buffer.subarray(first, last));
-      return { lines: text.split("\n"), end };
-    }
-  }
-  return { lines: [], end: Math.max(end, 0) };
-}
-
-/**
- * The last `count` records of a partition log (fewer when it holds fewer;
- * none when it does not exist), offsets ascending. A torn last line is not
- * read.
- *
- * @throws {Error} When a line read is not a record.
- */
-export async function readLastRecords(
-  path: string,
-  count: number,
-): Promise<LogRecord[]> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  try {
-    const { lines } = await lastCompleteLines(
-      file,
-      (await file.stat()).size,
-      count,
+  /**
+   * Deletes the closed segments retention lets go, oldest first, logging each.
+   *
+   * @param now The clock, epoch ms.
+   * @param committed The lowest offset a consumer group committed on this
+   * partition, if any group did.
+   * @returns The segments deleted.
+   */
+  async applyRetention(
+    now: number,
+    committed: number | undefined,
+  ): Promise<Expired[]> {
+    const expired = expiredSegments(
+      this.#closed,
+      this.bytes,
+      now,
+      this.#policy,
+      committed,
     );
-    return lines.map((line) => parseRecord(line, path));
-  } finally {
-    file.close();
-  }
-}
-
-async function readAt(
-  file: Deno.FsFile,
-  position: number,
-  length: number,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  await file.seek(position, Deno.SeekMode.Start);
-  let read = 0;
-  while (read < length) {
-    const n = await file.read(out.subarray(read));
-    if (n === null) break;
-    read += n;
-  }
-  return out.subarray(0, read);
-}
-
-/** The chunks, joined into one array. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-
-/**
- * Reads one log line as a record.
- *
- * @throws {Error} When it is not a record, naming `where`.
- */
-export function parseRecord(line: string, where: string): LogRecord {
-  try {
-    const record = JSON.parse(line) as LogRecord;
-    if (Number.isSafeInteger(record.o) && typeof record.v === "string") {
-      return record;
+    for (const { segment, reason } of expired) {
+      const { path } = this.#closed.shift()!;
+      await Deno.remove(path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+      log.info("deleted stream segment", {
+        partition: this.partition,
+        segment: path,
+        offsets: `${segment.base}..${segment.end}`,
+        bytes: segment.bytes,
+        reason,
+        limit: reason === "size"
+          ? `${this.#policy.retentionBytes} bytes`
+          : `${this.#policy.retentionMs} ms`,
+        log_start: this.startOffset,
+      });
     }
-  } catch {
-    // fall through to the error below
+    return expired;
   }
-  throw new Error(
-    `Cannot read the embedded stream as ${where} holds a corrupt record: ${
-      line.slice(0, 120)
-    }`,
-  );
+
+  async #roll(
+    reason: "size" | "age",
+    base: number,
+    now: number,
+  ): Promise<void> {
+    const previous = this.#active;
+    const file = await createSegment(this.#dir, base);
+    previous.file.close();
+    this.#closed.push({
+      base: previous.base,
+      end: base,
+      path: previous.path,
+      bytes: previous.bytes,
+      newest: previous.newest ?? now,
+    });
+    this.#active = {
+      base,
+      path: join(this.#dir, segmentName(base)),
+      file,
+      bytes: 0,
+      oldest: null,
+      newest: null,
+    };
+    log.debug("rolled stream segment", {
+      partition: this.partition,
+      segment: this.#active.path,
+      reason,
+      limit: reason === "size"
+        ? `${this.#policy.segmentBytes} bytes`
+        : `${this.#policy.segmentMs} ms`,
+    });
+  }
+
+  /** Closes the active segment's file. */
+  close(): void {
+    this.#active.file.close();
+  }
+}
+
+/** Creates an empty segment at `base` and makes its name durable. */
+async function createSegment(dir: string, base: number): Promise<Deno.FsFile> {
+  const file = await Deno.open(join(dir, segmentName(base)), {
+    read: true,
+    write: true,
+    createNew: true,
+  });
+  await syncDirectory(dir);
+  return file;
 }

@@ -2,14 +2,18 @@
  * The embedded stream: Kafka's partition and offset semantics in files, with
  * no broker.
  *
- * A topic is a directory under `STREAM_DIR` holding one append-only log per
- * partition (`partition-<n>.log`, one JSON record a line) and the committed
- * offsets of each consumer group (`offsets/<group>.json`). Keys map to
+ * A topic is a directory under `STREAM_DIR` holding each partition's log as
+ * segment files (`partition-<n>/<base offset>.log`, one JSON record a line;
+ * `segments.ts`), the committed offsets of each consumer group
+ * (`offsets/<group>.json`) and its lock (`offsets/<group>.lock`). Keys map to
  * partitions with Kafka's own default partitioner; a send resolves once its
  * records are fsynced, like acks=all; offsets continue across runs, so a later
  * run never reuses an earlier run's offsets (and so never overwrites its lake
- * objects). One producer at a time holds the topic's lock; consumers may run
- * in the same process or in another one, tailing the logs.
+ * objects). Closed segments are deleted by age and by size (`retention.ts`),
+ * which moves each partition's log start forward. One producer at a time
+ * holds the topic's lock, and one running consumer per group holds the
+ * group's; consumers may run in the same process as the producer or in
+ * another one, tailing the logs.
  *
  * @module
  */
@@ -22,8 +26,11 @@ import type {
 } from "../stream.ts";
 import { checkTailCount } from "../stream.ts";
 import { EmbeddedConsumer } from "./consumer.ts";
-import { PartitionLog, readLastRecords } from "./partition_log.ts";
+import { PartitionLog } from "./partition_log.ts";
 import { EmbeddedProducer } from "./producer.ts";
+import { type LogRecord, readLastRecords } from "./records.ts";
+import { DEFAULT_RETENTION, type RetentionPolicy } from "./retention.ts";
+import { listSegments } from "./segments.ts";
 
 /** Options for {@linkcode EmbeddedStream}. */
 export interface EmbeddedStreamOptions {
@@ -49,6 +56,38 @@ export interface EmbeddedStreamOptions {
    * @default {50}
    */
   pollIntervalMs?: number;
+  /**
+   * A closed segment whose newest record is older than this is deleted once
+   * every consumer group has committed past it, in milliseconds.
+   *
+   * @default {604800000} (7 days)
+   */
+  retentionMs?: number;
+  /**
+   * Closed segments are deleted, oldest first, while a partition's other
+   * segments still hold this many bytes, whatever the groups have committed.
+   *
+   * @default {1073741824} (1 GiB)
+   */
+  retentionBytes?: number;
+  /**
+   * The active segment is closed before a send would take it past this many bytes.
+   *
+   * @default {67108864} (64 MiB)
+   */
+  segmentBytes?: number;
+  /**
+   * The active segment is closed once its first record is this old, in milliseconds.
+   *
+   * @default {86400000} (1 day)
+   */
+  segmentMs?: number;
+  /**
+   * The clock, epoch milliseconds: records' timestamps, segment ages and retention.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
 }
 
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
@@ -63,6 +102,8 @@ export class EmbeddedStream implements Stream {
   readonly #partitions: number;
   readonly #maxBatch: number;
   readonly #pollMs: number;
+  readonly #policy: RetentionPolicy;
+  readonly #now: () => number;
 
   /**
    * Opens a topic; nothing is written until {@linkcode EmbeddedStream.ensureTopic}.
@@ -77,12 +118,17 @@ export class EmbeddedStream implements Stream {
       partitions = 3,
       maxBatchMessages = 1000,
       pollIntervalMs = 50,
+      retentionMs = DEFAULT_RETENTION.retentionMs,
+      retentionBytes = DEFAULT_RETENTION.retentionBytes,
+      segmentBytes = DEFAULT_RETENTION.segmentBytes,
+      segmentMs = DEFAULT_RETENTION.segmentMs,
+      now = Date.now,
     } = options;
     checkName("topic", topic);
-    if (!Number.isSafeInteger(partitions) || partitions < 1) {
-      throw new RangeError(
-        `Cannot open the embedded stream as 'partitions' must be a positive integer: current value is ${partitions}`,
-      );
+    checkPositive("partitions", partitions);
+    const policy = { retentionMs, retentionBytes, segmentBytes, segmentMs };
+    for (const [name, value] of Object.entries(policy)) {
+      checkPositive(name, value);
     }
     this.topic = topic;
     this.#dir = join(resolve(dir), topic);
@@ -90,6 +136,8 @@ export class EmbeddedStream implements Stream {
     this.#partitions = partitions;
     this.#maxBatch = maxBatchMessages;
     this.#pollMs = pollIntervalMs;
+    this.#policy = policy;
+    this.#now = now;
   }
 
   /** Creates the topic's directory and metadata unless they exist. */
@@ -126,24 +174,46 @@ export class EmbeddedStream implements Stream {
         `Cannot open a producer on the embedded stream as another process is producing to ${this.#dir}`,
       );
     }
-    const partitions = await this.#readPartitions();
     const logs: PartitionLog[] = [];
-    for (let p = 0; p < partitions; p++) {
-      logs.push(await PartitionLog.openForAppend(this.#logPath(p)));
+    try {
+      const partitions = await this.#readPartitions();
+      for (let partition = 0; partition < partitions; partition++) {
+        logs.push(
+          await PartitionLog.open({
+            topicDir: this.#dir,
+            partition,
+            policy: this.#policy,
+          }),
+        );
+      }
+      return new EmbeddedProducer({
+        logs,
+        lock,
+        offsetsDir: join(this.#dir, "offsets"),
+        now: this.#now,
+      });
+    } catch (error) {
+      for (const log of logs) log.close();
+      lock.close();
+      throw error;
     }
-    return new EmbeddedProducer(logs, lock);
   }
 
-  /** Opens a consumer in `groupId`, starting at the group's committed offsets. */
+  /**
+   * Opens a consumer in `groupId`, starting at the group's committed offsets
+   * (the log start when it has none). Reading offsets needs no lock; running
+   * it takes the group's.
+   */
   async consumer(groupId: string): Promise<StreamConsumer> {
     checkName("groupId", groupId);
     await this.ensureTopic();
-    const partitions = await this.#readPartitions();
-    const offsetsPath = join(this.#dir, "offsets", `${groupId}.json`);
     return new EmbeddedConsumer({
       topic: this.topic,
-      logPaths: Array.from({ length: partitions }, (_, p) => this.#logPath(p)),
-      offsetsPath,
+      topicDir: this.#dir,
+      partitions: await this.#readPartitions(),
+      group: groupId,
+      offsetsPath: join(this.#dir, "offsets", `${groupId}.json`),
+      lockPath: join(this.#dir, "offsets", `${groupId}.lock`),
       maxBatch: this.#maxBatch,
       pollMs: this.#pollMs,
     });
@@ -169,7 +239,7 @@ export class EmbeddedStream implements Stream {
       Array.from({ length: partitions }, async (_, partition) => ({
         topic: this.topic,
         partition,
-        messages: (await readLastRecords(this.#logPath(partition), count))
+        messages: (await this.#lastRecords(partition, count))
           .map((record) => ({
             topic: this.topic,
             partition,
@@ -180,6 +250,21 @@ export class EmbeddedStream implements Stream {
           })),
       })),
     );
+  }
+
+  /** A partition's last `count` records, from its newest segment backwards. */
+  async #lastRecords(partition: number, count: number): Promise<LogRecord[]> {
+    const segments = await listSegments(this.#dir, partition);
+    let records: LogRecord[] = [];
+    for (let i = segments.length - 1; i >= 0 && records.length < count; i--) {
+      // A segment deleted by retention meanwhile reads as empty.
+      const older = await readLastRecords(
+        segments[i].path,
+        count - records.length,
+      );
+      records = [...older, ...records];
+    }
+    return records;
   }
 
   /** `embedded:<uuid>`: the id the topic got when it was created. */
@@ -202,9 +287,13 @@ export class EmbeddedStream implements Stream {
     }
     return meta;
   }
+}
 
-  #logPath(partition: number): string {
-    return join(this.#dir, `partition-${partition}.log`);
+function checkPositive(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot open the embedded stream as '${name}' must be a positive integer: current value is ${value}`,
+    );
   }
 }
 
