@@ -32,6 +32,7 @@ import {
 import {
   type CycleStats,
   emptyCycleStats,
+  type Latencies,
   type LatencySummary,
   runContinuous,
 } from "./lib/app/continuous.ts";
@@ -245,6 +246,13 @@ async function finishContinuous(
   const toRaw = stats.toRaw.summary();
   const toGold = stats.toGold.summary();
   const copies = stats.goldCopies.summary();
+  const minute = (latencies: Latencies, p: number) => {
+    const { first, last } = latencies.ends(60_000);
+    return [first.percentile(p), last.percentile(p)];
+  };
+  const [rawFirst, rawLast] = minute(stats.toRaw, 95);
+  const [goldFirst, goldLast] = minute(stats.toGold, 95);
+  const [cycleFirst, cycleLast] = minute(stats.cycleTimes, 50);
   log.info("freshness", {
     cycles: stats.cycles,
     dbt_runs: stats.dbtRuns,
@@ -252,6 +260,12 @@ async function finishContinuous(
     ...prefixed("raw", toRaw),
     ...prefixed("gold", toGold),
     ...prefixed("gold_copy", copies),
+    raw_first_minute_p95_ms: rawFirst,
+    raw_last_minute_p95_ms: rawLast,
+    gold_first_minute_p95_ms: goldFirst,
+    gold_last_minute_p95_ms: goldLast,
+    cycle_first_minute_p50_ms: cycleFirst,
+    cycle_last_minute_p50_ms: cycleLast,
   });
   const build = await dbt.run(["build"], "info");
   if (!build.success) {

@@ -18,18 +18,62 @@ import { type CycleObserver, emptyCounters, runCycles } from "./cycle.ts";
 import { dbtTransform, duckdbAccess, lakeLoad } from "./cycle_warehouse.ts";
 import { goldCopyObserver } from "./gold_copy.ts";
 
-/** Latency samples, in milliseconds, and their percentiles. */
+/** Latency samples, in milliseconds, each with when it was measured, and their percentiles. */
 export class Latencies {
   #samples: number[] = [];
+  #times: number[] = [];
 
-  /** Adds one sample. */
-  add(ms: number): void {
+  /**
+   * Adds one sample.
+   *
+   * @param ms The latency.
+   * @param at When it was measured, epoch milliseconds.
+   */
+  add(ms: number, at: number = Date.now()): void {
     this.#samples.push(ms);
+    this.#times.push(at);
+  }
+
+  /**
+   * The samples measured from `from` up to, not including, `to`.
+   *
+   * @param from Epoch milliseconds.
+   * @param to Epoch milliseconds.
+   * @returns Those samples.
+   */
+  between(from: number, to: number): Latencies {
+    const result = new Latencies();
+    for (const [i, at] of this.#times.entries()) {
+      if (at >= from && at < to) result.add(this.#samples[i], at);
+    }
+    return result;
   }
 
   /** Samples so far. */
   get count(): number {
     return this.#samples.length;
+  }
+
+  /** When the first and the last sample were measured, epoch milliseconds (undefined without samples). */
+  get span(): { first: number; last: number } | undefined {
+    if (this.#times.length === 0) return undefined;
+    return {
+      first: this.#times.reduce((a, b) => Math.min(a, b)),
+      last: this.#times.reduce((a, b) => Math.max(a, b)),
+    };
+  }
+
+  /**
+   * The samples of the first and of the last `ms` of the run, for the p95
+   * of each: whether freshness holds as the run goes on.
+   */
+  ends(ms: number): { first: Latencies; last: Latencies } {
+    const span = this.span;
+    if (span === undefined) return { first: this, last: this };
+    return {
+      first: this.between(span.first, span.first + ms),
+      last: this.between(span.last - ms + 1, span.last + 1),
+    };
   }
 
   /**
@@ -94,6 +138,8 @@ export interface CycleStats {
   toGold: Latencies;
   /** Milliseconds each gold copy took to write. */
   goldCopies: Latencies;
+  /** Milliseconds from one load's commit to the next: the cycle's length. */
+  cycleTimes: Latencies;
 }
 
 /** Options for {@linkcode runContinuous}. */
@@ -130,6 +176,7 @@ export function emptyCycleStats(): CycleStats {
     toRaw: new Latencies(),
     toGold: new Latencies(),
     goldCopies: new Latencies(),
+    cycleTimes: new Latencies(),
   };
 }
 
@@ -194,10 +241,11 @@ function freshnessObserver(
   let watermark: bigint | undefined;
   const inGold = new Map<string, number>();
   let dbtFinishedAt = 0;
+  let lastCommit: number | undefined;
   // Gold changes only when dbt runs: a new row there is as fresh as that run's end.
   const measureGold = async (warehouse: DuckDBWarehouse) => {
     for (const fetchedAt of observeGold(await goldLatest(warehouse), inGold)) {
-      stats.toGold.add(dbtFinishedAt - fetchedAt);
+      stats.toGold.add(dbtFinishedAt - fetchedAt, dbtFinishedAt);
     }
   };
   return {
@@ -210,6 +258,10 @@ function freshnessObserver(
       observeGold(await goldLatest(warehouse), inGold);
     },
     async afterLoad(warehouse, _totals, committedAt) {
+      if (lastCommit !== undefined) {
+        stats.cycleTimes.add(committedAt - lastCommit, committedAt);
+      }
+      lastCommit = committedAt;
       for (
         const [loadedAt, fetchedAt] of await warehouse.query(RAW_SINCE, [
           watermark ?? 0n,
@@ -218,7 +270,7 @@ function freshnessObserver(
         if ((loadedAt as bigint) > (watermark ?? 0n)) {
           watermark = loadedAt as bigint;
         }
-        stats.toRaw.add(committedAt - Number(fetchedAt));
+        stats.toRaw.add(committedAt - Number(fetchedAt), committedAt);
       }
     },
     afterTransform(finishedAt) {

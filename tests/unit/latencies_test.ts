@@ -22,3 +22,18 @@ Deno.test("Latencies gives nearest-rank percentiles, and none without samples", 
   assert.equal(latencies.percentile(99), 100);
   assert.equal(latencies.percentile(100), 1000);
 });
+
+Deno.test("Latencies splits out the first and the last minute of a run by when each sample was measured", () => {
+  const latencies = new Latencies();
+  const start = Date.UTC(2026, 11, 1, 15);
+  // Five minutes, one sample a second, growing from 100 ms to 399 ms.
+  for (let s = 0; s < 300; s++) latencies.add(100 + s, start + s * 1000);
+  assert.deepEqual(latencies.span, { first: start, last: start + 299_000 });
+  const { first, last } = latencies.ends(60_000);
+  assert.equal(first.count, 60);
+  assert.equal(last.count, 60);
+  assert.equal(first.percentile(95), 156);
+  assert.equal(last.percentile(95), 396);
+  assert.equal(latencies.between(start, start + 1000).count, 1);
+  assert.equal(new Latencies().span, undefined);
+});
