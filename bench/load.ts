@@ -37,7 +37,9 @@ import { setLogSink } from "../lib/runtime/log.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb/warehouse.ts";
 import { runEntryPoint } from "./process.ts";
 import { machine, machineSection, round, writeResults } from "./report.ts";
-import { WATCHLIST } from "./watchlist.ts";
+import { market } from "./watchlist.ts";
+
+const SYMBOLS = market(500);
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH = join(BENCH_DIR, "scratch", "load");
@@ -110,7 +112,7 @@ async function writeLake(dir: string, events: number, perObject: number) {
       const fetched = now - 3_600_000 + Math.floor(n / 2);
       const price = 100 + (n % 997) / 10;
       lines.push(formatLandedLine({
-        symbol: WATCHLIST[n % WATCHLIST.length],
+        symbol: SYMBOLS[n % SYMBOLS.length],
         c: price,
         d: 0.5,
         dp: 0.25,
@@ -372,7 +374,7 @@ async function main(): Promise<void> {
     `Run ${json.date} by \`deno task bench:load\` (see \`bench/README.md\`), on the`,
     `embedded defaults: ${
       n(args.events)
-    } quotes of ${WATCHLIST.length} symbols in`,
+    } quotes of ${SYMBOLS.length} symbols in`,
     `${
       n(objects)
     } objects of ${args.perObject} events, ${PARTITIONS} partitions.`,

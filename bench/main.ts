@@ -28,6 +28,8 @@ import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { parseDuration } from "../lib/app/cli.ts";
 import { servicesUp } from "../dev/services.ts";
+import { LocalLake } from "../lib/lake/local.ts";
+import { S3Lake } from "../lib/lake/s3.ts";
 import { SimulatedSource } from "../lib/produce/sources/simulated.ts";
 import {
   type BaselineServices,
@@ -38,7 +40,7 @@ import {
 } from "./baselines.ts";
 import { machine, machineSection, round, writeResults } from "./report.ts";
 import { type ProcessRun, runEntryPoint } from "./process.ts";
-import { WATCHLIST } from "./watchlist.ts";
+import { market } from "./watchlist.ts";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH_DIR = join(BENCH_DIR, "scratch");
@@ -46,7 +48,7 @@ const RESULTS_DIR = join(BENCH_DIR, "results");
 const STEPS = ["throughput", "dbt", "freshness"] as const;
 type Step = typeof STEPS[number];
 
-/** The targets of issue 8, on this 2-core machine. */
+/** The targets of issues 8 and 15, on this 2-core machine. */
 const TARGETS = {
   producerVsRaw: 0.8,
   landingVsRaw: 0.7,
@@ -54,11 +56,13 @@ const TARGETS = {
   loadPerSecond: 500_000,
   dbtRatio: 1.5,
   rawP95Ms: 2_000,
-  goldP95Ms: 10_000,
+  goldP95Ms: 5_000,
+  steadyRatio: 1.25,
+  rssRatio: 1.2,
 };
 
-/** The freshness run: 20 symbols of the watchlist, each quoted once a second. */
-const FRESHNESS_SYMBOLS = WATCHLIST.slice(0, 20);
+/** The freshness runs: a market of 500 symbols, each quoted once a second. */
+const FRESHNESS_SYMBOLS = market(500);
 
 interface Args {
   events: number;
@@ -74,7 +78,7 @@ function parse(): Args {
     options: {
       events: { type: "string", default: "1000000" },
       "baseline-seconds": { type: "string", default: "20" },
-      freshness: { type: "string", default: "2m" },
+      freshness: { type: "string", default: "5m" },
       skip: { type: "string", default: "" },
       out: { type: "string" },
     },
@@ -315,15 +319,54 @@ async function dbtIncremental(args: Args) {
 }
 
 /** `deno task demo --continuous` on Kafka and MinIO. */
+/** Objects landed under the topic's prefix, in the bucket or the lake directory. */
+async function lakeObjects(
+  env: Record<string, string>,
+  topic: string,
+  lakeDir: string,
+): Promise<number> {
+  const lake = env.S3_BUCKET
+    ? new S3Lake({
+      bucket: env.S3_BUCKET,
+      endpoint: env.S3_ENDPOINT,
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+    })
+    : new LocalLake(lakeDir);
+  let objects = 0;
+  for await (const _ of lake.list(`${topic}/`)) objects++;
+  if (lake instanceof S3Lake) lake.close();
+  return objects;
+}
+
+/** The largest resident set in a window of a run, MiB. */
+function peakBetween(
+  run: ProcessRun,
+  fromSeconds: number,
+  toSeconds: number,
+): number {
+  let peak = 0;
+  for (const [at, mib] of run.rss) {
+    if (at >= fromSeconds && at < toSeconds) peak = Math.max(peak, mib);
+  }
+  return peak;
+}
+
+/**
+ * `deno task demo --continuous` with every symbol quoted once a second, on
+ * one backend: the embedded defaults, or Kafka and MinIO.
+ */
 async function freshness(
   args: Args,
   env: Record<string, string>,
   run: string,
+  backend: "embedded" | "kafka_minio",
 ) {
-  const dir = join(SCRATCH_DIR, `freshness-${run}`);
+  const dir = join(SCRATCH_DIR, `freshness-${run}-${backend}`);
   const seconds = Math.round(args.freshnessMs / 1000);
+  const topic = `bench-${run}-freshness-${backend.replace("_", "-")}`;
   progress(
-    `freshness: deno task demo --continuous for ${seconds} s, ${FRESHNESS_SYMBOLS.length} symbols quoted once a second`,
+    `freshness (${backend}): deno task demo --continuous for ${seconds} s, ${FRESHNESS_SYMBOLS.length} symbols quoted once a second`,
   );
   const demo = await runEntryPoint("demo.ts", [
     "--continuous",
@@ -333,11 +376,20 @@ async function freshness(
     String(FRESHNESS_SYMBOLS.length),
   ], {
     ...env,
-    KAFKA_TOPIC: `bench-${run}-freshness`,
-    KAFKA_GROUP_ID: `bench-${run}-freshness`,
+    ...(backend === "embedded"
+      ? { KAFKA_BROKERS: "", S3_BUCKET: "", STREAM_DIR: join(dir, "stream") }
+      : {}),
+    LAKE_DIR: join(dir, "lake"),
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: topic,
     DUCKDB_PATH: join(dir, "warehouse.duckdb"),
     SYMBOLS: FRESHNESS_SYMBOLS.join(","),
   });
+  const objects = await lakeObjects(
+    backend === "embedded" ? { ...env, S3_BUCKET: "" } : env,
+    topic,
+    join(dir, "lake"),
+  );
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const f = record(demo, "freshness");
   const pick = (prefix: string) => ({
@@ -346,25 +398,35 @@ async function freshness(
     p95_ms: f[`${prefix}_p95_ms`],
     p99_ms: f[`${prefix}_p99_ms`],
     max_ms: f[`${prefix}_max_ms`],
+    first_minute_p95_ms: f[`${prefix}_first_minute_p95_ms`],
+    last_minute_p95_ms: f[`${prefix}_last_minute_p95_ms`],
   });
   progress(
-    `freshness: RAW p95 ${f.raw_p95_ms} ms, gold p95 ${f.gold_p95_ms} ms`,
+    `freshness (${backend}): RAW p95 ${f.raw_p95_ms} ms, gold p95 ${f.gold_p95_ms} ms, ${objects} objects`,
   );
+  const end = demo.seconds;
   return {
     seconds,
     symbols: FRESHNESS_SYMBOLS.length,
+    loaded: f.loaded,
     cycles: f.cycles,
     dbt_runs: f.dbt_runs,
+    lake_objects: objects,
+    events_per_object: round(Number(f.loaded) / Math.max(objects, 1), 1),
+    cycle_first_minute_p50_ms: f.cycle_first_minute_p50_ms,
+    cycle_last_minute_p50_ms: f.cycle_last_minute_p50_ms,
     to_raw: { ...pick("raw"), target_p95_ms: TARGETS.rawP95Ms },
     to_gold_latest_kpi: { ...pick("gold"), target_p95_ms: TARGETS.goldP95Ms },
     demo_peak_rss_mib: demo.peakRssMiB,
+    demo_first_minute_peak_rss_mib: peakBetween(demo, 0, 60),
+    demo_last_minute_peak_rss_mib: peakBetween(demo, end - 60, end + 1),
   };
 }
 
 type Results = {
   throughput?: Awaited<ReturnType<typeof throughput>>;
   dbt: Awaited<ReturnType<typeof dbtIncremental>>;
-  freshness?: Awaited<ReturnType<typeof freshness>>;
+  freshness?: Record<string, Awaited<ReturnType<typeof freshness>>>;
 };
 
 function markdown(
@@ -421,23 +483,58 @@ function markdown(
       met(d.ratio <= TARGETS.dbtRatio)
     } |`,
   );
-  const f = results.freshness;
-  if (f) {
+  for (const [backend, f] of Object.entries(results.freshness ?? {})) {
+    const on = backend === "embedded" ? "embedded" : "Kafka + MinIO";
+    const steady = (
+      x: { first_minute_p95_ms: unknown; last_minute_p95_ms: unknown },
+    ) => Number(x.last_minute_p95_ms) / Number(x.first_minute_p95_ms);
     rows.push(
-      `| freshness fetched_at → RAW, p50 / p95 / p99 | ${
+      `| ${on}: freshness fetched_at → RAW, p50 / p95 / p99 | ${
         s(f.to_raw.p50_ms)
       } / ${s(f.to_raw.p95_ms)} / ${s(f.to_raw.p99_ms)} | ${
         n(Number(f.to_raw.samples))
       } quotes | | p95 ≤ ${s(TARGETS.rawP95Ms)} | ${
         met(Number(f.to_raw.p95_ms) <= TARGETS.rawP95Ms)
       } |`,
-      `| freshness fetched_at → gold_latest_kpi, p50 / p95 / p99 | ${
+      `| ${on}: RAW p95, first minute → last minute | ${
+        s(f.to_raw.first_minute_p95_ms)
+      } → ${s(f.to_raw.last_minute_p95_ms)} | | ${
+        round(steady(f.to_raw))
+      }× | ≤ ${TARGETS.steadyRatio}× | ${
+        met(steady(f.to_raw) <= TARGETS.steadyRatio)
+      } |`,
+      `| ${on}: freshness fetched_at → gold_latest_kpi, p50 / p95 / p99 | ${
         s(f.to_gold_latest_kpi.p50_ms)
       } / ${s(f.to_gold_latest_kpi.p95_ms)} / ${
         s(f.to_gold_latest_kpi.p99_ms)
       } | ${n(Number(f.to_gold_latest_kpi.samples))} gold rows | | p95 ≤ ${
         s(TARGETS.goldP95Ms)
       } | ${met(Number(f.to_gold_latest_kpi.p95_ms) <= TARGETS.goldP95Ms)} |`,
+      `| ${on}: gold p95, first minute → last minute | ${
+        s(f.to_gold_latest_kpi.first_minute_p95_ms)
+      } → ${s(f.to_gold_latest_kpi.last_minute_p95_ms)} | | ${
+        round(steady(f.to_gold_latest_kpi))
+      }× | ≤ ${TARGETS.steadyRatio}× | ${
+        met(steady(f.to_gold_latest_kpi) <= TARGETS.steadyRatio)
+      } |`,
+      `| ${on}: lake objects per event | 1 per ${f.events_per_object} (${
+        n(f.lake_objects)
+      } objects) | | | ≤ 1 per 100 | ${met(f.events_per_object >= 100)} |`,
+      `| ${on}: cycle, median in the first → last minute | ${
+        s(f.cycle_first_minute_p50_ms)
+      } → ${
+        s(f.cycle_last_minute_p50_ms)
+      } | ${f.cycles} cycles, ${f.dbt_runs} dbt runs | | | |`,
+      `| ${on}: demo peak RSS, first minute → last minute | ${f.demo_first_minute_peak_rss_mib} → ${f.demo_last_minute_peak_rss_mib} MiB | | ${
+        round(
+          f.demo_last_minute_peak_rss_mib / f.demo_first_minute_peak_rss_mib,
+        )
+      }× | ≤ ${TARGETS.rssRatio}× | ${
+        met(
+          f.demo_last_minute_peak_rss_mib <=
+            TARGETS.rssRatio * f.demo_first_minute_peak_rss_mib,
+        )
+      } |`,
     );
   }
   if (t) {
@@ -469,9 +566,10 @@ function markdown(
       "",
     );
   }
+  const f = results.freshness?.embedded ?? results.freshness?.kafka_minio;
   if (f) {
     lines.push(
-      `Freshness: \`deno task demo --continuous\` for ${f.seconds} s on Kafka and MinIO, ${f.symbols} symbols each quoted once a second (the simulated source's fetched_at is the moment it emits the quote); ${f.cycles} load cycles and ${f.dbt_runs} dbt runs. To RAW: every quote, up to the end of the load that committed it. To gold: each quote that became its symbol's row in gold_latest_kpi, up to the end of that dbt run.`,
+      `Freshness: \`deno task demo --continuous\` for ${f.seconds} s, ${f.symbols} symbols each quoted once a second (the simulated source's fetched_at is the moment it emits the quote), once on the embedded defaults (file stream, local lake) and once on Kafka and MinIO. To RAW: every quote, up to the end of the load that committed it. To gold: each quote that became its symbol's row in gold_latest_kpi, up to the end of that dbt run. First and last minute: the p95 of the samples measured in the run's first and last 60 s. A cycle is the time from one load's commit to the next. RSS is the demo process's (producer, consumer, loader and the cycle; dbt runs in its own process).`,
       "",
     );
   }
@@ -500,9 +598,10 @@ async function main(): Promise<void> {
       ? undefined
       : await throughput(args, env, run),
     dbt: await dbtIncremental(args),
-    freshness: args.skip.has("freshness")
-      ? undefined
-      : await freshness(args, env, run),
+    freshness: args.skip.has("freshness") ? undefined : {
+      embedded: await freshness(args, env, run, "embedded"),
+      kafka_minio: await freshness(args, env, run, "kafka_minio"),
+    },
   };
   const host = await machine(loadAtStart);
   const official = args.skip.size === 0 && args.events === 1_000_000;

@@ -12,6 +12,8 @@ export interface ProcessRun {
   seconds: number;
   /** Peak resident set (VmHWM), MiB. */
   peakRssMiB: number;
+  /** Resident set (VmRSS) sampled every 100 ms: seconds since start, MiB. */
+  rss: [seconds: number, mib: number][];
   logs: Record<string, unknown>[];
   stdout: string;
 }
@@ -34,10 +36,15 @@ export async function runEntryPoint(
     stderr: "piped",
   }).spawn();
   let peakKiB = 0;
+  const rss: [number, number][] = [];
   const sampler = setInterval(async () => {
     const status = await Deno.readTextFile(`/proc/${child.pid}/status`)
       .catch(() => "");
     const hwm = Number(status.match(/^VmHWM:\s*(\d+)/m)?.[1] ?? 0);
+    const now = Number(status.match(/^VmRSS:\s*(\d+)/m)?.[1] ?? 0);
+    if (now > 0) {
+      rss.push([(performance.now() - started) / 1000, round(now / 1024, 1)]);
+    }
     peakKiB = Math.max(peakKiB, hwm);
   }, 100);
   const output = await child.output();
@@ -59,5 +66,11 @@ export async function runEntryPoint(
       return [];
     }
   });
-  return { seconds, peakRssMiB: round(peakKiB / 1024, 1), logs, stdout };
+  return {
+    seconds,
+    peakRssMiB: round(peakKiB / 1024, 1),
+    rss,
+    logs,
+    stdout,
+  };
 }

@@ -33,3 +33,22 @@ export const WATCHLIST = [
   "NFLX",
   "BINANCE:BTCUSDT",
 ] as const;
+
+/**
+ * A market of `size` symbols: the watchlist, then made-up three-letter
+ * tickers (`AAA`, `AAB`, …) that none of its symbols is.
+ *
+ * @param size How many symbols.
+ * @returns The symbols.
+ */
+export function market(size: number): string[] {
+  const symbols: string[] = WATCHLIST.slice(0, size);
+  const taken = new Set<string>(WATCHLIST);
+  const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (let n = 0; symbols.length < size; n++) {
+    const ticker = [676, 26, 1].map((d) => letters[Math.floor(n / d) % 26])
+      .join("");
+    if (!taken.has(ticker)) symbols.push(ticker);
+  }
+  return symbols;
+}
