@@ -42,6 +42,15 @@ export interface RawRow {
   timestamp: number;
 }
 
+/** The fields of a landed line's `_stream`, in the order they are written. */
+export const STREAM_FIELDS = [
+  "id",
+  "topic",
+  "partition",
+  "offset",
+  "timestamp",
+] as const;
+
 /**
  * Writes a valid quote and its coordinates as one landed line:
  * `JSON.stringify({ ...quote, _stream })`, the quote's fields in contract
@@ -57,13 +66,7 @@ export function formatLandedLine(
   stream: LandedLine["_stream"],
 ): string {
   return `${JSON.stringify(quote).slice(0, -1)},"_stream":${
-    JSON.stringify({
-      id: stream.id,
-      topic: stream.topic,
-      partition: stream.partition,
-      offset: stream.offset,
-      timestamp: stream.timestamp,
-    })
+    JSON.stringify(stream, STREAM_FIELDS as unknown as string[])
   }}`;
 }
 

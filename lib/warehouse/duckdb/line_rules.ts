@@ -20,32 +20,20 @@
  *
  * @module
  */
+import { STREAM_FIELDS } from "../../contract/landed_line.ts";
 import {
   MAX_CLOCK_SKEW_SECONDS,
   MAX_PRICE,
+  QUOTE_FIELDS,
   SOURCE_PATTERN,
   SYMBOL_PATTERN,
 } from "../../contract/quote.ts";
 
 /** The JSON paths read from a line, in the order the writer writes them. */
 const FIELDS = [
-  "symbol",
-  "c",
-  "d",
-  "dp",
-  "h",
-  "l",
-  "o",
-  "pc",
-  "t",
-  "fetched_at",
-  "source",
-  "_stream.id",
-  "_stream.topic",
-  "_stream.partition",
-  "_stream.offset",
-  "_stream.timestamp",
-] as const;
+  ...QUOTE_FIELDS,
+  ...STREAM_FIELDS.map((field) => `_stream.${field}` as const),
+];
 
 type Field = typeof FIELDS[number];
 

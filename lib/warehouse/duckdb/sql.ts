@@ -72,6 +72,25 @@ create table if not exists raw.rejected_stock_quotes (
 );
 `;
 
+/**
+ * Inserts the runs of consecutive offsets of the rows of `source`, per
+ * partition and object, into the loaded ranges.
+ */
+function rangesOf(source: string): string {
+  return `
+insert into raw.loaded_ranges
+  select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
+    file_name, now()
+  from (
+    select stream_id, stream_topic, stream_partition, stream_offset, file_name,
+      stream_offset - row_number() over (
+        partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
+      ) as island
+    from ${source}
+  )
+  group by stream_id, stream_topic, stream_partition, file_name, island`;
+}
+
 /** Whether RAW still has the primary key of the versions before the ranges (1 when it has). */
 export const RAW_HAS_KEY = `
 select count(*) from duckdb_constraints()
@@ -86,17 +105,7 @@ begin transaction;
 create table raw.source_stock_quotes_without_key as select * from raw.source_stock_quotes;
 drop table raw.source_stock_quotes;
 alter table raw.source_stock_quotes_without_key rename to source_stock_quotes;
-insert into raw.loaded_ranges
-  select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
-    file_name, now()
-  from (
-    select stream_id, stream_topic, stream_partition, stream_offset, file_name,
-      stream_offset - row_number() over (
-        partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
-      ) as island
-    from raw.source_stock_quotes
-  )
-  group by stream_id, stream_topic, stream_partition, file_name, island;
+${rangesOf("raw.source_stock_quotes")};
 commit;
 `;
 
@@ -380,18 +389,7 @@ insert into raw.source_stock_quotes
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh
   where not loaded_before;
-insert into raw.loaded_ranges
-  select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
-    file_name, now()
-  from (
-    select stream_id, stream_topic, stream_partition, stream_offset, file_name,
-      stream_offset - row_number() over (
-        partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
-      ) as island
-    from fresh
-    where not loaded_before
-  )
-  group by stream_id, stream_topic, stream_partition, file_name, island;
+${rangesOf("(select * from fresh where not loaded_before)")};
 create temp table inserted_per_file as
   select file_name, count(*) as inserted from fresh where not loaded_before group by file_name;
 ${LEDGER_AND_COMMIT}`;
