@@ -18,9 +18,9 @@ import {
 import { setLogSink } from "../../lib/runtime/log.ts";
 import { DuckDBWarehouse } from "../../lib/warehouse/duckdb/warehouse.ts";
 import { count } from "../_helpers.ts";
+import { landedEvent } from "../_landed.ts";
 
 const TOPIC = "stock-quotes";
-const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
 
 /** A lake that counts the keys its listings return and the listings made. */
 class CountingLake implements Lake {
@@ -57,26 +57,9 @@ class CountingLake implements Lake {
 }
 
 function line(stream: string, partition: number, offset: number): string {
-  return JSON.stringify({
-    symbol: "AAPL",
-    c: 100 + offset / 1000,
-    d: 1,
-    dp: 1,
-    h: 500,
-    l: 50,
-    o: 100,
-    pc: 99,
-    t: T + offset,
-    fetched_at: (T + offset) * 1000,
-    source: "simulated",
-    _stream: {
-      id: stream,
-      topic: TOPIC,
-      partition,
-      offset,
-      timestamp: (T + offset) * 1000 + 3,
-    },
-  });
+  return JSON.stringify(
+    landedEvent({ stream, partition, offset, price: 100 + offset / 1000 }),
+  );
 }
 
 /** Lands offsets `first..last` of a partition as one object of `day`. */

@@ -12,38 +12,18 @@ import {
 } from "../../lib/load/loader.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import type { LandedLine } from "../../lib/contract/landed_line.ts";
+import { landedEvent, T } from "../_landed.ts";
 import { CoordinateClashError } from "../../lib/warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../../lib/warehouse/duckdb/warehouse.ts";
-
-const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
 
 const STREAM = "embedded:loader-test";
 
 function landed(
   partition: number,
   offset: number,
-  { stream = STREAM, price = 100 + offset / 100 } = {},
+  { stream = STREAM, price }: { stream?: string; price?: number } = {},
 ): LandedLine {
-  return {
-    symbol: "AAPL",
-    c: price,
-    d: 1,
-    dp: 1,
-    h: 500,
-    l: 50,
-    o: 100,
-    pc: 99,
-    t: T + offset,
-    fetched_at: (T + offset) * 1000,
-    source: "simulated",
-    _stream: {
-      id: stream,
-      topic: "stock-quotes",
-      partition,
-      offset,
-      timestamp: (T + offset) * 1000 + 3,
-    },
-  };
+  return landedEvent({ stream, partition, offset, price });
 }
 
 /** Writes one object holding `offsets` of a partition, named as the consumer would. */
