@@ -8,11 +8,12 @@
       it writes with its run's transformed_at, later than every earlier
       stamp (transform_stamp), so the rows stamped after the model's newest
       are exactly those it has not read, late or not: no lookback.
-    - first_minute, first_day: the start of the UTC minute and day of the
-      earliest changed row (event_column), or null when no row changed.
-      Every bucket a gold model rebuilds starts on or after first_minute,
-      and every candle it reads back from itself on or after first_day, so
-      the model can bound its reads with them.
+    - first_minute, first_hour, first_day: the start of the UTC minute,
+      hour and day of the earliest changed row (event_column), or null when
+      no row changed. Every bucket a gold model rebuilds starts on or after
+      first_minute, and every candle it reads back from itself on or after
+      first_hour (first_day for 1h candles), so the model can bound its
+      reads with them.
 
     upstream_filter, when given, is a condition on upstream rows that
     count (e.g. timeframe = '1d').
@@ -30,8 +31,14 @@
     {%- set changed = ' from ' ~ upstream ~ ' where ' ~ watermark_column ~ ' > ' ~ changed_after
         ~ ('' if upstream_filter is none else ' and ' ~ upstream_filter) -%}
     {%- set first_minute = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'minute') ~ changed) -%}
+    {%- set first_hour = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'hour') ~ changed) -%}
     {%- set first_day = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'day') ~ changed) -%}
-    {{ return({'changed_after': changed_after, 'first_minute': first_minute, 'first_day': first_day}) }}
+    {{ return({
+        'changed_after': changed_after,
+        'first_minute': first_minute,
+        'first_hour': first_hour,
+        'first_day': first_day,
+    }) }}
 {%- endmacro %}
 
 

@@ -27,29 +27,24 @@
 -#}
 {% macro loaded_since_watermark(column='loaded_at', watermark_relation=none, source_relation=none, max_unseen_stamps=500) -%}
     {%- set relation = this if watermark_relation is none else watermark_relation -%}
-    {%- set watermark = "(select max(" ~ column ~ ") from " ~ relation ~ ")" -%}
-    {%- set window_start = dbt.dateadd('minute', -1 * var('silver_lookback_minutes'), watermark) -%}
-    {%- set unseen_stamps -%}
-        select distinct {{ column }} from {{ source_relation }}
-        where {{ column }} > {{ window_start }} and {{ column }} <= {{ watermark }}
-        except
-        select distinct {{ column }} from {{ relation }}
-        where {{ column }} > {{ window_start }}
-    {%- endset -%}
     {%- if source_relation is none -%}
         {{ exceptions.raise_compiler_error("loaded_since_watermark needs source_relation, the relation the condition filters") }}
     {%- endif -%}
     {%- if not execute -%}
         1 = 1
     {%- elif model.resource_type == 'unit_test' -%}
+        {%- set watermark = "(select max(" ~ column ~ ") from " ~ relation ~ ")" -%}
         ({{ column }} > coalesce({{ watermark }}, cast('1900-01-01' as timestamp))
-            or {{ column }} in ({{ unseen_stamps }}))
+            or {{ column }} in ({{ unseen_stamps_sql(column, relation, source_relation, watermark) }}))
     {%- else -%}
-        {%- set newest = run_query('select ' ~ watermark).columns[0].values()[0] -%}
+        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ relation).columns[0].values()[0] -%}
         {%- if newest is none -%}
             1 = 1
         {%- else -%}
-            {%- set stamps = run_query(unseen_stamps ~ ' order by 1').columns[0].values() -%}
+            {#- the watermark as a literal: a plain scan filter, never a join with the view's rows -#}
+            {%- set stamps = run_query(
+                unseen_stamps_sql(column, relation, source_relation, "cast('" ~ newest ~ "' as timestamp)") ~ ' order by 1'
+            ).columns[0].values() -%}
             {%- if stamps | length > max_unseen_stamps -%}
                 {{ column }} > {{ dbt.dateadd('minute', -1 * var('silver_lookback_minutes'), "cast('" ~ newest ~ "' as timestamp)") }}
             {%- else -%}
@@ -60,6 +55,17 @@
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The stamps from the lookback before watermark (a SQL expression) that source_relation holds and relation does not. -#}
+{% macro unseen_stamps_sql(column, relation, source_relation, watermark) -%}
+    {%- set window_start = dbt.dateadd('minute', -1 * var('silver_lookback_minutes'), watermark) -%}
+    select distinct {{ column }} from {{ source_relation }}
+    where {{ column }} > {{ window_start }} and {{ column }} <= {{ watermark }}
+    except
+    select distinct {{ column }} from {{ relation }}
+    where {{ column }} > {{ window_start }}
 {%- endmacro %}
 
 

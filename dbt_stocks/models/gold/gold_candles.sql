@@ -55,12 +55,24 @@ touched_minutes as (
 
 ),
 
--- the candles held for the touched symbols from the earliest changed day on
+-- the candles held for the touched symbols from the earliest changed hour
+-- on, and their 1h candles from the earliest changed day on: every candle a
+-- rebuilt bucket rolls up, and the close before each rebuilt minute (the
+-- previous minute with quotes, or before the hour, the previous 1h candle's)
 current_candles as (
 
     select {{ columns | join(', ') }}
     from {{ this }}
+    where bucket_start >= {{ changes.first_hour }}
+        and symbol in (select symbol from touched_minutes)
+
+    union all
+
+    select {{ columns | join(', ') }}
+    from {{ this }}
     where bucket_start >= {{ changes.first_day }}
+        and bucket_start < {{ changes.first_hour }}
+        and timeframe = '1h'
         and symbol in (select symbol from touched_minutes)
 
 ),
@@ -160,7 +172,9 @@ minute_candles as (
 
 ),
 
--- the 1m candles of the days concerned, rebuilt ones in place of the held ones
+-- the 1m candles held from the earliest changed hour on, rebuilt ones in
+-- place of the held ones; before that hour, its day's 1h candles, whose
+-- close is the close of their last minute
 day_minutes as (
 
     select minute_candles.*, 1 as is_rebuilt
@@ -170,12 +184,13 @@ day_minutes as (
     union all
     select current_candles.*, 0 as is_rebuilt
     from current_candles
-    where timeframe = '1m'
-        and not exists (
-            select 1 from minute_candles
-            where minute_candles.symbol = current_candles.symbol
-                and minute_candles.bucket_start = current_candles.bucket_start
-        )
+    where (timeframe = '1m'
+            and not exists (
+                select 1 from minute_candles
+                where minute_candles.symbol = current_candles.symbol
+                    and minute_candles.bucket_start = current_candles.bucket_start
+            ))
+        or (timeframe = '1h' and bucket_start < {{ changes.first_hour }})
     {% endif %}
 
 ),
