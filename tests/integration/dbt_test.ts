@@ -344,8 +344,8 @@ function modelRows(db: string): Promise<Record<string, string[]>> {
 /**
  * RAW rows made from RAW's own lines (one in `every` of them), under a log
  * of their own (stream_id `test:<name>`), stamped `loadedAt` (SQL):
- * `late` quotes one second before a landed one, where silver has no quote
- * (new keys inside old minutes); `revised` newer fetches of landed quotes
+ * `late` quotes `lateSeconds` before a landed one, where RAW has none (new
+ * keys in old minutes: the earliest landed quotes always give some); `revised` newer fetches of landed quotes
  * at another price; `replayed` the same lines again (a replay changes
  * nothing); `invalid` lines with a zero price (quarantined).
  */
@@ -354,10 +354,11 @@ function extraRows(
   name: string,
   every: number,
   loadedAt: string,
+  lateSeconds = 90,
 ): string {
   const v = {
     late: `json_merge_patch(v, json_object(
-      't', (v->>'t')::bigint - 1, 'c', round((v->>'c')::double * 1.003, 2)))`,
+      't', (v->>'t')::bigint - ${lateSeconds}, 'c', round((v->>'c')::double * 1.003, 2)))`,
     revised: `json_merge_patch(v, json_object(
       'fetched_at', (v->>'fetched_at')::bigint + 1000 * ${every},
       'c', round((v->>'c')::double * 0.997, 2)))`,
@@ -368,7 +369,7 @@ function extraRows(
     ? `and not exists (
          select 1 from raw.source_stock_quotes as earlier
          where (earlier.v->>'symbol') = (landed.v->>'symbol')
-           and (earlier.v->>'t')::bigint = (landed.v->>'t')::bigint - 1)`
+           and (earlier.v->>'t')::bigint = (landed.v->>'t')::bigint - ${lateSeconds})`
     : "";
   return `insert into raw.source_stock_quotes
     select ${v}::json, 'test:${name}', stream_topic, stream_partition,
@@ -415,21 +416,15 @@ Deno.test({
       assert.equal(await silverRows(), before + late, "the late quotes");
 
       // A load stamped 3 minutes before RAW's newest that commits after the
-      // build (a late commit inside silver's lookback), with more revisions.
+      // build (a late commit inside silver's lookback): a quote 150 s before
+      // the first landed one of each partition, alone in its minute, so that
+      // the next minute with quotes, untouched by this load, must be rebuilt
+      // for its first return; and invalid lines.
+      const stamp =
+        "(select max(loaded_at) - interval 3 minute from raw.source_stock_quotes)";
       await execute(db, [
-        extraRows(
-          "late",
-          "late-commit",
-          2,
-          "(select max(loaded_at) - interval 3 minute from raw.source_stock_quotes)",
-        ),
-        extraRows("revised", "revised-again", 3, "now()"),
-        extraRows(
-          "invalid",
-          "invalid-late-commit",
-          7,
-          "(select max(loaded_at) - interval 3 minute from raw.source_stock_quotes)",
-        ),
+        extraRows("late", "late-commit", 1_000_000, stamp, 150),
+        extraRows("invalid", "invalid-late-commit", 7, stamp),
       ]);
       const lateCommit = await newKeys(db, "test:late-commit");
       assert.ok(lateCommit > 0, "no late-committed quotes to add");
