@@ -33,7 +33,12 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DBT_PROJECT_DIR, runDbt } from "../lib/transform/dbt.ts";
+import {
+  DBT_PROJECT_DIR,
+  FREQUENT_BUILD,
+  FREQUENT_TEST_WINDOW_MINUTES,
+  runDbt,
+} from "../lib/transform/dbt.ts";
 import { DuckDBWarehouse } from "../lib/warehouse/duckdb/warehouse.ts";
 import { machine, machineSection, round, writeResults } from "./report.ts";
 import { WATCHLIST } from "./watchlist.ts";
@@ -42,8 +47,30 @@ const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 const SCRATCH_DIR = join(BENCH_DIR, "scratch");
 const DEFAULT_SIZES = [100_000, 10_000_000];
 
-/** Shape of the synthetic feed. */
-const FEED = {
+/** Shape of a synthetic feed. */
+interface Feed {
+  /** Symbols quoted, one quote each per round. */
+  symbols: readonly string[];
+  /** Seconds between two quotes of a symbol (market time). */
+  stepSeconds: number;
+  /** Market time (epoch seconds) of the last round of the history. */
+  historyEnd: number;
+  /** When set, the history starts here (market open) whatever its size, instead of ending at historyEnd. */
+  historyStart?: number;
+  /** RAW rows per landed file (one loaded_at per file). */
+  rowsPerFile: number;
+  /** Rows of one appended batch. */
+  batchRows: number;
+  /** Of which late: quotes older than the last round. */
+  lateRows: number;
+  /** How far back a late quote can be, in seconds. */
+  lateHorizonSeconds: number;
+  /** How much earlier than the previous load a late-committed load is stamped (inside silver's lookback). */
+  lateCommitSeconds: number;
+}
+
+/** The default feed: 25 symbols every 15 s, history sizes up to 70 days. */
+const HISTORY_FEED: Feed = {
   /** Symbols quoted, one quote each per round. */
   symbols: WATCHLIST,
   /** Seconds between two quotes of a symbol (market time). */
@@ -58,15 +85,53 @@ const FEED = {
   lateRows: 50,
   /** How far back a late quote can be, in seconds. */
   lateHorizonSeconds: 26 * 3600,
-  /** How much earlier than the previous load a late-committed load is stamped (inside the 1 h lookback). */
-  lateCommitSeconds: 30 * 60,
-} as const;
+  /** How much earlier than the previous load a late-committed load is stamped (inside the 15 min lookback). */
+  lateCommitSeconds: 10 * 60,
+};
 
-const S = FEED.symbols.length;
+/**
+ * The trading day (`--day`): 500 symbols quoted once a second from the open
+ * (14:30 UTC), loaded every 30 s (15,000 quotes per load), with 150 late
+ * rows per load: quotes up to 2 minutes old, a load stamped a minute before
+ * the previous one, and newer fetches of recent quotes.
+ */
+const DAY_FEED: Feed = {
+  symbols: [
+    ...WATCHLIST,
+    ...Array.from(
+      { length: 500 - WATCHLIST.length },
+      (_, i) => `SYM${String(i + 1).padStart(3, "0")}`,
+    ),
+  ],
+  stepSeconds: 1,
+  historyEnd: 0,
+  historyStart: 1_763_735_400, // 2025-11-21T14:30:00Z
+  rowsPerFile: 15_000,
+  batchRows: 15_150,
+  lateRows: 150,
+  lateHorizonSeconds: 120,
+  // off the 30 s grid of the loads' stamps: two loads never share a stamp
+  lateCommitSeconds: 67,
+};
+/** 10 minutes after the open, and 10 minutes before the close (6.5 h = 11.7M rows). */
+const DAY_SIZES = [300_000, 11_400_000];
+
+let FEED: Feed = HISTORY_FEED;
+let S = 0;
 /** Rounds of new quotes in one appended batch. */
-const BATCH_ROUNDS = Math.floor((FEED.batchRows - FEED.lateRows) / S);
-const FRESH_ROWS = BATCH_ROUNDS * S;
-const LATE_ROWS = FEED.batchRows - FRESH_ROWS;
+let BATCH_ROUNDS = 0;
+let FRESH_ROWS = 0;
+let LATE_ROWS = 0;
+
+/** Makes `feed` the feed of this run. */
+function useFeed(feed: Feed): void {
+  FEED = feed;
+  S = feed.symbols.length;
+  BATCH_ROUNDS = Math.floor((feed.batchRows - feed.lateRows) / S);
+  FRESH_ROWS = BATCH_ROUNDS * S;
+  LATE_ROWS = feed.batchRows - FRESH_ROWS;
+}
+useFeed(HISTORY_FEED);
 
 /** Relations compared with a full refresh. */
 const CHECKED = [
@@ -81,6 +146,14 @@ const CHECKED = [
 /** The dbt selection of one incremental run: the silver and gold models. */
 const INCREMENTAL_SELECT = ["--select", "path:models/silver path:models/gold"];
 
+/**
+ * The dbt command of one measured run: the silver and gold models, or with
+ * --day the whole frequent build of a cycle (models and windowed tests).
+ */
+function measuredCommand(args: Args): string[] {
+  return args.day ? [...FREQUENT_BUILD] : ["run", ...INCREMENTAL_SELECT];
+}
+
 interface Args {
   sizes: number[];
   rounds: number;
@@ -89,7 +162,12 @@ interface Args {
   keep: boolean;
   reuse: boolean;
   out: string | undefined;
+  /** The trading-day scenario (--day): DAY_FEED, DAY_SIZES, the frequent build. */
+  day: boolean;
 }
+
+/** The entry of ModelTiming that sums the data tests' seconds. */
+const DATA_TESTS = "(data tests, summed)";
 
 /** Seconds per model of one dbt command (dbt's run_results.json). */
 type ModelTiming = Record<string, number>;
@@ -122,10 +200,14 @@ function parse(): Args {
       keep: { type: "boolean", default: false },
       reuse: { type: "boolean", default: false },
       out: { type: "string" },
+      day: { type: "boolean", default: false },
     },
   });
+  if (values.day) useFeed(DAY_FEED);
   const sizes = values.sizes
     ? values.sizes.split(",").map((s) => Number(s.replace(/_/g, "")))
+    : values.day
+    ? DAY_SIZES
     : DEFAULT_SIZES;
   if (sizes.length < 2 || sizes.some((n) => !Number.isInteger(n) || n < S)) {
     throw new Error(
@@ -148,6 +230,7 @@ function parse(): Args {
     keep: values.keep || values.reuse,
     reuse: values.reuse,
     out: values.out,
+    day: values.day,
   };
 }
 
@@ -241,6 +324,9 @@ function historyRounds(rows: number): number {
 
 /** Market time of round `seq` of a history of `rounds` rounds. */
 function roundTime(rounds: number, seq: number): number {
+  if (FEED.historyStart !== undefined) {
+    return FEED.historyStart + seq * FEED.stepSeconds;
+  }
   return FEED.historyEnd - (rounds - 1 - seq) * FEED.stepSeconds;
 }
 
@@ -267,10 +353,12 @@ function historySql(rows: number): string {
 
 /**
  * Appended batch `batch` (1-based) after a history of `rows`: the next
- * rounds of every symbol, then late rows: quotes from the last 26 hours that
- * land now (new keys between two polls), the same but stamped as a load that
- * committed 30 minutes before the previous one (inside the lookback), and
- * revised prices of existing quotes (newer fetch of the same key).
+ * rounds of every symbol, then late rows from the feed's late horizon:
+ * quotes that land now (new keys between two polls; with one poll a
+ * second, where every second has its quote, a late copy of an older fetch,
+ * which loses), newer fetches stamped as a load that committed before the
+ * previous one (inside the lookback), and revised prices of existing quotes
+ * (newer fetch of the same key).
  */
 function batchSql(rows: number, batch: number): string {
   const rounds = historyRounds(rows);
@@ -301,12 +389,22 @@ function batchSql(rows: number, batch: number): string {
     union all
     select
       sym,
-      -- revised quotes hit an existing key; the others fall between two polls
+      ${
+    step > 1
+      ? `-- revised quotes hit an existing key; the others fall between two polls
       base_t + case when kind = 'revised' then 0 else 1 + (${batch} + j) % (${step} - 1) end as t,
       case when kind = 'revised' then ${
-    now * 1000 + 500
-  } else (base_t + ${step} - 1) * 1000 end as fetched_ms,
-      case when kind = 'revised' then ${batch} else 0 end as salt,
+        now * 1000 + 500
+      } else (base_t + ${step} - 1) * 1000 end as fetched_ms,
+      case when kind = 'revised' then ${batch} else 0 end as salt,`
+      : `-- every second has its quote: all hit an existing key
+      base_t as t,
+      case kind when 'revised' then ${now * 1000 + 500}
+        when 'late_commit' then ${now * 1000 + 400}
+        else base_t * 1000 + 50 end as fetched_ms,
+      case kind when 'revised' then ${batch}
+        when 'late_commit' then ${batch + 100000} else 0 end as salt,`
+  }
       sym % 3 as part,
       ${offsetBase} + ${FRESH_ROWS} + j as off,
       ${file} as file_name,
@@ -381,6 +479,8 @@ async function dbt(
   for (const r of runResults.results) {
     if (r.unique_id.startsWith("model.")) {
       models[r.unique_id.split(".").pop()!] = r.execution_time;
+    } else if (r.unique_id.startsWith("test.")) {
+      models[DATA_TESTS] = (models[DATA_TESTS] ?? 0) + r.execution_time;
     }
   }
   return { seconds, models };
@@ -396,12 +496,22 @@ async function fullRefreshCheck(
   db: string,
   targetPath: string,
 ): Promise<string> {
+  // transformed_at records when a run wrote a row: a rebuild writes every
+  // row again, so it is the one column that differs by design.
+  const compared = (relation: string) =>
+    `(select * exclude (transformed_at) from ${relation})`;
   await withDuckDB(db, async (sql) => {
     await sql("create schema if not exists bench_incremental");
     for (const relation of CHECKED) {
       const name = relation.replace(".", "__");
+      const [[hasStamp]] = await sql(
+        `select count(*) from information_schema.columns
+         where table_schema || '.' || table_name = '${relation}' and column_name = 'transformed_at'`,
+      );
       await sql(
-        `create or replace table bench_incremental.${name} as select * from ${relation}`,
+        `create or replace table bench_incremental.${name} as select * from ${
+          Number(hasStamp) > 0 ? compared(relation) : relation
+        }`,
       );
     }
   });
@@ -410,7 +520,12 @@ async function fullRefreshCheck(
   await withDuckDB(db, async (sql) => {
     for (const relation of CHECKED) {
       const copy = `bench_incremental.${relation.replace(".", "__")}`;
-      const rows = Number((await sql(differenceSql(copy, relation)))[0][0]);
+      const [[hasStamp]] = await sql(
+        `select count(*) from information_schema.columns
+         where table_schema || '.' || table_name = '${relation}' and column_name = 'transformed_at'`,
+      );
+      const current = Number(hasStamp) > 0 ? compared(relation) : relation;
+      const rows = Number((await sql(differenceSql(copy, current)))[0][0]);
       if (rows > 0) differences.push(`${relation}: ${rows} rows differ`);
     }
     await sql("drop schema bench_incremental cascade");
@@ -478,6 +593,24 @@ async function setUp(rows: number, args: Args): Promise<Bench> {
   await dbt(["build", "--exclude", "tag:reconciliation"], db, targetPath);
   bench.fullBuildSeconds = (performance.now() - started) / 1000;
   progress(`${label}: full build in ${round(bench.fullBuildSeconds, 1)} s`);
+  if (args.day) {
+    // Hours into a day, the rows the frequent build's data tests read (its
+    // window of recently transformed rows) are those of the last cycles,
+    // not the whole table: date the full build's rows an hour back.
+    await withDuckDB(db, async (sql) => {
+      for (
+        const table of [
+          "silver.silver_clean_stock_quotes",
+          "gold.gold_candles",
+          "gold.gold_volatility",
+        ]
+      ) {
+        await sql(
+          `update ${table} set transformed_at = transformed_at - interval 1 hour`,
+        );
+      }
+    });
+  }
   return bench;
 }
 
@@ -485,14 +618,15 @@ async function setUp(rows: number, args: Args): Promise<Bench> {
 async function measure(
   bench: Bench,
   round_: number,
-  rounds: number,
+  args: Args,
 ): Promise<void> {
+  const { rounds } = args;
   await withDuckDB(
     bench.db,
     (sql) => sql(batchSql(bench.rows, bench.nextBatch++)),
   );
   const { seconds, models } = await dbt(
-    ["run", ...INCREMENTAL_SELECT],
+    measuredCommand(args),
     bench.db,
     bench.targetPath,
   );
@@ -552,10 +686,11 @@ async function finish(bench: Bench, args: Args): Promise<SizeResult> {
 function markdown(
   results: SizeResult[],
   ratio: number,
-  warmup: number,
+  args: Args,
   host: Record<string, string>,
   date: string,
 ): string {
+  const { warmup } = args;
   const n = (value: number) => value.toLocaleString("en-US");
   const base = results[0];
   const top = results[results.length - 1];
@@ -569,22 +704,37 @@ function markdown(
       ),
     }))
     .sort((a, b) => b.seconds - a.seconds);
-  const lines = [
-    "# dbt incremental cost",
-    "",
-    `Run ${date} by \`deno task bench:dbt\` (see \`bench/README.md\`).`,
-    "",
-    `One incremental \`dbt run --select ${
+  const scenario = args.day
+    ? `One cycle's frequent build (\`${
+      measuredCommand(args).join(" ")
+    }\`: every model, and the data tests on the rows transformed in the last ${FREQUENT_TEST_WINDOW_MINUTES} minutes) after appending one 30 s load of a trading day: ${
+      n(FRESH_ROWS)
+    } new quotes (${S} symbols, one quote a second each) and ${LATE_ROWS} late rows (late copies of older fetches up to 2 min old, newer fetches from a load stamped ${FEED.lateCommitSeconds} s before the previous one, inside silver's lookback, and revised prices of recent quotes). The start of the day is 10 minutes after the open (${
+      n(base.rawRows)
+    } rows), the end 10 minutes before the close (${
+      n(top.rawRows)
+    } rows; the whole 6.5 h day is 11.7M). Median of ${base.incrementalSeconds.length} rounds, each on a fresh load, after ${warmup} unmeasured warm-up round(s); rounds alternate between the two warehouses. Each warehouse is first built in full, its rows then dated an hour back, as they would be hours into the day.`
+    : `One incremental \`dbt run --select ${
       INCREMENTAL_SELECT[1]
     }\` after appending ${n(FEED.batchRows)} RAW rows: ${
       n(FRESH_ROWS)
     } new quotes and ${LATE_ROWS} late ones (quotes up to 26 h old landing now, the same stamped as a load that committed 30 min before the previous one, inside the lookback, and newer fetches of existing quotes). Median of ${base.incrementalSeconds.length} rounds, each on a fresh batch, after ${warmup} unmeasured warm-up round(s). The feed: ${S} symbols, one quote per symbol every ${FEED.stepSeconds} s, ${
       n(FEED.rowsPerFile)
-    } rows per landed file, ~0.1 % refetches and ~0.02 % invalid rows.`,
+    } rows per landed file, ~0.1 % refetches and ~0.02 % invalid rows.`;
+  const lines = [
+    args.day ? "# dbt per cycle over a trading day" : "# dbt incremental cost",
     "",
-    `**Ratio ${n(top.rawRows)} / ${
-      n(base.rawRows)
-    } rows of history: ${ratio}** (target ≤ 1.5).`,
+    `Run ${date} by \`deno task bench:dbt${
+      args.day ? " --day" : ""
+    }\` (see \`bench/README.md\`).`,
+    "",
+    scenario,
+    "",
+    args.day
+      ? `**Ratio end / start of the day: ${ratio}** (target ≤ 1.5).`
+      : `**Ratio ${n(top.rawRows)} / ${
+        n(base.rawRows)
+      } rows of history: ${ratio}** (target ≤ 1.5).`,
     "",
     "| history (RAW rows) | silver rows | gold_candles rows | full build (s) | incremental runs (s) | median (s) | incremental = full refresh |",
     "| ---: | ---: | ---: | ---: | --- | ---: | --- |",
@@ -625,7 +775,7 @@ async function main(): Promise<void> {
   // Rounds alternate between the sizes, so that a slow spell of the machine
   // (other work on it) weighs on every size alike.
   for (let round_ = 1 - args.warmup; round_ <= args.rounds; round_++) {
-    for (const bench of benches) await measure(bench, round_, args.rounds);
+    for (const bench of benches) await measure(bench, round_, args);
   }
   const results: SizeResult[] = [];
   for (const bench of benches) results.push(await finish(bench, args));
@@ -645,17 +795,19 @@ async function main(): Promise<void> {
   }
   progress(`ratio ${ratio} (target ≤ 1.5)`);
 
-  const official = args.sizes.join() === DEFAULT_SIZES.join() &&
+  const official =
+    args.sizes.join() === (args.day ? DAY_SIZES : DEFAULT_SIZES).join() &&
     !results.some((r) => r.reused);
   const outDir = args.out ??
     (official ? join(BENCH_DIR, "results") : undefined);
+  const name = args.day ? "dbt_incremental_day" : "dbt_incremental";
   if (outDir) {
     await writeResults(
       outDir,
-      "dbt_incremental",
-      markdown(results, ratio, args.warmup, host, date),
+      name,
+      markdown(results, ratio, args, host, date),
       {
-        benchmark: "dbt_incremental",
+        benchmark: name,
         date,
         ratio,
         target_ratio: 1.5,
@@ -667,13 +819,13 @@ async function main(): Promise<void> {
           fresh_rows_per_batch: FRESH_ROWS,
           late_rows_per_batch: LATE_ROWS,
         },
-        selection: INCREMENTAL_SELECT[1],
+        command: measuredCommand(args).join(" "),
         warmup_rounds: args.warmup,
         results,
         machine: host,
       },
     );
-    progress(`wrote ${join(outDir, "dbt_incremental.{md,json}")}`);
+    progress(`wrote ${join(outDir, `${name}.{md,json}`)}`);
   } else {
     progress(
       "results not written (not a fresh run of the default sizes; --out writes them)",

@@ -65,6 +65,6 @@ with DAG(
             ],
             doc_md="`deno task load --reload`: the selected objects, rows not in RAW only.",
         ),
-        dbt_build(doc_md="`dbt build`: carries the restored rows to silver and gold."),
+        dbt_build(doc_md="`dbt build`, frequent path: carries the restored rows to silver and gold, and tests them."),
         *copy_gold(doc_md="`deno task copy-gold`: the read-only copy of gold that readers open."),
     )

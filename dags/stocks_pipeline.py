@@ -1,4 +1,4 @@
-"""What the stocks DAGs share: settings, Assets and the container task.
+"""What the stocks DAGs share: settings, Assets, the dbt builds and the container task.
 
 Where each value comes from:
 
@@ -21,6 +21,7 @@ This file is listed in ``.airflowignore``: it defines no DAG.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
@@ -81,6 +82,27 @@ WAREHOUSE = setting("WAREHOUSE", "duckdb")
 SNOWFLAKE_CONNECTION = setting("STOCKS_SNOWFLAKE_CONN_ID", "stocks_snowflake")
 #: Cron schedule of ``stocks_realtime``.
 REALTIME_SCHEDULE = setting("STOCKS_REALTIME_SCHEDULE", "* * * * *")
+#: Cron schedule of ``stocks_daily`` (UTC): after the US close, before the next open.
+DAILY_SCHEDULE = setting("STOCKS_DAILY_SCHEDULE", "30 2 * * *")
+#: Minutes of recently transformed rows the frequent build's data tests read
+#: (dbt var ``data_test_window_minutes``): this run's rows and those of the
+#: runs just before it, so a retry after a failed test fails again.
+TEST_WINDOW_MINUTES = positive_int("STOCKS_TEST_WINDOW_MINUTES", 5)
+
+#: The frequent ``dbt build`` (the same as FREQUENT_BUILD in
+#: lib/transform/dbt.ts): every model, and the data tests on recently
+#: transformed rows; not the tests tagged ``daily`` (whole scans of RAW and
+#: silver, the reconciliation against a full recompute) nor the unit tests.
+FREQUENT_BUILD = (
+    "build",
+    "--exclude",
+    "tag:daily",
+    "test_type:unit",
+    "--vars",
+    json.dumps({"data_test_window_minutes": TEST_WINDOW_MINUTES}),
+)
+#: The daily ``dbt build``: every model and every test over whole tables.
+DAILY_BUILD = ("build",)
 
 #: The pipeline's settings passed on to the containers when the Airflow
 #: processes have them; the names are the keys of .env.example.
@@ -105,7 +127,7 @@ FORWARDED = (
     "LOG_FORMAT",
 )
 
-#: What both DAGs share: one run at a time, no catch-up, and for every task
+#: What the DAGs share: one run at a time, no catch-up, and for every task
 #: retries with exponential backoff (delay × 2 each time, up to a ceiling).
 DAG_ARGS: dict[str, Any] = {
     "start_date": datetime(2026, 1, 1, tzinfo=timezone.utc),
@@ -253,12 +275,14 @@ def load(*, arguments: Sequence[str] = (), doc_md: str) -> PipelineContainer:
     )
 
 
-def dbt_build(*, doc_md: str) -> PipelineContainer:
-    """``dbt build`` on the warehouse: bronze, silver and gold, with their tests."""
+def dbt_build(*, doc_md: str, daily: bool = False) -> PipelineContainer:
+    """``dbt build`` on the warehouse: bronze, silver and gold, with the data
+    tests on new rows (``FREQUENT_BUILD``), or with every test over whole
+    tables when ``daily`` (``DAILY_BUILD``)."""
     return container(
         task_id="dbt_build",
         image=variable_or("stocks_dbt_image", DBT_IMAGE),
-        command=["build", "--target", setting("DBT_TARGET", "duckdb")],
+        command=[*(DAILY_BUILD if daily else FREQUENT_BUILD), "--target", setting("DBT_TARGET", "duckdb")],
         timeout=DBT_TIMEOUT,
         outlets=[GOLD],
         doc_md=doc_md,

@@ -3,8 +3,10 @@
 
 Every minute (``STOCKS_REALTIME_SCHEDULE``): load the lake objects landed
 since the last run into the warehouse (``deno task load``), then
-``dbt build`` the bronze, silver and gold layers, then, on DuckDB, publish
-the gold copy readers open (``deno task copy-gold``), each in a container.
+``dbt build`` the bronze, silver and gold layers on the frequent path (every
+model, incremental, and the data tests on the rows it transformed; the
+``stocks_daily`` DAG runs the rest), then, on DuckDB, publish the gold copy
+readers open (``deno task copy-gold``), each in a container.
 
 - One run at a time and no catch-up: a late run does the work of the runs
   it replaced, since a load takes every object not loaded yet.
@@ -29,6 +31,6 @@ with DAG(
 ):
     chain(
         load(doc_md="`deno task load`: every lake object not in the load ledger, into RAW."),
-        dbt_build(doc_md="`dbt build`: bronze, silver and gold, and their tests."),
+        dbt_build(doc_md="`dbt build`, frequent path: every model, the data tests on new rows."),
         *copy_gold(doc_md="`deno task copy-gold`: the read-only copy of gold that readers open."),
     )

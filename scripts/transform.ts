@@ -1,6 +1,9 @@
 /**
- * `deno task transform [dbt args]`: runs `dbt build` (or the given dbt
- * command) in the project's virtualenv against the configured warehouse,
+ * `deno task transform [dbt args]`: runs the frequent `dbt build`
+ * (`FREQUENT_BUILD` in lib/transform/dbt.ts: every model, the data tests on
+ * recently transformed rows), or the given dbt command (`build` alone is the
+ * daily build: every test over whole tables), in the project's virtualenv
+ * against the configured warehouse,
  * then, after a successful `build` or `run` on DuckDB, publishes the gold
  * copy that readers open instead of the warehouse (lib/app/gold_copy.ts).
  * Ctrl-C once lets the command finish; twice stops dbt at once.
@@ -8,7 +11,7 @@
  * @module
  */
 import { loadConfig } from "../lib/runtime/config.ts";
-import { runDbt } from "../lib/transform/dbt.ts";
+import { FREQUENT_BUILD, runDbt } from "../lib/transform/dbt.ts";
 import { runMain, shutdownSignal } from "../lib/runtime/main.ts";
 import { dbtUpdatesGold, publishGoldCopy } from "../lib/app/gold_copy.ts";
 
@@ -16,7 +19,7 @@ await runMain(async () => {
   const config = loadConfig();
   // A first Ctrl-C lets dbt's command finish; a second stops it at once.
   shutdownSignal();
-  const args = Deno.args.length > 0 ? Deno.args : ["build"];
+  const args = Deno.args.length > 0 ? Deno.args : [...FREQUENT_BUILD];
   const result = await runDbt(args, {
     duckdbPath: config.duckdbPath,
     target: config.dbtTarget,

@@ -1,48 +1,44 @@
 {#-
-    gold_change_window(upstream, watermark_column, event_column): what an
-    incremental gold run must rebuild, as two SQL expressions:
+    gold_change_window(upstream, watermark_column, event_column, upstream_filter):
+    what an incremental gold run must rebuild, as SQL expressions:
 
-    - loaded_after: the watermark. Rows of upstream (silver) with
-      watermark_column later than this changed since the model last ran: the
-      newest watermark_column the model holds ({{ this }}), less var
-      silver_lookback_hours, the same bound and lookback as silver's own
-      loaded_since_watermark (a load that commits late is read again; the
-      gold models are idempotent over it).
-    - first_day: the start of the UTC day of the earliest changed row
-      (event_column), or null when no row changed. Every bucket or day a
-      gold model rebuilds lies on or after it, so the model can bound its
-      read of upstream with it.
+    - changed_after: the watermark. Rows of upstream with watermark_column
+      later than this changed since the model last ran: the newest
+      watermark_column the model holds ({{ this }}). Silver stamps each row
+      it writes with its run's transformed_at, later than every earlier
+      stamp (transform_stamp), so the rows stamped after the model's newest
+      are exactly those it has not read, late or not: no lookback.
+    - first_minute, first_hour, first_day: the start of the UTC minute,
+      hour and day of the earliest changed row (event_column), or null when
+      no row changed. Every bucket a gold model rebuilds starts on or after
+      first_minute, and every candle it reads back from itself on or after
+      first_hour (first_day for 1h candles), so the model can bound its
+      reads with them.
 
-    Both are read before the model runs and inlined as literals
+    upstream_filter, when given, is a condition on upstream rows that
+    count (e.g. timeframe = '1d').
+
+    Each is read before the model runs and inlined as a literal
     (gold_bound): the warehouse can then skip upstream rows in the scan
     itself (a literal bound is a plain scan filter, zone maps included; a
     subquery is not). In a unit test they are subqueries over the fixtures.
-
-    {{ this }} must have watermark_column: a gold table built before it was
-    incremental has not, and needs one rebuild with --full-refresh.
 -#}
-{% macro gold_change_window(upstream, watermark_column='loaded_at', event_column='quote_ts') -%}
-    {%- if execute and model.resource_type != 'unit_test' -%}
-        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-        {%- if watermark_column | lower not in columns -%}
-            {{ exceptions.raise_compiler_error(
-                this ~ " has no " ~ watermark_column ~ " column: it was built before it was incremental."
-                ~ " Rebuild the gold models once: deno task transform build --full-refresh --select gold"
-            ) }}
-        {%- endif -%}
-    {%- endif -%}
-    {%- set loaded_after = gold_bound(
-        'select ' ~ dbt.dateadd(
-            'hour',
-            -1 * var('silver_lookback_hours'),
-            "coalesce(max(" ~ watermark_column ~ "), cast('1900-01-01' as timestamp))"
-        ) ~ ' from ' ~ this
+{% macro gold_change_window(upstream, watermark_column='transformed_at', event_column='quote_ts', upstream_filter=none) -%}
+    {%- do require_columns(this, [watermark_column]) -%}
+    {%- set changed_after = gold_bound(
+        "select coalesce(max(" ~ watermark_column ~ "), cast('1900-01-01' as timestamp)) from " ~ this
     ) -%}
-    {%- set first_day = gold_bound(
-        'select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'day')
-        ~ ' from ' ~ upstream ~ ' where ' ~ watermark_column ~ ' > ' ~ loaded_after
-    ) -%}
-    {{ return({'loaded_after': loaded_after, 'first_day': first_day}) }}
+    {%- set changed = ' from ' ~ upstream ~ ' where ' ~ watermark_column ~ ' > ' ~ changed_after
+        ~ ('' if upstream_filter is none else ' and ' ~ upstream_filter) -%}
+    {%- set first_minute = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'minute') ~ changed) -%}
+    {%- set first_hour = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'hour') ~ changed) -%}
+    {%- set first_day = gold_bound('select ' ~ time_bucket_start('min(' ~ event_column ~ ')', 1, 'day') ~ changed) -%}
+    {{ return({
+        'changed_after': changed_after,
+        'first_minute': first_minute,
+        'first_hour': first_hour,
+        'first_day': first_day,
+    }) }}
 {%- endmacro %}
 
 
@@ -65,20 +61,20 @@
 
 
 {#-
-    gold_latest_day_start(upstream, entity_column, event_column): the start
-    of the UTC day of the oldest per-entity latest event_column: every
-    symbol's latest quote, and the rest of its latest day, are on or after
-    it (null when upstream is empty). A model that needs only each symbol's
-    latest day reads the rows from there on instead of the whole history.
+    require_columns(relation, columns): fails the run with a clear message
+    when an incremental model's table lacks a column its incremental logic
+    reads (a table built by an earlier version of the model), instead of a
+    database error. Nothing to check in a unit test (a fixture) or at parse
+    time.
 -#}
-{% macro gold_latest_day_start(upstream, entity_column='symbol', event_column='quote_ts') -%}
-    {#- upstream not built yet (dbt compile or docs on a new warehouse): nothing to read -#}
-    {%- if execute and model.resource_type != 'unit_test' and load_relation(upstream) is none -%}
-        {{ return("cast(null as timestamp)") }}
+{% macro require_columns(relation, columns) -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+        {%- for column in columns if column | lower not in present -%}
+            {{ exceptions.raise_compiler_error(
+                "Cannot run " ~ relation ~ " incrementally as it has no " ~ column ~ " column: it was built"
+                ~ " by an earlier version of the model. Rebuild it once: deno task transform build --full-refresh"
+            ) }}
+        {%- endfor -%}
     {%- endif -%}
-    {{ return(gold_bound(
-        'select min(' ~ time_bucket_start('latest_event', 1, 'day') ~ ')'
-        ~ ' from (select max(' ~ event_column ~ ') as latest_event from ' ~ upstream
-        ~ ' group by ' ~ entity_column ~ ') as latest'
-    )) }}
 {%- endmacro %}

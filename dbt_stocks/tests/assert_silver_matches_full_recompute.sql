@@ -1,4 +1,4 @@
-{{ config(tags=['reconciliation']) }}
+{{ config(tags=['reconciliation', 'daily']) }}
 
 -- silver_clean_stock_quotes, however incrementally built, must equal a
 -- from-scratch run over all of bronze: the same (symbol, quote_ts) keys, each

@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
 import type { Lake } from "../lake/lake.ts";
 import { loadNewObjects } from "../load/loader.ts";
-import type { DbtWorker } from "../transform/dbt.ts";
+import { type DbtWorker, FREQUENT_BUILD } from "../transform/dbt.ts";
 import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
@@ -100,13 +100,14 @@ export function lakeLoad<W extends Warehouse>(
  *
  * @param config Settings: `WAREHOUSE`, the DuckDB file and its gold copy.
  * @param dbt The long-lived dbt.
- * @param args dbt's arguments.
+ * @param args dbt's arguments: the frequent build by default (the models,
+ * and the data tests on the rows they just wrote).
  * @returns The step; it throws `dbt <command> failed` with dbt's output.
  */
 export function dbtTransform(
   config: Config,
   dbt: DbtWorker,
-  args: string[] = ["run"],
+  args: readonly string[] = FREQUENT_BUILD,
 ): () => Promise<void> {
   const run = async () => {
     const result = await dbt.run(args);

@@ -19,6 +19,40 @@ import { ensureVenv, venvBin } from "./venv.ts";
 /** The dbt project's directory. */
 export const DBT_PROJECT_DIR = join(PROJECT_ROOT, "dbt_stocks");
 
+/**
+ * Minutes before a frequent build's start whose transformed rows its data
+ * tests read (dbt var `data_test_window_minutes`): the rows the build
+ * writes, and those of the builds just before it, so that a retry after a
+ * failed test fails again (the Airflow DAGs retry within 2 minutes by
+ * default). `dags/stocks_pipeline.py` uses the same default.
+ */
+export const FREQUENT_TEST_WINDOW_MINUTES = 5;
+
+/**
+ * The frequent path, the `dbt build` of every cycle (the continuous mode's
+ * {@linkcode DbtWorker}, `deno task transform` without arguments, the
+ * `stocks_realtime` DAG): every model, and the data tests that read only
+ * recently transformed rows. Left out: tests tagged `daily` (whole scans of
+ * RAW, of silver, and the reconciliation against a full recompute) and the
+ * unit tests (they check the SQL, which does not change between cycles).
+ * The daily build, {@linkcode DAILY_BUILD}, runs them all.
+ */
+export const FREQUENT_BUILD: readonly string[] = [
+  "build",
+  "--exclude",
+  "tag:daily",
+  "test_type:unit",
+  "--vars",
+  `{"data_test_window_minutes": ${FREQUENT_TEST_WINDOW_MINUTES}}`,
+];
+
+/**
+ * The daily path (the `stocks_daily` DAG, `deno task transform build`):
+ * every model and every test over whole tables, the reconciliation
+ * included.
+ */
+export const DAILY_BUILD: readonly string[] = ["build"];
+
 /** Options for {@linkcode runDbt}. */
 export interface RunDbtOptions {
   /** DuckDB file the `duckdb` target opens. */
@@ -60,7 +94,7 @@ const log = logger("dbt");
  * @returns The outcome; a failing dbt command is not thrown, the caller decides.
  */
 export async function runDbt(
-  args: string[],
+  args: readonly string[],
   options: RunDbtOptions,
 ): Promise<DbtResult> {
   const { target = "duckdb", verbose = false } = options;
@@ -166,12 +200,13 @@ export class DbtWorker {
   /**
    * Runs one dbt command; commands run one at a time, in call order.
    *
-   * @param args dbt's arguments, e.g. `["run"]`.
+   * @param args dbt's arguments, e.g. `["run"]`; by default the frequent
+   * path, {@linkcode FREQUENT_BUILD}.
    * @param level Level of the line logged when it ends (a cycle's runs are routine).
    * @returns The outcome; a failing command is not thrown.
    */
   run(
-    args: string[],
+    args: readonly string[] = FREQUENT_BUILD,
     level: "info" | "debug" = "debug",
   ): Promise<DbtResult> {
     const result = this.#busy.then(async () => {
@@ -231,7 +266,7 @@ function summaryOf(output: string): string {
 }
 
 function finished(
-  args: string[],
+  args: readonly string[],
   target: string,
   started: number,
   result: DbtResult,

@@ -171,6 +171,20 @@ async function builtImages(): Promise<Record<string, Image>> {
   return images;
 }
 
+/** The frequent dbt build (FREQUENT_BUILD in lib/transform/dbt.ts) on a target. */
+function frequentBuild(target: string): string[] {
+  return [
+    "build",
+    "--exclude",
+    "tag:daily",
+    "test_type:unit",
+    "--vars",
+    '{"data_test_window_minutes": 5}',
+    "--target",
+    target,
+  ];
+}
+
 /** The default of a `{{ var.value.get('name', 'default') }}` template. */
 function variableDefault(template: string, variable: string): string {
   const match = new RegExp(
@@ -180,11 +194,12 @@ function variableDefault(template: string, variable: string): string {
   return match[1];
 }
 
-Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promised schedule, limits, retries, order and Assets", async () => {
+Deno.test("Airflow's DagBag imports the three DAGs with zero errors, with the promised schedule, limits, retries, order, commands and Assets", async () => {
   const { import_errors, dags } = await inspect();
   assert.deepEqual(import_errors, {});
   assert.deepEqual(Object.keys(dags).sort(), [
     "stocks_backfill",
+    "stocks_daily",
     "stocks_realtime",
   ]);
 
@@ -211,12 +226,38 @@ Deno.test("Airflow's DagBag imports both DAGs with zero errors, with the promise
     prefix: { type: ["null", "string"], title: "Lake prefix" },
   });
 
+  // The daily DAG: the full build (every test over whole tables), then the copy.
+  const daily = dags.stocks_daily;
+  assert.equal(daily.timetable, "CronTriggerTimetable");
+  assert.equal(daily.schedule, "30 2 * * *");
+  assert.equal(daily.max_active_runs, 1);
+  assert.equal(daily.catchup, false);
+  assert.deepEqual(Object.keys(daily.tasks).sort(), ["copy_gold", "dbt_build"]);
+  assert.deepEqual(daily.tasks.dbt_build.command, [
+    "build",
+    "--target",
+    "duckdb",
+  ]);
+  assert.deepEqual(daily.tasks.dbt_build.downstream, ["copy_gold"]);
+  assert.deepEqual(daily.tasks.copy_gold.command, ["copy-gold"]);
+  for (const task of Object.values(daily.tasks)) {
+    assert.equal(task.retries, 3);
+    assert.equal(task.pool, "stocks_warehouse", "one warehouse writer");
+    assert.ok((task.execution_timeout ?? 0) > 0, "an execution timeout");
+  }
+
   for (const [id, dag] of Object.entries(dags)) {
+    if (id === "stocks_daily") continue;
     const { load, dbt_build: build, copy_gold: copy } = dag.tasks;
     assert.deepEqual(
       Object.keys(dag.tasks).sort(),
       ["copy_gold", "dbt_build", "load"],
       id,
+    );
+    assert.deepEqual(
+      build.command,
+      frequentBuild("duckdb"),
+      `${id}: the frequent path`,
     );
     assert.deepEqual(load.downstream, ["dbt_build"], `${id}: load, then dbt`);
     assert.deepEqual(build.upstream, ["load"], id);
@@ -294,7 +335,7 @@ Deno.test("every DAG command is a deno task of deno.json or a real dbt command, 
       checked++;
     }
   }
-  assert.equal(checked, 6);
+  assert.equal(checked, 8);
 });
 
 Deno.test("the DAGs take images, network, volume, pool, schedule, retries and container settings from the environment, and no secret", async () => {
@@ -306,6 +347,8 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
     STOCKS_WAREHOUSE_VOLUME: "prod-warehouse",
     STOCKS_WAREHOUSE_POOL: "prod_pool",
     STOCKS_REALTIME_SCHEDULE: "*/5 * * * *",
+    STOCKS_DAILY_SCHEDULE: "0 23 * * 1-5",
+    STOCKS_TEST_WINDOW_MINUTES: "5",
     STOCKS_RETRIES: "5",
     STOCKS_LOAD_TIMEOUT_MINUTES: "7",
     DBT_TARGET: "snowflake",
@@ -335,7 +378,16 @@ Deno.test("the DAGs take images, network, volume, pool, schedule, retries and co
     variableDefault(build.image, "stocks_dbt_image"),
     "registry.example/stocks-dbt:1.2.3",
   );
-  assert.deepEqual(build.command, ["build", "--target", "snowflake"]);
+  assert.deepEqual(build.command, frequentBuild("snowflake"));
+  const daily = dags.stocks_daily;
+  assert.equal(daily.schedule, "0 23 * * 1-5");
+  assert.deepEqual(Object.keys(daily.tasks), ["dbt_build"]);
+  assert.deepEqual(daily.tasks.dbt_build.command, [
+    "build",
+    "--target",
+    "snowflake",
+  ]);
+  assert.equal(daily.tasks.dbt_build.warehouse_conn_id, "stocks_snowflake");
   assert.equal(load.execution_timeout, 7 * 60);
   for (const task of [load, build]) {
     assert.equal(task.docker_url, "tcp://docker.example:2375");
@@ -497,7 +549,7 @@ async function* files(dir: string): AsyncGenerator<string> {
   }
 }
 
-Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stocks_backfill replays a day without duplicates", async () => {
+Deno.test("airflow dags test runs stocks_realtime's containers to gold, stocks_backfill replays a day without duplicates, and stocks_daily runs every test", async () => {
   const services = await servicesUp();
   await ensureVenv();
   const dir = await Deno.makeTempDir({ prefix: "airflow-e2e-" });
@@ -564,7 +616,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
     assert.equal(loadEnv.AWS_ACCESS_KEY_ID, services.AWS_ACCESS_KEY_ID);
     assert.equal(loadEnv.AWS_SECRET_ACCESS_KEY, secret, "from stocks_lake");
     assert.equal(build.Image, "stocks-dbt:ci", "the Variable's image");
-    assert.deepEqual(build.Cmd, ["build", "--target", "duckdb"]);
+    assert.deepEqual(build.Cmd, frequentBuild("duckdb"));
     assert.ok(
       !build.Env.some((pair) => pair.startsWith("AWS_SECRET_ACCESS_KEY=")),
       "dbt gets no lake keys",
@@ -644,14 +696,28 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       );
       assert.deepEqual(await snapshot(db, models), built, `round ${round}`);
     }
+    // stocks_daily: the full build, every test over whole tables, then the
+    // copy; the incremental models have nothing new and gold stays as built.
+    const daily = await airflow(
+      "airflow",
+      ["dags", "test", "stocks_daily"],
+      home,
+      env,
+    );
+    assertSuccess(daily, "airflow dags test stocks_daily");
+    const [dailyBuild, dailyCopy] = (await containers(record)).slice(9);
+    assert.deepEqual(dailyBuild.Cmd, ["build", "--target", "duckdb"]);
+    assert.deepEqual(dailyCopy.Cmd, ["copy-gold"]);
+    assert.deepEqual(await snapshot(db, models), built, "after stocks_daily");
+
     // Each successful run updated the RAW, gold and gold copy Assets once.
     assert.deepEqual(await assetEvents(home), {
-      stocks_gold: 3,
-      stocks_gold_copy: 3,
+      stocks_gold: 4,
+      stocks_gold_copy: 4,
       stocks_raw: 3,
     });
     const all = await containers(record);
-    assert.equal(all.length, 9);
+    assert.equal(all.length, 11);
     assert.deepEqual(all[3].Cmd, [
       "load",
       "--reload",
@@ -681,7 +747,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       invalid.stderr,
       /Invalid input for param start_date: 'yesterday' is not a 'date'/,
     );
-    assert.equal((await containers(record)).length, 9);
+    assert.equal((await containers(record)).length, 11);
 
     // Without the stocks_lake connection the load stops, saying what to do.
     const { AIRFLOW_CONN_STOCKS_LAKE: _, ...noConnection } = env;
@@ -696,7 +762,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, and stoc
       unconnected.stdout + unconnected.stderr,
       /Cannot run the task as the Airflow connection 'stocks_lake' \(the lake's S3 keys\) is not defined: add it under Admin > Connections, or set AIRFLOW_CONN_STOCKS_LAKE/,
     );
-    assert.equal((await containers(record)).length, 9, "no container started");
+    assert.equal((await containers(record)).length, 11, "no container started");
 
     // The lake's secret key reached the container, and nothing Airflow kept.
     for (const output of [realtime.stdout, realtime.stderr]) {

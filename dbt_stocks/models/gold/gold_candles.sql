@@ -7,12 +7,20 @@
     )
 }}
 
-{#- timeframe label, bucket length, bucket unit; every bucket lies inside one UTC day -#}
-{%- set timeframes = [
-    ('1m', 1, 'minute'),
-    ('5m', 5, 'minute'),
-    ('1h', 1, 'hour'),
-    ('1d', 1, 'day'),
+{#-
+    1m candles come from silver quotes; each coarser timeframe rolls up the
+    one before it (label, bucket length, unit, finer label). Every bucket
+    lies inside one UTC day.
+-#}
+{%- set rollups = [
+    ('5m', 5, 'minute', '1m'),
+    ('1h', 1, 'hour', '5m'),
+    ('1d', 1, 'day', '1h'),
+] %}
+{%- set columns = [
+    'symbol', 'timeframe', 'bucket_start', 'open', 'high', 'low', 'close',
+    'quote_count', 'first_quote_ts', 'last_quote_ts', 'return_count',
+    'log_return_sum_e12', 'log_return_sq_sum_e24', 'loaded_at', 'transformed_at',
 ] %}
 
 {%- if is_incremental() %}
@@ -23,132 +31,183 @@ with
 
 quotes as (
 
-    select * from {{ ref('silver_clean_stock_quotes') }}
+    select symbol, quote_ts, price, loaded_at, transformed_at
+    from {{ ref('silver_clean_stock_quotes') }}
 
     {% if is_incremental() %}
-    -- every row this run can need (the changed rows and the rest of their
-    -- days) is on or after the day of the earliest changed row
-    where quote_ts >= {{ changes.first_day }}
+    -- every quote of a rebuilt minute is on or after the earliest changed minute
+    where quote_ts >= {{ changes.first_minute }}
     {% endif %}
 
 ),
 
 {% if is_incremental() %}
 
--- silver rows new or replaced since this model last ran (its newest
--- loaded_at, less the lookback): new quotes, late quotes, newer fetches
-changed_quotes as (
+-- the minutes of the silver rows written since this model last ran: new
+-- quotes, late quotes, newer fetches
+touched_minutes as (
 
-    select symbol, quote_ts
-    from quotes
-    where loaded_at > {{ changes.loaded_after }}
-
-),
-
--- the buckets they fall in: the only candles that can change
-touched_buckets as (
-
-    {% for label, count, unit in timeframes %}
     select distinct
         symbol,
-        '{{ label }}' as timeframe,
-        {{ time_bucket_start('quote_ts', count, unit) }} as bucket_start
-    from changed_quotes
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
-touched_days as (
-
-    select symbol, bucket_start as day_start
-    from touched_buckets
-    where timeframe = '1d'
-
-),
-
--- every silver quote of the touched (symbol, day)s, old ones included, so
--- that each touched bucket is recomputed from all of its quotes
-scoped_quotes as (
-
-    select quotes.symbol, quotes.quote_ts, quotes.price, quotes.loaded_at
+        {{ time_bucket_start('quote_ts', 1, 'minute') }} as bucket_start
     from quotes
-    inner join touched_days
-        on quotes.symbol = touched_days.symbol
-        and {{ time_bucket_start('quotes.quote_ts', 1, 'day') }} = touched_days.day_start
+    where transformed_at > {{ changes.changed_after }}
+
+),
+
+-- the candles held for the touched symbols from the earliest changed hour
+-- on, and their 1h candles from the earliest changed day on: every candle a
+-- rebuilt bucket rolls up, and the close before each rebuilt minute (the
+-- previous minute with quotes, or before the hour, the previous 1h candle's)
+current_candles as (
+
+    select {{ columns | join(', ') }}
+    from {{ this }}
+    where bucket_start >= {{ changes.first_hour }}
+        and symbol in (select symbol from touched_minutes)
+
+    union all
+
+    select {{ columns | join(', ') }}
+    from {{ this }}
+    where bucket_start >= {{ changes.first_day }}
+        and bucket_start < {{ changes.first_hour }}
+        and timeframe = '1h'
+        and symbol in (select symbol from touched_minutes)
+
+),
+
+-- a minute's first return starts from the close of the symbol's previous
+-- minute with quotes that day: the minute after a touched one is rebuilt too
+minute_sequence as (
+
+    select symbol, bucket_start, max(is_touched) as is_touched
+    from (
+        select symbol, bucket_start, 1 as is_touched from touched_minutes
+        union all
+        select symbol, bucket_start, 0 as is_touched
+        from current_candles
+        where timeframe = '1m'
+    ) as minutes
+    group by symbol, bucket_start
+
+),
+
+rebuilt_minutes as (
+
+    select symbol, bucket_start
+    from (
+        select
+            symbol,
+            bucket_start,
+            is_touched,
+            lag(is_touched) over (
+                partition by symbol, {{ time_bucket_start('bucket_start', 1, 'day') }}
+                order by bucket_start
+            ) as follows_touched
+        from minute_sequence
+    ) as sequenced
+    where is_touched = 1 or follows_touched = 1
+
+),
+
+-- every silver quote of the rebuilt minutes, old ones included
+minute_quotes as (
+
+    select quotes.*
+    from quotes
+    inner join rebuilt_minutes
+        on quotes.symbol = rebuilt_minutes.symbol
+        and {{ time_bucket_start('quotes.quote_ts', 1, 'minute') }} = rebuilt_minutes.bucket_start
 
 ),
 
 {% else %}
 
-scoped_quotes as (
+minute_quotes as (
 
-    select symbol, quote_ts, price, loaded_at
-    from quotes
+    select * from quotes
 
 ),
 
 {% endif %}
 
-bucketed as (
+-- log return of each quote against the previous quote of its minute
+minute_returns as (
 
-    {% for label, count, unit in timeframes %}
     select
         symbol,
-        '{{ label }}' as timeframe,
-        {{ time_bucket_start('quote_ts', count, unit) }} as bucket_start,
+        {{ time_bucket_start('quote_ts', 1, 'minute') }} as bucket_start,
         quote_ts,
         price,
-        loaded_at
-    from scoped_quotes
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+        loaded_at,
+        transformed_at,
+        {{ scaled_log_return('price', 'lag(price) over (partition by symbol, '
+            ~ time_bucket_start('quote_ts', 1, 'minute') ~ ' order by quote_ts)') }} as log_return_e12
+    from minute_quotes
 
 ),
-
-{% if is_incremental() %}
-
--- of the touched days, only the touched buckets
-rebuilt_quotes as (
-
-    select bucketed.*
-    from bucketed
-    inner join touched_buckets
-        on bucketed.symbol = touched_buckets.symbol
-        and bucketed.timeframe = touched_buckets.timeframe
-        and bucketed.bucket_start = touched_buckets.bucket_start
-
-),
-
-{% else %}
-
-rebuilt_quotes as (
-
-    select * from bucketed
-
-),
-
-{% endif %}
 
 -- silver has one row per (symbol, quote_ts), so first and last are unambiguous
-candles as (
+minute_candles as (
 
     select
         symbol,
-        timeframe,
+        '1m' as timeframe,
         bucket_start,
         min_by(price, quote_ts) as open,
         max(price) as high,
         min(price) as low,
         max_by(price, quote_ts) as close,
         count(*) as quote_count,
-        max(loaded_at) as loaded_at
-    from rebuilt_quotes
-    group by symbol, timeframe, bucket_start
+        min(quote_ts) as first_quote_ts,
+        max(quote_ts) as last_quote_ts,
+        count(log_return_e12) as return_count,
+        cast(coalesce(sum(log_return_e12), 0) as decimal(38, 0)) as log_return_sum_e12,
+        cast(coalesce(sum(log_return_e12 * log_return_e12), 0) as decimal(38, 0)) as log_return_sq_sum_e24,
+        max(loaded_at) as loaded_at,
+        max(transformed_at) as transformed_at
+    from minute_returns
+    group by symbol, bucket_start
 
 ),
 
-final as (
+-- the 1m candles held from the earliest changed hour on, rebuilt ones in
+-- place of the held ones; before that hour, its day's 1h candles, whose
+-- close is the close of their last minute
+day_minutes as (
+
+    select minute_candles.*, 1 as is_rebuilt
+    from minute_candles
+
+    {% if is_incremental() %}
+    union all
+    select current_candles.*, 0 as is_rebuilt
+    from current_candles
+    where (timeframe = '1m'
+            and not exists (
+                select 1 from minute_candles
+                where minute_candles.symbol = current_candles.symbol
+                    and minute_candles.bucket_start = current_candles.bucket_start
+            ))
+        or (timeframe = '1h' and bucket_start < {{ changes.first_hour }})
+    {% endif %}
+
+),
+
+-- each minute's first return: from the close of the symbol's previous
+-- minute with quotes, the same UTC day (none for the day's first minute)
+bridged as (
+
+    select
+        day_minutes.*,
+        {{ scaled_log_return('open', 'lag(close) over (partition by symbol, '
+            ~ time_bucket_start('bucket_start', 1, 'day') ~ ' order by bucket_start)') }} as bridge_e12
+    from day_minutes
+
+),
+
+candles_1m as (
 
     select
         symbol,
@@ -159,8 +218,77 @@ final as (
         low,
         close,
         quote_count,
-        loaded_at
-    from candles
+        first_quote_ts,
+        last_quote_ts,
+        return_count + case when bridge_e12 is null then 0 else 1 end as return_count,
+        cast(log_return_sum_e12 + coalesce(bridge_e12, 0) as decimal(38, 0)) as log_return_sum_e12,
+        cast(log_return_sq_sum_e24 + coalesce(bridge_e12 * bridge_e12, 0) as decimal(38, 0))
+            as log_return_sq_sum_e24,
+        loaded_at,
+        transformed_at
+    from bridged
+    where is_rebuilt = 1
+
+),
+
+{% for label, count, unit, finer in rollups %}
+
+-- {{ label }}: the buckets of the rebuilt {{ finer }} candles, each from all of its {{ finer }} candles
+children_{{ label }} as (
+
+    select * from candles_{{ finer }}
+
+    {% if is_incremental() %}
+    union all
+    select current_candles.*
+    from current_candles
+    where timeframe = '{{ finer }}'
+        and not exists (
+            select 1 from candles_{{ finer }}
+            where candles_{{ finer }}.symbol = current_candles.symbol
+                and candles_{{ finer }}.bucket_start = current_candles.bucket_start
+        )
+        and exists (
+            select 1 from candles_{{ finer }}
+            where candles_{{ finer }}.symbol = current_candles.symbol
+                and {{ time_bucket_start('candles_' ~ finer ~ '.bucket_start', count, unit) }}
+                    = {{ time_bucket_start('current_candles.bucket_start', count, unit) }}
+        )
+    {% endif %}
+
+),
+
+candles_{{ label }} as (
+
+    select
+        symbol,
+        '{{ label }}' as timeframe,
+        {{ time_bucket_start('bucket_start', count, unit) }} as bucket_start,
+        min_by(open, first_quote_ts) as open,
+        max(high) as high,
+        min(low) as low,
+        max_by(close, last_quote_ts) as close,
+        cast(sum(quote_count) as bigint) as quote_count,
+        min(first_quote_ts) as first_quote_ts,
+        max(last_quote_ts) as last_quote_ts,
+        cast(sum(return_count) as bigint) as return_count,
+        cast(sum(log_return_sum_e12) as decimal(38, 0)) as log_return_sum_e12,
+        cast(sum(log_return_sq_sum_e24) as decimal(38, 0)) as log_return_sq_sum_e24,
+        max(loaded_at) as loaded_at,
+        max(transformed_at) as transformed_at
+    from children_{{ label }}
+    group by symbol, {{ time_bucket_start('bucket_start', count, unit) }}
+
+),
+
+{% endfor %}
+
+final as (
+
+    {% for label in ['1m', '5m', '1h', '1d'] %}
+    select {{ columns | join(', ') }} from candles_{{ label }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 

@@ -1,23 +1,23 @@
 {#-
-    A table rebuilt on every run, but from the latest days only: each
-    symbol's latest quote and the rest of its UTC day lie on or after the
-    start of the oldest of those days, read first (a grouped max), so the
-    rebuild reads about a day of silver whatever the length of the history.
-    The day figures are computed here from those quotes, the way
-    gold_candles computes a 1d candle; the previous close is the close of
-    the symbol's previous 1d candle, read from gold_candles (one row per
-    symbol and day).
+    A table rebuilt on every run from gold_candles' 1d candles (one row per
+    symbol and day) and one silver row per symbol: the day figures are the
+    latest 1d candle's, so they are the daily candle's by construction, and
+    the previous close is the close of the 1d candle before it. Silver is
+    read only from the oldest of the symbols' latest quotes on (a literal
+    bound, read first), to find each latest quote's own row.
 -#}
-{%- set first_latest_day = gold_latest_day_start(ref('silver_clean_stock_quotes')) %}
+{%- set candles = ref('gold_candles') %}
+{%- if execute and model.resource_type != 'unit_test' and load_relation(candles) is none %}
+    {#- gold_candles not built yet (dbt compile or docs on a new warehouse): nothing to read -#}
+    {%- set oldest_latest_quote = 'cast(null as timestamp)' %}
+{%- else %}
+    {%- set oldest_latest_quote = gold_bound(
+        'select min(last_quote_ts) from (select max(last_quote_ts) as last_quote_ts from '
+        ~ candles ~ " where timeframe = '1d' group by symbol) as latest"
+    ) %}
+{%- endif %}
 
 with
-
-quotes as (
-
-    select * from {{ ref('silver_clean_stock_quotes') }}
-    where quote_ts >= {{ first_latest_day }}
-
-),
 
 daily_candles as (
 
@@ -26,102 +26,67 @@ daily_candles as (
 
 ),
 
-ranked as (
+ranked_days as (
 
     select
-        quotes.*,
-        cast(quote_ts as date) as quote_date,
-        row_number() over (partition by symbol order by quote_ts desc) as recency_rank
-    from quotes
+        daily_candles.*,
+        row_number() over (partition by symbol order by bucket_start desc) as recency_rank
+    from daily_candles
 
 ),
 
-latest as (
+latest_day as (
 
-    select * from ranked
+    select * from ranked_days
     where recency_rank = 1
 
 ),
 
--- the quotes of each symbol's latest UTC day
-latest_day_quotes as (
-
-    select
-        quotes.symbol,
-        quotes.quote_ts,
-        quotes.price
-    from quotes
-    inner join latest
-        on quotes.symbol = latest.symbol
-        and cast(quotes.quote_ts as date) = latest.quote_date
-
-),
-
--- the day's figures, as its 1d candle has them
-latest_day as (
-
-    select
-        symbol,
-        min_by(price, quote_ts) as day_open,
-        max(price) as day_high,
-        min(price) as day_low,
-        min(quote_ts) as day_first_quote_ts,
-        count(*) as day_quote_count
-    from latest_day_quotes
-    group by symbol
-
-),
-
--- the close of each symbol's last 1d candle before its latest day
 previous_day as (
 
-    select
-        daily_candles.symbol,
-        max_by(daily_candles.close, daily_candles.bucket_start) as close
-    from daily_candles
-    inner join latest
-        on daily_candles.symbol = latest.symbol
-        and cast(daily_candles.bucket_start as date) < latest.quote_date
-    group by daily_candles.symbol
+    select * from ranked_days
+    where recency_rank = 2
 
 ),
 
-closes as (
+-- the silver row of each symbol's latest quote (the close of its latest day)
+latest_quotes as (
 
-    select
-        latest.symbol,
-        coalesce(previous_day.close, latest.prev_close) as prev_close
-    from latest
-    left join previous_day
-        on latest.symbol = previous_day.symbol
+    select quotes.*
+    from {{ ref('silver_clean_stock_quotes') }} as quotes
+    inner join latest_day
+        on quotes.symbol = latest_day.symbol
+        and quotes.quote_ts = latest_day.last_quote_ts
+    where quotes.quote_ts >= {{ oldest_latest_quote }}
 
 ),
 
 final as (
 
     select
-        latest.symbol,
-        latest.quote_ts,
-        latest.fetched_at,
-        latest.quote_date,
-        latest.price,
-        closes.prev_close,
-        latest.price - closes.prev_close as change_abs,
-        100 * (latest.price - closes.prev_close) / closes.prev_close as change_pct,
-        latest_day.day_open,
-        latest_day.day_high,
-        latest_day.day_low,
-        latest_day.day_first_quote_ts,
-        latest.price - latest_day.day_open as change_since_open_abs,
-        100 * (latest.price - latest_day.day_open) / latest_day.day_open
-            as change_since_open_pct,
-        latest_day.day_quote_count,
-        latest.source
-    from latest
-    inner join latest_day
-        on latest.symbol = latest_day.symbol
-    inner join closes
-        on latest.symbol = closes.symbol
+        latest_day.symbol,
+        latest_quotes.quote_ts,
+        latest_quotes.fetched_at,
+        cast(latest_day.bucket_start as date) as quote_date,
+        latest_quotes.price,
+        -- no earlier day in the warehouse: the previous close the quote reports
+        coalesce(previous_day.close, latest_quotes.prev_close) as prev_close,
+        latest_quotes.price - coalesce(previous_day.close, latest_quotes.prev_close) as change_abs,
+        100 * (latest_quotes.price - coalesce(previous_day.close, latest_quotes.prev_close))
+            / coalesce(previous_day.close, latest_quotes.prev_close) as change_pct,
+        latest_day.open as day_open,
+        latest_day.high as day_high,
+        latest_day.low as day_low,
+        latest_day.first_quote_ts as day_first_quote_ts,
+        latest_quotes.price - latest_day.open as change_since_open_abs,
+        100 * (latest_quotes.price - latest_day.open) / latest_day.open as change_since_open_pct,
+        latest_day.quote_count as day_quote_count,
+        latest_quotes.source
+    from latest_day
+    inner join latest_quotes
+        on latest_day.symbol = latest_quotes.symbol
+    left join previous_day
+        on latest_day.symbol = previous_day.symbol
 
 )
 

@@ -10,89 +10,38 @@
 {%- set window_days = var('volatility_rolling_days') | int %}
 
 {%- if is_incremental() %}
-    {%- set changes = gold_change_window(ref('silver_clean_stock_quotes')) %}
+    {%- set changes = gold_change_window(ref('gold_candles'), event_column='bucket_start', upstream_filter="timeframe = '1d'") %}
 {%- endif %}
 
 with
 
-quotes as (
+-- the 1d candles carry each day's quote count and the exact sums of its
+-- log returns (every return between consecutive quotes of the day)
+daily_candles as (
 
-    select * from {{ ref('silver_clean_stock_quotes') }}
+    select * from {{ ref('gold_candles') }}
+    where timeframe = '1d'
 
     {% if is_incremental() %}
-    -- every row this run can need (the changed rows and the rest of their
-    -- days) is on or after the day of the earliest changed row
-    where quote_ts >= {{ changes.first_day }}
+    -- the days candles rebuilt since this model last ran
+    and bucket_start >= {{ changes.first_day }}
+    and transformed_at > {{ changes.changed_after }}
     {% endif %}
 
 ),
 
-{% if is_incremental() %}
-
--- the (symbol, UTC day)s of silver rows new or replaced since this model
--- last ran (its newest loaded_at, less the lookback)
-touched_days as (
-
-    select distinct symbol, cast(quote_ts as date) as quote_date
-    from quotes
-    where loaded_at > {{ changes.loaded_after }}
-
-),
-
--- every silver quote of those days, old ones included: a day's figure is
--- recomputed from all of its quotes
-scoped_quotes as (
-
-    select quotes.symbol, quotes.quote_ts, quotes.price, quotes.loaded_at
-    from quotes
-    inner join touched_days
-        on quotes.symbol = touched_days.symbol
-        and cast(quotes.quote_ts as date) = touched_days.quote_date
-
-),
-
-{% else %}
-
-scoped_quotes as (
-
-    select symbol, quote_ts, price, loaded_at
-    from quotes
-
-),
-
-{% endif %}
-
--- log return of each quote against the previous quote of the same symbol
--- and UTC day; the first quote of a day has none (no return across days)
-returns as (
-
-    select
-        symbol,
-        cast(quote_ts as date) as quote_date,
-        quote_ts,
-        loaded_at,
-        ln(price / lag(price) over (
-            partition by symbol, cast(quote_ts as date)
-            order by quote_ts
-        )) as log_return
-    from scoped_quotes
-
-),
-
--- rounded to 10 decimals: beyond that it is float noise, and exact figures
--- keep the unit tests exact and an incremental run equal to a full rebuild
--- (the rolling mean below averages these rounded figures either way)
 daily as (
 
     select
         symbol,
-        quote_date,
-        count(*) as quote_count,
-        count(log_return) as return_count,
-        round(stddev_samp(log_return), 10) as realized_volatility,
-        max(loaded_at) as loaded_at
-    from returns
-    group by symbol, quote_date
+        cast(bucket_start as date) as quote_date,
+        quote_count,
+        return_count,
+        {{ volatility_from_sums('return_count', 'log_return_sum_e12', 'log_return_sq_sum_e24') }}
+            as realized_volatility,
+        loaded_at,
+        transformed_at
+    from daily_candles
 
 ),
 
@@ -109,14 +58,15 @@ kept_days as (
         current_days.quote_count,
         current_days.return_count,
         current_days.realized_volatility,
-        current_days.loaded_at
+        current_days.loaded_at,
+        current_days.transformed_at
     from {{ this }} as current_days
-    where current_days.symbol in (select symbol from touched_days)
+    where current_days.symbol in (select symbol from daily)
         and not exists (
             select 1
-            from touched_days
-            where touched_days.symbol = current_days.symbol
-                and touched_days.quote_date = current_days.quote_date
+            from daily
+            where daily.symbol = current_days.symbol
+                and daily.quote_date = current_days.quote_date
         )
 
 ),
@@ -174,7 +124,8 @@ final as (
         realized_volatility,
         round(rolling_avg_volatility, 10) as rolling_avg_volatility,
         rolling_day_count,
-        loaded_at
+        loaded_at,
+        transformed_at
     from rolling
     where window_touched = 1
 

@@ -11,6 +11,9 @@
 -- depends_on: {{ ref('silver_quarantined_stock_quotes') }}
 
 {%- set columns = silver_quote_columns() %}
+{%- if is_incremental() %}
+    {%- do require_columns(this, ['loaded_at', 'transformed_at']) %}
+{%- endif %}
 
 with
 
@@ -19,9 +22,9 @@ quotes as (
     select * from {{ ref('bronze_stg_stock_quotes') }}
 
     {% if is_incremental() %}
-    -- only rows loaded since the newest one silver holds, less a lookback for
-    -- loads that committed late
-    where {{ loaded_since_watermark('loaded_at') }}
+    -- only the loads no run has read: those stamped after the newest one
+    -- silver holds, and late commits inside the lookback
+    where {{ loaded_since_watermark('loaded_at', source_relation=ref('bronze_stg_stock_quotes')) }}
     {% endif %}
 
 ),
@@ -58,9 +61,9 @@ current_quotes as (
 
 candidates as (
 
-    select {{ columns | join(', ') }} from valid_quotes
+    select {{ columns | join(', ') }}, 0 as is_current from valid_quotes
     union all
-    select {{ columns | join(', ') }} from current_quotes
+    select {{ columns | join(', ') }}, 1 as is_current from current_quotes
 
 ),
 
@@ -68,7 +71,7 @@ candidates as (
 
 candidates as (
 
-    select {{ columns | join(', ') }} from valid_quotes
+    select {{ columns | join(', ') }}, 0 as is_current from valid_quotes
 
 ),
 
@@ -80,17 +83,23 @@ ranked as (
         candidates.*,
         row_number() over (
             partition by symbol, quote_ts
-            order by {{ newest_fetch_order() }}
+            order by {{ newest_fetch_order() }}, is_current desc
         ) as fetch_rank
     from candidates
 
 ),
 
+-- the winners that change silver: a key whose row silver already holds
+-- and keeps is not written again, so its transformed_at stays and the gold
+-- models do not rebuild its buckets
 final as (
 
-    select {{ columns | join(', ') }}
+    select
+        {{ columns | join(', ') }},
+        {{ transform_stamp() }} as transformed_at
     from ranked
     where fetch_rank = 1
+        and is_current = 0
 
 )
 

@@ -9,7 +9,7 @@
 
 {#-
     The watermark is silver_clean_stock_quotes' (which runs after this model:
-    it depends on it), so both read the same window of bronze. This model's
+    it depends on it), so both read the same loads of bronze. This model's
     own max(loaded_at) would be a poor watermark: invalid rows are rare, so
     it would lag and the window would grow with RAW.
 -#}
@@ -29,7 +29,7 @@ quotes as (
     select * from {{ ref('bronze_stg_stock_quotes') }}
 
     {% if is_incremental() and silver is not none %}
-    where {{ loaded_since_watermark('loaded_at', silver) }}
+    where {{ loaded_since_watermark('loaded_at', silver, source_relation=ref('bronze_stg_stock_quotes')) }}
     {% endif %}
 
 ),
