@@ -4,7 +4,7 @@
  * @module
  */
 import { promisify } from "node:util";
-import { gunzip, gzip } from "node:zlib";
+import { gunzip, gzip, gzipSync } from "node:zlib";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -17,6 +17,16 @@ const gunzipAsync = promisify(gunzip);
 export async function encodeLines(lines: string[]): Promise<Uint8Array> {
   const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
   return new Uint8Array(await gzipAsync(text));
+}
+
+/**
+ * Gzips NDJSON lines into an object body, synchronously: for a worker
+ * thread, where blocking is the point (lib/land/encode_worker.ts). Gives the
+ * same bytes as {@linkcode encodeLines}.
+ */
+export function encodeLinesSync(lines: string[]): Uint8Array {
+  const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
+  return new Uint8Array(gzipSync(text));
 }
 
 /** Gunzips an object body into its non-empty lines (on the calling thread, as encodeLines). */

@@ -2,9 +2,24 @@
  * The lake sink: the consumer's handlers for landing. It only handles the
  * lifecycle (batch, rotate, commit, revoke) and keeps one
  * {@linkcode PartitionWriter} per partition, which owns buffering and
- * upload. Offsets are committed only after a flush made every object
- * durable; a failed flush keeps its buffer, backs off and writes the same
- * keys again, committing nothing meanwhile.
+ * upload, and a pool of workers (./encoder_pool.ts) that validate and gzip
+ * off the event loop.
+ *
+ * A rotation seals the partition's buffer and lands it in the background:
+ * the batch handler returns, so the consumer fetches and buffers the next
+ * batch while the flush encodes and uploads. Each partition's flushes land
+ * and commit one after another, in offset order: a flush starts uploading
+ * only once the one before it is committed, so a failed or retrying upload
+ * holds back every later commit of its partition. At most
+ * `maxPendingFlushes` sealed flushes of a partition wait; beyond that the
+ * batch handler waits for the oldest, so a slow lake slows the consumer
+ * instead of filling memory.
+ *
+ * Offsets are committed only after a flush made every object durable; a
+ * failed upload keeps its encoded batch, backs off and writes the same keys
+ * again, committing nothing meanwhile. A flush that fails for good (a fatal
+ * lake error, a failed worker) fails the sink ({@linkcode LakeSink.failure}),
+ * and the next batch handed to it is refused with that error.
  *
  * @module
  */
@@ -17,11 +32,14 @@ import type {
   PartitionOffset,
   StreamConsumer,
 } from "../stream/stream.ts";
+import type { EncodedBatch } from "./encode_batch.ts";
+import { EncoderPool } from "./encoder_pool.ts";
 import {
   type FlushLimits,
   type FlushResult,
   PartitionWriter,
   type RotationReason,
+  type SealedBatch,
 } from "./partition_writer.ts";
 
 /** Options for {@linkcode LakeSink}. */
@@ -48,6 +66,20 @@ export interface LakeSinkOptions {
    * @default {Date.now}
    */
   now?: () => number;
+  /**
+   * The workers that validate and gzip batches; the sink closes them on
+   * {@linkcode LakeSink.stop}.
+   *
+   * @default {a new EncoderPool(), started at the first flush}
+   */
+  encoders?: EncoderPool;
+  /**
+   * Sealed flushes of one partition that may wait to land before the batch
+   * handler waits for the oldest.
+   *
+   * @default {2}
+   */
+  maxPendingFlushes?: number;
 }
 
 /** Running totals of a sink. */
@@ -68,6 +100,14 @@ export interface LandingStats {
 
 const log = logger("landing");
 
+/** The flushes of one partition sealed and not committed yet. */
+interface Pipeline {
+  /** Settles once the newest flush is landed and committed; rejects when one failed. */
+  tail: Promise<void>;
+  /** Each flush still landing, oldest first. */
+  pending: Promise<void>[];
+}
+
 /** Lands consumed batches in the lake and commits offsets after each durable write. */
 export class LakeSink implements ConsumerHandlers {
   /** Running totals. */
@@ -79,26 +119,41 @@ export class LakeSink implements ConsumerHandlers {
     bytes: 0,
     retries: 0,
   };
-  #options: Required<Omit<LakeSinkOptions, "signal">> & {
+  #options: Required<Omit<LakeSinkOptions, "signal" | "encoders">> & {
     signal?: AbortSignal;
   };
   #writers = new Map<number, PartitionWriter>();
+  #pipelines = new Map<number, Pipeline>();
   #serial = new Map<number, Promise<void>>();
   #committed = new Map<number, number>();
   #consumed = new Map<number, number>();
+  #encoders: EncoderPool | undefined;
+  #stopped = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #failure: Promise<never>;
-  #fail!: (error: unknown) => void;
+  #failed: { error: unknown } | undefined;
+  #reject!: (error: unknown) => void;
 
   /** Creates the sink; call {@linkcode LakeSink.start} to begin age checks. */
   constructor(options: LakeSinkOptions) {
-    const { tickMs = 250, now = Date.now } = options;
-    this.#options = { ...options, tickMs, now };
-    this.#failure = new Promise<never>((_, reject) => (this.#fail = reject));
+    const {
+      tickMs = 250,
+      now = Date.now,
+      maxPendingFlushes = 2,
+      encoders,
+    } = options;
+    if (!Number.isSafeInteger(maxPendingFlushes) || maxPendingFlushes < 1) {
+      throw new RangeError(
+        `Cannot create the lake sink as 'maxPendingFlushes' must be a positive integer: current value is ${maxPendingFlushes}`,
+      );
+    }
+    this.#options = { ...options, tickMs, now, maxPendingFlushes };
+    this.#encoders = encoders;
+    this.#failure = new Promise<never>((_, reject) => (this.#reject = reject));
     this.#failure.catch(() => {});
   }
 
-  /** Rejects when a background flush fails for good (e.g. permission denied). */
+  /** Rejects when a background flush fails for good (e.g. permission denied, a failed worker). */
   get failure(): Promise<never> {
     return this.#failure;
   }
@@ -129,15 +184,23 @@ export class LakeSink implements ConsumerHandlers {
     }, this.#options.tickMs);
   }
 
-  /** Stops the age checks. Call after the consumer has stopped. */
+  /** Stops the age checks and the workers. Call after the consumer has stopped. */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#stopped = true;
+    this.#encoders?.close();
   }
 
-  /** Buffers a batch and lands it if a rotation limit is reached. */
+  /**
+   * Buffers a batch, and starts landing it when a rotation limit is
+   * reached; waits only when the partition has too many flushes pending.
+   *
+   * @throws The error that failed the sink, once it has failed.
+   */
   onBatch(batch: MessageBatch): Promise<void> {
     return this.#enqueue(batch.partition, async () => {
+      if (this.#failed) throw this.#failed.error;
       let writer = this.#writers.get(batch.partition);
       if (!writer) {
         writer = new PartitionWriter({
@@ -158,25 +221,35 @@ export class LakeSink implements ConsumerHandlers {
   }
 
   /**
-   * Lands what is buffered for the partitions being taken away, then forgets
-   * them; if landing fails, the buffer is dropped uncommitted and the next
-   * owner reads it again from the committed offset.
+   * Lands what is buffered for the partitions being taken away, after the
+   * flushes they have pending, then forgets them; if landing fails, what
+   * is not landed is dropped uncommitted and the next owner reads it again
+   * from the committed offset.
    */
   async onRevoked(partitions: number[]): Promise<void> {
     await Promise.all(
       partitions.map((partition) =>
         this.#enqueue(partition, async () => {
           const writer = this.#writers.get(partition);
-          this.#writers.delete(partition);
-          if (!writer || writer.size === 0) return;
+          let landing: Promise<void> | undefined;
           try {
-            await this.#flush(writer, "revoke", 1);
+            // Chained behind the partition's pending flushes, so it settles last.
+            landing = writer && writer.size > 0
+              ? this.#startFlush(writer, "revoke", 1)
+              : this.#pipelines.get(partition)?.tail;
+          } catch (error) {
+            landing = Promise.reject(error);
+          }
+          this.#writers.delete(partition);
+          this.#pipelines.delete(partition);
+          try {
+            await landing;
           } catch (error) {
             // A lasting failure has already ended the run and is reported
             // once, by the entry point; another failure is news.
             log[isFatal(error) ? "debug" : "warn"](
-              "dropped an unlanded batch of a revoked partition",
-              { partition, events: writer.size, error },
+              "dropped unlanded batches of a revoked partition",
+              { partition, error },
             );
           }
         })
@@ -184,13 +257,15 @@ export class LakeSink implements ConsumerHandlers {
     );
   }
 
-  /** Lands every open batch now (used when a bounded run drains). */
+  /** Lands every open batch now and waits for every flush pending (used when a bounded run drains). */
   async flushAll(): Promise<void> {
     await Promise.all(
       [...this.#writers.keys()].map((partition) =>
         this.#enqueue(partition, async () => {
           const writer = this.#writers.get(partition);
-          if (writer && writer.size > 0) await this.#flush(writer, "drain");
+          if (writer && writer.size > 0) {
+            await this.#startFlush(writer, "drain");
+          } else await this.#pipelines.get(partition)?.tail;
         })
       ),
     );
@@ -202,25 +277,76 @@ export class LakeSink implements ConsumerHandlers {
     return run;
   }
 
+  #fail = (error: unknown): void => {
+    this.#failed ??= { error };
+    this.#reject(error);
+  };
+
+  /** Starts landing the batch if a rotation limit is reached, then waits while too many flushes are pending. */
   async #maybeFlush(partition: number, only?: RotationReason): Promise<void> {
     const writer = this.#writers.get(partition);
     const reason = writer?.rotationReason();
     if (!writer || !reason || (only && reason !== only)) return;
-    await this.#flush(writer, reason);
+    this.#startFlush(writer, reason).catch(this.#fail);
+    const { pending } = this.#pipelines.get(partition)!;
+    while (pending.length > this.#options.maxPendingFlushes) {
+      await pending[0];
+    }
   }
 
-  /** Lands a writer's batch, retrying with backoff, then commits its offset. */
-  async #flush(
+  /**
+   * Seals a writer's buffer, sends it to the encoders, and lands it once
+   * the partition's earlier flushes are committed.
+   *
+   * @returns Settles once it is landed and committed; rejects when it, or an earlier flush of the partition, failed.
+   */
+  #startFlush(
     writer: PartitionWriter,
     reason: RotationReason,
     attempts = Infinity,
   ): Promise<void> {
+    if (this.#stopped) {
+      return Promise.reject(
+        new Error(
+          `Cannot land a batch of partition ${writer.partition} as the lake sink is stopped`,
+        ),
+      );
+    }
+    const sealed = writer.seal(reason);
+    const encoders = this.#encoders ??= new EncoderPool();
+    const encoded = encoders.encode(sealed.batch);
+    encoded.catch(() => {});
+    let pipeline = this.#pipelines.get(writer.partition);
+    if (!pipeline) {
+      pipeline = { tail: Promise.resolve(), pending: [] };
+      this.#pipelines.set(writer.partition, pipeline);
+    }
+    const landed = pipeline.tail.then(() =>
+      this.#land(writer, sealed, encoded, attempts)
+    );
+    const { pending } = pipeline;
+    pipeline.tail = landed;
+    pending.push(landed);
+    const done = () => void pending.splice(pending.indexOf(landed), 1);
+    landed.then(done, done);
+    return landed;
+  }
+
+  /** Lands an encoded batch, retrying the upload with backoff, then commits its offset. */
+  async #land(
+    writer: PartitionWriter,
+    sealed: SealedBatch,
+    encoding: Promise<EncodedBatch>,
+    attempts: number,
+  ): Promise<void> {
     const { signal, consumer } = this.#options;
+    // Encoding is never retried: its failure is a failed worker, or a stop.
+    const encoded = await encoding;
     let result: FlushResult | undefined;
     for (let attempt = 0;; attempt++) {
       try {
         // Once landed, a retry only repeats the commit.
-        result ??= await writer.flush(reason);
+        result ??= await writer.land(sealed, encoded);
         await consumer.commit([{
           partition: writer.partition,
           offset: result.nextOffset,
