@@ -12,8 +12,9 @@
  *
  * Options: `--events n` quotes (default 500,000); `--symbols n` symbols
  * (default 500); `--rounds n` measured rounds, each a raw loop then a
- * landing, medians reported (default 3); `--out dir` where to write (default
- * `bench/results`, only for a run at the default sizes).
+ * landing, medians reported (default 3); `--encoders n` worker threads of
+ * the landing (default: the sink's own default); `--out dir` where to write
+ * (default `bench/results`, only for a run at the default sizes).
  *
  * @module
  */
@@ -21,6 +22,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { flushLimits, openLake, openStream } from "../lib/app/wiring.ts";
 import type { Lake, LakeObject } from "../lib/lake/lake.ts";
+import { DEFAULT_ENCODERS, EncoderPool } from "../lib/land/encoder_pool.ts";
 import { startLanding } from "../lib/land/landing.ts";
 import { loadConfig } from "../lib/runtime/config.ts";
 import { setLogSink } from "../lib/runtime/log.ts";
@@ -45,6 +47,7 @@ interface Args {
   events: number;
   symbols: number;
   rounds: number;
+  encoders: number | undefined;
   out: string | undefined;
 }
 
@@ -55,6 +58,7 @@ function parse(): Args {
       events: { type: "string", default: String(DEFAULTS.events) },
       symbols: { type: "string", default: String(DEFAULTS.symbols) },
       rounds: { type: "string", default: String(DEFAULTS.rounds) },
+      encoders: { type: "string" },
       out: { type: "string" },
     },
   });
@@ -71,6 +75,9 @@ function parse(): Args {
     events: whole("events", values.events, 1000),
     symbols: whole("symbols", values.symbols, 1),
     rounds: whole("rounds", values.rounds, 1),
+    encoders: values.encoders === undefined
+      ? undefined
+      : whole("encoders", values.encoders, 1),
     out: values.out,
   };
 }
@@ -159,6 +166,7 @@ async function land(
   topic: string,
   events: number,
   prefix: string,
+  encoders: number | undefined,
 ): Promise<Measured> {
   const config = loadConfig({ ...env, KAFKA_TOPIC: topic });
   const lake = new PrefixedLake(openLake(config), prefix);
@@ -170,6 +178,9 @@ async function land(
     lake,
     groupId: `bench-landing-${crypto.randomUUID()}`,
     limits: flushLimits(config),
+    encoders: encoders === undefined
+      ? undefined
+      : new EncoderPool({ size: encoders }),
   });
   await landing.drain();
   const seconds = (performance.now() - started) / 1000;
@@ -247,6 +258,7 @@ async function main(): Promise<void> {
       topic,
       args.events,
       `bench-landing/${run}-${r}/`,
+      args.encoders,
     );
     progress(
       `round ${r + 1}: landing ${
@@ -262,6 +274,7 @@ async function main(): Promise<void> {
     date,
     events: args.events,
     symbols: args.symbols,
+    encoders: args.encoders ?? DEFAULT_ENCODERS,
     target_ratio: TARGET_RATIO,
     median: {
       raw_consume_per_second: Math.round(raw),
@@ -290,7 +303,7 @@ async function main(): Promise<void> {
       n(args.events)
     } simulated quotes of ${
       n(args.symbols)
-    } symbols in a topic of 3 partitions; medians of ${args.rounds} rounds, each a raw loop then a landing, in one process.`,
+    } symbols in a topic of 3 partitions; landing with ${results.encoders} worker thread(s); medians of ${args.rounds} rounds, each a raw loop then a landing, in one process.`,
     "",
     "| measure | landing | raw kafkajs consume-only loop | ratio | target | met |",
     "| --- | --- | --- | ---: | --- | --- |",
@@ -306,7 +319,8 @@ async function main(): Promise<void> {
     ...machineSection(results.machine),
   ].join("\n");
   console.log(`\n${report}`);
-  const official = args.events === DEFAULTS.events &&
+  const official = args.encoders === undefined &&
+    args.events === DEFAULTS.events &&
     args.symbols === DEFAULTS.symbols && args.rounds === DEFAULTS.rounds;
   const outDir = args.out ?? (official ? RESULTS_DIR : undefined);
   if (!outDir) {

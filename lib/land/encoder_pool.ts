@@ -22,13 +22,21 @@ import type {
 } from "./encode_batch.ts";
 import { type PackedBatch, transferablesOf } from "./packed_batch.ts";
 
+/**
+ * Worker threads of a pool by default: one less than the cores, which leaves
+ * a core to the event loop, where the consumer decodes what it fetches.
+ */
+export const DEFAULT_ENCODERS = Math.max(
+  1,
+  navigator.hardwareConcurrency - 1,
+);
+
 /** Options for {@linkcode EncoderPool}. */
 export interface EncoderPoolOptions {
   /**
-   * Worker threads. One less than the cores leaves a core to the event
-   * loop, which decodes what the consumer fetches.
+   * Worker threads.
    *
-   * @default {Math.max(1, navigator.hardwareConcurrency - 1)}
+   * @default {DEFAULT_ENCODERS}
    */
   size?: number;
   /**
@@ -64,7 +72,7 @@ export class EncoderPool {
    */
   constructor(options: EncoderPoolOptions = {}) {
     const {
-      size = Math.max(1, navigator.hardwareConcurrency - 1),
+      size = DEFAULT_ENCODERS,
       module = new URL("./encode_worker.ts", import.meta.url),
     } = options;
     if (!Number.isSafeInteger(size) || size < 1) {

@@ -288,7 +288,7 @@ export class LakeSink implements ConsumerHandlers {
     const reason = writer?.rotationReason();
     if (!writer || !reason || (only && reason !== only)) return;
     this.#startFlush(writer, reason).catch(this.#fail);
-    const { pending } = this.#pipelines.get(partition)!;
+    const pending = this.#pipelines.get(partition)?.pending ?? [];
     while (pending.length > this.#options.maxPendingFlushes) {
       await pending[0];
     }
