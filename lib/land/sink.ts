@@ -70,7 +70,7 @@ export interface LakeSinkOptions {
    * The workers that validate and gzip batches; the sink closes them on
    * {@linkcode LakeSink.stop}.
    *
-   * @default {a new EncoderPool(), started at the first flush}
+   * @default {a new EncoderPool(), started by {@linkcode LakeSink.start} or the first flush}
    */
   encoders?: EncoderPool;
   /**
@@ -174,8 +174,9 @@ export class LakeSink implements ConsumerHandlers {
     }));
   }
 
-  /** Starts checking every partition's age limit. */
+  /** Starts the workers, so their start-up is not in the first flush's way, and the age checks. */
   start(): void {
+    if (!this.#stopped) this.#encoders ??= new EncoderPool();
     this.#timer ??= setInterval(() => {
       for (const partition of this.#writers.keys()) {
         this.#enqueue(partition, () => this.#maybeFlush(partition, "age"))
