@@ -68,23 +68,27 @@ export function encodeBatch(batch: PackedBatch): EncodedBatch {
   const rejections: EncodedBatch["rejections"] = [];
   let firstEvent = -1;
   let lastEvent = -1;
+  // JSON.stringify(stream) of LandedLine["_stream"] without its last two
+  // fields, which change per message (safe integers print the same either way)
+  const streamHead = `,"_stream":${
+    JSON.stringify(
+      {
+        id: batch.streamId,
+        topic: batch.topic,
+        partition: batch.partition,
+      } satisfies Omit<LandedLine["_stream"], "offset" | "timestamp">,
+    ).slice(0, -1)
+  },"offset":`;
   for (let i = 0; i < batch.count; i++) {
     const message = messageAt(batch, i);
     const value = decoder.decode(message.value);
     const result = parseQuote(value);
     if (result.ok) {
-      const stream: LandedLine["_stream"] = {
-        id: batch.streamId,
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        timestamp: message.timestamp,
-      };
       // JSON.stringify({ ...quote, _stream }), without copying the quote
       lines.push(
-        `${JSON.stringify(result.quote).slice(0, -1)},"_stream":${
-          JSON.stringify(stream)
-        }}`,
+        `${
+          JSON.stringify(result.quote).slice(0, -1)
+        }${streamHead}${message.offset},"timestamp":${message.timestamp}}}`,
       );
       if (firstEvent === -1) firstEvent = message.offset;
       lastEvent = message.offset;
