@@ -7,10 +7,10 @@
  *
  * A rotation seals the partition's buffer and lands it in the background:
  * the batch handler returns, so the consumer fetches and buffers the next
- * batch while the flush encodes and uploads. Each partition's flushes land
- * and commit one after another, in offset order: a flush starts uploading
- * only once the one before it is committed, so a failed or retrying upload
- * holds back every later commit of its partition. At most
+ * batch while the flush encodes and uploads. A partition's uploads may run
+ * side by side, but its commits go one after another, in offset order: a
+ * flush commits only once the one before it is committed, so a failed or
+ * retrying upload holds back every later commit of its partition. At most
  * `maxPendingFlushes` sealed flushes of a partition wait; beyond that the
  * batch handler waits for the oldest, so a slow lake slows the consumer
  * instead of filling memory.
@@ -32,14 +32,12 @@ import type {
   PartitionOffset,
   StreamConsumer,
 } from "../stream/stream.ts";
-import type { EncodedBatch } from "./encode_batch.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import {
   type FlushLimits,
   type FlushResult,
   PartitionWriter,
   type RotationReason,
-  type SealedBatch,
 } from "./partition_writer.ts";
 
 /** Options for {@linkcode LakeSink}. */
@@ -296,8 +294,8 @@ export class LakeSink implements ConsumerHandlers {
   }
 
   /**
-   * Seals a writer's buffer, sends it to the encoders, and lands it once
-   * the partition's earlier flushes are committed.
+   * Seals a writer's buffer, sends it to the encoders, uploads it, and
+   * commits it once the partition's earlier flushes are committed.
    *
    * @returns Settles once it is landed and committed; rejects when it, or an earlier flush of the partition, failed.
    */
@@ -322,8 +320,21 @@ export class LakeSink implements ConsumerHandlers {
       pipeline = { tail: Promise.resolve(), pending: [] };
       this.#pipelines.set(writer.partition, pipeline);
     }
-    const landed = pipeline.tail.then(() =>
-      this.#land(writer, sealed, encoded, attempts)
+    // The upload starts as soon as the batch is encoded; the commit waits
+    // for the partition's earlier flushes to be committed.
+    const uploaded = encoded.then((batch) =>
+      this.#retrying(
+        writer.partition,
+        attempts,
+        () => writer.land(sealed, batch),
+      )
+    );
+    uploaded.catch((error) => {
+      // A lasting failure ends the run now, not after the flushes before it.
+      if (attempts === Infinity && isFatal(error)) this.#fail(error);
+    });
+    const landed = pipeline.tail.then(() => uploaded).then((result) =>
+      this.#commit(writer.partition, result, attempts)
     );
     const { pending } = pipeline;
     pipeline.tail = landed;
@@ -333,31 +344,38 @@ export class LakeSink implements ConsumerHandlers {
     return landed;
   }
 
-  /** Lands an encoded batch, retrying the upload with backoff, then commits its offset. */
-  async #land(
-    writer: PartitionWriter,
-    sealed: SealedBatch,
-    encoding: Promise<EncodedBatch>,
+  /** Commits a landed flush's offset, retrying with backoff, and counts what it landed. */
+  async #commit(
+    partition: number,
+    result: FlushResult,
     attempts: number,
   ): Promise<void> {
-    const { signal, consumer } = this.#options;
-    // Encoding is never retried: its failure is a failed worker, or a stop.
-    const encoded = await encoding;
-    let result: FlushResult | undefined;
+    const { consumer } = this.#options;
+    await this.#retrying(
+      partition,
+      attempts,
+      () => consumer.commit([{ partition, offset: result.nextOffset }]),
+    );
+    this.#committed.set(partition, result.nextOffset);
+    this.stats.events += result.events;
+    this.stats.deadLetters += result.deadLetters;
+    this.stats.objects += result.keys.length;
+    this.stats.bytes += result.bytes;
+  }
+
+  /**
+   * Runs `work` until it succeeds, backing off between attempts; gives up
+   * on a fatal error, after `attempts`, or once the sink's signal aborts.
+   */
+  async #retrying<T>(
+    partition: number,
+    attempts: number,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const { signal } = this.#options;
     for (let attempt = 0;; attempt++) {
       try {
-        // Once landed, a retry only repeats the commit.
-        result ??= await writer.land(sealed, encoded);
-        await consumer.commit([{
-          partition: writer.partition,
-          offset: result.nextOffset,
-        }]);
-        this.#committed.set(writer.partition, result.nextOffset);
-        this.stats.events += result.events;
-        this.stats.deadLetters += result.deadLetters;
-        this.stats.objects += result.keys.length;
-        this.stats.bytes += result.bytes;
-        return;
+        return await work();
       } catch (error) {
         if (isFatal(error) || attempt + 1 >= attempts || signal?.aborted) {
           throw error;
@@ -365,7 +383,7 @@ export class LakeSink implements ConsumerHandlers {
         this.stats.retries++;
         const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 10_000 });
         log.warn("landing failed; retrying, nothing committed meanwhile", {
-          partition: writer.partition,
+          partition,
           attempt: attempt + 1,
           retry_in_ms: delay,
           error,
