@@ -4,19 +4,35 @@
  * @module
  */
 import { promisify } from "node:util";
-import { gunzip, gzip } from "node:zlib";
+import { gunzip, gzip, gzipSync } from "node:zlib";
 
 const gzipAsync = promisify(gzip);
+/**
+ * The gzip level of every object: 3 compresses NDJSON about twice as fast
+ * as zlib's default (6), for objects about 6 % larger.
+ */
+const GZIP_LEVEL = 3;
 const gunzipAsync = promisify(gunzip);
 
 /**
  * Gzips NDJSON lines into an object body. Under Deno, node:zlib compresses
- * on the calling thread: the event loop is blocked meanwhile (about 200 ms
- * for 13 MB of lines), however the call is awaited.
+ * on the calling thread: the event loop is blocked meanwhile, however the
+ * call is awaited (the landing gzips on worker threads instead,
+ * lib/land/encoder_pool.ts).
  */
 export async function encodeLines(lines: string[]): Promise<Uint8Array> {
   const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
-  return new Uint8Array(await gzipAsync(text));
+  return new Uint8Array(await gzipAsync(text, { level: GZIP_LEVEL }));
+}
+
+/**
+ * Gzips NDJSON lines into an object body, synchronously: for a worker
+ * thread, where blocking is the point (lib/land/encode_worker.ts). Gives the
+ * same bytes as {@linkcode encodeLines}.
+ */
+export function encodeLinesSync(lines: string[]): Uint8Array {
+  const text = lines.length === 0 ? "" : lines.join("\n") + "\n";
+  return new Uint8Array(gzipSync(text, { level: GZIP_LEVEL }));
 }
 
 /** Gunzips an object body into its non-empty lines (on the calling thread, as encodeLines). */

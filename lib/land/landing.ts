@@ -9,6 +9,7 @@
 import type { Lake } from "../lake/lake.ts";
 import { sleep } from "../runtime/retry.ts";
 import type { PartitionOffset, Stream } from "../stream/stream.ts";
+import type { EncoderPool } from "./encoder_pool.ts";
 import type { FlushLimits } from "./partition_writer.ts";
 import { LakeSink } from "./sink.ts";
 
@@ -22,6 +23,12 @@ export interface StartLandingOptions {
   groupId: string;
   /** Rotation limits. */
   limits: FlushLimits;
+  /**
+   * The workers that validate and gzip batches (tests pass failing ones).
+   *
+   * @default {the sink's own}
+   */
+  encoders?: EncoderPool;
 }
 
 /** A running landing: consumer plus sink. */
@@ -48,7 +55,7 @@ export interface Landing {
 export async function startLanding(
   options: StartLandingOptions,
 ): Promise<Landing> {
-  const { stream, lake, groupId, limits } = options;
+  const { stream, lake, groupId, limits, encoders } = options;
   await stream.ensureTopic();
   const consumer = await stream.consumer(groupId);
   const stopping = new AbortController();
@@ -59,6 +66,7 @@ export async function startLanding(
     streamId,
     limits,
     signal: stopping.signal,
+    encoders,
   });
   const before = new Map(
     (await consumer.committedOffsets()).map((

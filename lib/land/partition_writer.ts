@@ -1,29 +1,30 @@
 /**
- * The writer of one topic-partition: it validates consumed messages, buffers
- * them, decides when to rotate, and lands the buffer in the lake.
+ * The writer of one topic-partition: it buffers consumed messages (packed,
+ * ./packed_batch.ts), decides when to rotate, seals the buffer into a batch
+ * for the encoders (./encoder_pool.ts), and lands an encoded batch in the
+ * lake.
  *
  * A flush writes one gzip NDJSON object of valid events, named from the
- * stream coordinates of its first and last message and filed under the day
- * it is landed (lib/lake/keys.ts), plus one dead-letter object for the
- * invalid messages; only when every object is durable does it report the
- * offset to commit. Each landed line is the validated event plus its
- * coordinates under `_stream`.
+ * stream coordinates of its first and last event and filed under the day it
+ * was sealed (lib/lake/keys.ts), plus one dead-letter object for the invalid
+ * messages; only when every object is durable does it report the offset to
+ * commit. Each landed line is the validated event plus its coordinates under
+ * `_stream`.
  *
  * @module
  */
-import { formatLandedLine } from "../contract/landed_line.ts";
-import { parseQuote, type Rejection } from "../contract/quote.ts";
 import { deadLetterKey, eventKey, landingDay } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
-import { encodeLines } from "../lake/ndjson.ts";
 import { logger } from "../runtime/log.ts";
 import type { StreamMessage } from "../stream/stream.ts";
+import type { EncodedBatch } from "./encode_batch.ts";
+import { BatchPacker, type PackedBatch } from "./packed_batch.ts";
 
 /** When an open batch is landed. */
 export interface FlushLimits {
   /** Land once the batch holds this many messages. */
   maxEvents: number;
-  /** ... or this many bytes of NDJSON. */
+  /** ... or this many bytes of messages (keys and values, UTF-8). */
   maxBytes: number;
   /** ... or when its oldest message has waited this long, in milliseconds. */
   maxAgeMs: number;
@@ -31,26 +32,6 @@ export interface FlushLimits {
 
 /** Why a batch is landed; each is logged with its limit. */
 export type RotationReason = "count" | "bytes" | "age" | "revoke" | "drain";
-
-/** A dead letter: the message as consumed and why it was rejected. */
-export interface DeadLetter {
-  /** Identity of the log. */
-  stream: string;
-  /** Topic. */
-  topic: string;
-  /** Partition. */
-  partition: number;
-  /** Offset. */
-  offset: number;
-  /** Key, if any. */
-  key: string | null;
-  /** Record timestamp, epoch milliseconds. */
-  timestamp: number;
-  /** The value exactly as consumed. */
-  value: string;
-  /** Why it was rejected. */
-  reason: Rejection;
-}
 
 /** What a flush landed. */
 export interface FlushResult {
@@ -88,7 +69,21 @@ export interface PartitionWriterOptions {
   now?: () => number;
 }
 
-/** Buffers and lands one partition's messages. */
+/** A sealed batch: the messages of one flush, packed, and where it lands. */
+export interface SealedBatch {
+  /** Why it was sealed. */
+  reason: RotationReason;
+  /** The landing day of its keys, fixed when sealed so a retry writes the same keys. */
+  day: string;
+  /** The offset to commit once it is landed: one past its last message. */
+  nextOffset: number;
+  /** Messages in it, valid or not. */
+  messages: number;
+  /** The messages, for the encoders; its buffers are transferred to them. */
+  batch: PackedBatch;
+}
+
+/** Buffers, seals and lands one partition's messages. */
 export class PartitionWriter {
   /** Identity of the log. */
   readonly streamId: string;
@@ -99,16 +94,7 @@ export class PartitionWriter {
   #lake: Lake;
   #limits: FlushLimits;
   #now: () => number;
-  /** Valid lines, in offset order. */
-  #lines: string[] = [];
-  /** Offsets of the first and last valid line. */
-  #firstEvent = -1;
-  #lastEvent = -1;
-  /** The landing day of the batch, fixed by its first flush attempt so a retry writes the same keys. */
-  #day: string | undefined;
-  #deadLetters: DeadLetter[] = [];
-  #count = 0;
-  #bytes = 0;
+  #packer = new BatchPacker();
   #firstAt = 0;
   #lastOffset = -1;
 
@@ -126,16 +112,16 @@ export class PartitionWriter {
 
   /** Messages buffered, valid or not. */
   get size(): number {
-    return this.#count;
+    return this.#packer.count;
   }
 
-  /** Offset of the last message buffered, or -1. */
+  /** Offset of the last message buffered or sealed, or -1. */
   get lastOffset(): number {
     return this.#lastOffset;
   }
 
   /**
-   * Buffers messages: valid events as landed lines, invalid ones as dead letters.
+   * Buffers messages, packed; they are validated when encoded.
    *
    * @param messages Messages of this partition, offsets ascending.
    * @throws {RangeError} When offsets go backwards (the stream misbehaved).
@@ -147,34 +133,8 @@ export class PartitionWriter {
           `Cannot buffer partition ${this.partition} as offsets must increase: offset ${message.offset} came after ${this.#lastOffset}`,
         );
       }
-      const result = parseQuote(message.value);
-      if (result.ok) {
-        const line = formatLandedLine(result.quote, {
-          id: this.streamId,
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          timestamp: message.timestamp,
-        });
-        if (this.#lines.length === 0) this.#firstEvent = message.offset;
-        this.#lines.push(line);
-        this.#lastEvent = message.offset;
-        this.#bytes += line.length + 1;
-      } else {
-        this.#deadLetters.push({
-          stream: this.streamId,
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          key: message.key,
-          timestamp: message.timestamp,
-          value: message.value,
-          reason: result.rejection,
-        });
-        this.#bytes += message.value.length;
-      }
-      if (this.#count === 0) this.#firstAt = this.#now();
-      this.#count++;
+      if (this.#packer.count === 0) this.#firstAt = this.#now();
+      this.#packer.push(message);
       this.#lastOffset = message.offset;
     }
   }
@@ -185,95 +145,108 @@ export class PartitionWriter {
    * @returns The reason to land the batch now, or `null`.
    */
   rotationReason(): RotationReason | null {
-    if (this.#count === 0) return null;
-    if (this.#count >= this.#limits.maxEvents) return "count";
-    if (this.#bytes >= this.#limits.maxBytes) return "bytes";
+    const count = this.#packer.count;
+    if (count === 0) return null;
+    if (count >= this.#limits.maxEvents) return "count";
+    if (this.#packer.bytes >= this.#limits.maxBytes) return "bytes";
     if (this.#now() - this.#firstAt >= this.#limits.maxAgeMs) return "age";
     return null;
   }
 
   /**
-   * Lands the buffer: every object is durable before this resolves. On
-   * failure the buffer is kept whole, so a retry writes the same keys again.
+   * Hands over the buffer as a batch to encode and land, and starts an
+   * empty one.
    *
    * @param reason Why the batch is landed, for the log.
-   * @returns What was landed and the offset to commit.
+   * @returns The sealed batch.
+   * @throws {RangeError} When nothing is buffered.
    */
-  async flush(reason: RotationReason): Promise<FlushResult> {
-    const nextOffset = this.#lastOffset + 1;
-    const day = this.#day ??= landingDay(this.#now());
-    const keys: string[] = [];
-    let bytes = 0;
-    const events = this.#lines.length;
-    if (events > 0) {
-      const key = eventKey(day, {
+  seal(reason: RotationReason): SealedBatch {
+    const messages = this.#packer.count;
+    if (messages === 0) {
+      throw new RangeError(
+        `Cannot seal a batch of partition ${this.partition} as it holds no message`,
+      );
+    }
+    return {
+      reason,
+      day: landingDay(this.#now()),
+      nextOffset: this.#lastOffset + 1,
+      messages,
+      batch: this.#packer.take({
         streamId: this.streamId,
         topic: this.topic,
         partition: this.partition,
-        firstOffset: this.#firstEvent,
-        lastOffset: this.#lastEvent,
+      }),
+    };
+  }
+
+  /**
+   * Lands an encoded batch: every object is durable before this resolves.
+   * Writing the same batch again writes the same keys and bodies, so a
+   * failed landing is retried by calling this again.
+   *
+   * @param sealed The batch as sealed.
+   * @param encoded What the encoders made of it.
+   * @returns What was landed and the offset to commit.
+   */
+  async land(sealed: SealedBatch, encoded: EncodedBatch): Promise<FlushResult> {
+    const coordinates = {
+      streamId: this.streamId,
+      topic: this.topic,
+      partition: this.partition,
+    };
+    const keys: string[] = [];
+    let bytes = 0;
+    if (encoded.events) {
+      const { firstOffset, lastOffset, body } = encoded.events;
+      const key = eventKey(sealed.day, {
+        ...coordinates,
+        firstOffset,
+        lastOffset,
       });
-      const body = await encodeLines(this.#lines);
       await this.#lake.put(key, body);
       keys.push(key);
       bytes += body.length;
     }
-    if (this.#deadLetters.length > 0) {
-      const first = this.#deadLetters[0];
-      const key = deadLetterKey(
-        day,
-        {
-          streamId: this.streamId,
-          topic: this.topic,
-          partition: this.partition,
-          firstOffset: first.offset,
-          lastOffset: this.#deadLetters[this.#deadLetters.length - 1].offset,
-        },
-      );
-      const body = await encodeLines(
-        this.#deadLetters.map((d) => JSON.stringify(d)),
-      );
+    if (encoded.deadLetters) {
+      const { firstOffset, lastOffset, body } = encoded.deadLetters;
+      const key = deadLetterKey(sealed.day, {
+        ...coordinates,
+        firstOffset,
+        lastOffset,
+      });
       await this.#lake.put(key, body);
       keys.push(key);
       bytes += body.length;
-      for (const dead of this.#deadLetters) {
+      for (const { offset, reason } of encoded.rejections) {
         log.warn("dead-lettered event", {
-          topic: dead.topic,
-          partition: dead.partition,
-          offset: dead.offset,
-          field: dead.reason.field,
-          rule: dead.reason.rule,
-          value: dead.reason.value,
+          topic: this.topic,
+          partition: this.partition,
+          offset,
+          field: reason.field,
+          rule: reason.rule,
+          value: reason.value,
         });
       }
     }
     const result: FlushResult = {
-      nextOffset,
-      events,
-      deadLetters: this.#deadLetters.length,
+      nextOffset: sealed.nextOffset,
+      events: encoded.events?.lines ?? 0,
+      deadLetters: encoded.deadLetters?.lines ?? 0,
       keys,
       bytes,
     };
     log.debug("landed batch", {
       partition: this.partition,
-      reason,
-      limit: this.#limitOf(reason),
+      reason: sealed.reason,
+      limit: this.#limitOf(sealed.reason),
       objects: keys.length,
-      events,
+      events: result.events,
       dead_letters: result.deadLetters,
-      next_offset: nextOffset,
+      next_offset: sealed.nextOffset,
     });
-    this.discard();
     return result;
-  }
-
-  /** Drops the buffer without landing it; its messages will be read again from the committed offset. */
-  discard(): void {
-    this.#lines = [];
-    this.#day = undefined;
-    this.#deadLetters = [];
-    this.#count = 0;
-    this.#bytes = 0;
   }
 
   #limitOf(reason: RotationReason): number | undefined {

@@ -213,7 +213,7 @@ export const SETTINGS = {
     key: "FLUSH_MAX_BYTES",
     fallback: "4194304",
     doc:
-      "A partition's open batch is landed once it holds this many bytes of NDJSON.",
+      "A partition's open batch is landed once it holds this many bytes of messages (keys and values).",
     parse: positiveInt,
   },
   flushMaxAgeMs: {

@@ -149,6 +149,8 @@ Deno.test("LakeSink lands one object per partition and flush, under the landing 
       message(1, 13, JSON.stringify(quote("AAPL", 3))),
     ],
   });
+  // the flush lands in the background: wait for it
+  await sink.flushAll();
   // landed on 2026-12-01, though the quotes are of 2026-11-20
   const key =
     `stock-quotes/dt=2026-12-01/partition=1/stock-quotes+${TAG}+1+00000000000000000010+00000000000000000013.ndjson.gz`;
@@ -196,6 +198,7 @@ Deno.test("LakeSink dead-letters invalid events with their reason, and commits p
       message(0, 2, JSON.stringify(quote("AAPL", 2))),
     ],
   });
+  await sink.flushAll();
   const dead =
     `dead-letter/stock-quotes/dt=2026-12-01/partition=0/stock-quotes+${TAG}+0+` +
     "00000000000000000000+00000000000000000001.ndjson.gz";
@@ -229,6 +232,7 @@ Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same
       message(0, 1, JSON.stringify(quote("AAPL", 1))),
     ],
   });
+  await sink.flushAll();
   const key =
     `stock-quotes/dt=2026-12-01/partition=0/stock-quotes+${TAG}+0+00000000000000000000+00000000000000000001.ndjson.gz`;
   assert.deepEqual(journal, [

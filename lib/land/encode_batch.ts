@@ -1,0 +1,150 @@
+/**
+ * Encoding a packed batch into the objects a flush lands: each message is
+ * validated, a valid event becomes a landed line (the event plus its
+ * coordinates under `_stream`), an invalid one a dead letter, and each kind
+ * is gzipped into one NDJSON body. It is pure CPU work, so it runs on a
+ * worker thread (./encode_worker.ts, through ./encoder_pool.ts); this file
+ * also holds the messages the two threads exchange.
+ *
+ * @module
+ */
+import type { LandedLine } from "../contract/landed_line.ts";
+import { parseQuote, type Rejection } from "../contract/quote.ts";
+import { encodeLinesSync } from "../lake/ndjson.ts";
+import { messageAt, type PackedBatch } from "./packed_batch.ts";
+
+/** A dead letter: the message as consumed and why it was rejected. */
+export interface DeadLetter {
+  /** Identity of the log. */
+  stream: string;
+  /** Topic. */
+  topic: string;
+  /** Partition. */
+  partition: number;
+  /** Offset. */
+  offset: number;
+  /** Key, if any. */
+  key: string | null;
+  /** Record timestamp, epoch milliseconds. */
+  timestamp: number;
+  /** The value exactly as consumed. */
+  value: string;
+  /** Why it was rejected. */
+  reason: Rejection;
+}
+
+/** One gzip NDJSON object body and the offsets of its first and last line. */
+export interface EncodedObject {
+  /** Offset of the first line. */
+  firstOffset: number;
+  /** Offset of the last line. */
+  lastOffset: number;
+  /** Lines in the body. */
+  lines: number;
+  /** The gzipped NDJSON. */
+  body: Uint8Array;
+}
+
+/** What a batch encodes to. */
+export interface EncodedBatch {
+  /** The valid events as landed lines, or `null` when there is none. */
+  events: EncodedObject | null;
+  /** The invalid messages as dead letters, or `null` when there is none. */
+  deadLetters: EncodedObject | null;
+  /** Each dead letter's offset and reason, for the log. */
+  rejections: { offset: number; reason: Rejection }[];
+}
+
+/**
+ * Validates and encodes a packed batch (see the module's doc).
+ *
+ * @param batch The batch.
+ * @returns The bodies to land and the rejections.
+ */
+export function encodeBatch(batch: PackedBatch): EncodedBatch {
+  const decoder = new TextDecoder();
+  const lines: string[] = [];
+  const dead: string[] = [];
+  const rejections: EncodedBatch["rejections"] = [];
+  let firstEvent = -1;
+  let lastEvent = -1;
+  // JSON.stringify(stream) of LandedLine["_stream"] without its last two
+  // fields, which change per message (safe integers print the same either way)
+  const streamHead = `,"_stream":${
+    JSON.stringify(
+      {
+        id: batch.streamId,
+        topic: batch.topic,
+        partition: batch.partition,
+      } satisfies Omit<LandedLine["_stream"], "offset" | "timestamp">,
+    ).slice(0, -1)
+  },"offset":`;
+  for (let i = 0; i < batch.count; i++) {
+    const message = messageAt(batch, i);
+    const value = decoder.decode(message.value);
+    const result = parseQuote(value);
+    if (result.ok) {
+      // JSON.stringify({ ...quote, _stream }), without copying the quote
+      lines.push(
+        `${
+          JSON.stringify(result.quote).slice(0, -1)
+        }${streamHead}${message.offset},"timestamp":${message.timestamp}}}`,
+      );
+      if (firstEvent === -1) firstEvent = message.offset;
+      lastEvent = message.offset;
+    } else {
+      const letter: DeadLetter = {
+        stream: batch.streamId,
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key === null ? null : decoder.decode(message.key),
+        timestamp: message.timestamp,
+        value,
+        reason: result.rejection,
+      };
+      dead.push(JSON.stringify(letter));
+      rejections.push({ offset: message.offset, reason: result.rejection });
+    }
+  }
+  return {
+    events: lines.length === 0 ? null : {
+      firstOffset: firstEvent,
+      lastOffset: lastEvent,
+      lines: lines.length,
+      body: encodeLinesSync(lines),
+    },
+    deadLetters: dead.length === 0 ? null : {
+      firstOffset: rejections[0].offset,
+      lastOffset: rejections[rejections.length - 1].offset,
+      lines: dead.length,
+      body: encodeLinesSync(dead),
+    },
+    rejections,
+  };
+}
+
+/**
+ * The buffers of an {@linkcode EncodedBatch}, to transfer with it.
+ *
+ * @param encoded The encoded batch.
+ * @returns The bodies' buffers.
+ */
+export function encodedTransferables(encoded: EncodedBatch): ArrayBuffer[] {
+  return [encoded.events, encoded.deadLetters].flatMap((object) =>
+    object === null ? [] : [object.body.buffer as ArrayBuffer]
+  );
+}
+
+/** What the event loop sends a worker: one batch to encode. */
+export interface EncodeRequest {
+  /** Matches the reply to the request. */
+  id: number;
+  /** The batch, its buffers transferred. */
+  batch: PackedBatch;
+}
+
+/** What a worker sends back: the encoded batch, or why it could not encode it. */
+export type EncodeReply =
+  | { id: number; ok: true; encoded: EncodedBatch }
+  | { id: number; ok: false; error: string };
