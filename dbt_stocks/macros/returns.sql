@@ -7,7 +7,19 @@
     at most 5e-13, far below the 10 decimals gold_volatility keeps.
 -#}
 {% macro scaled_log_return(price, previous_price) -%}
-    cast(round(ln({{ price }} / {{ previous_price }}) * 1e12) as decimal(38, 0))
+    cast(round(ln({{ price }} / {{ previous_price }}) * 1e12) as decimal(37, 0))
+{%- endmacro %}
+
+
+{#-
+    exact_square(scaled_return): a scaled return's square (units of 1e-24)
+    as a whole number of 37 digits. Each sum of these, and of the scaled
+    returns, casts its argument to decimal(37, 0) too: the Snowflake
+    emulator the tests run on (fakesnow) sums anything else as a double,
+    which is exact only below 2^53.
+-#}
+{% macro exact_square(scaled_return) -%}
+    cast({{ scaled_return }} * {{ scaled_return }} as decimal(37, 0))
 {%- endmacro %}
 
 

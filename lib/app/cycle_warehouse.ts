@@ -15,7 +15,11 @@ import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
 import type { Lake } from "../lake/lake.ts";
 import { loadNewObjects } from "../load/loader.ts";
-import { type DbtWorker, FREQUENT_BUILD } from "../transform/dbt.ts";
+import {
+  type DbtWorker,
+  FREQUENT_BUILD,
+  FREQUENT_MODELS,
+} from "../transform/dbt.ts";
 import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
@@ -94,26 +98,38 @@ export function lakeLoad<W extends Warehouse>(
     });
 }
 
+/** How often the real-time cycle's dbt run includes the frequent path's data tests. */
+export const DEFAULT_TEST_EVERY_MS = 60_000;
+
 /**
- * The transform step: one dbt command through the worker; on DuckDB it
- * waits for a process holding the file, as a load does.
+ * The transform step, through the long-lived dbt: the frequent path's models
+ * ({@linkcode FREQUENT_MODELS}) every time, and its whole build, models and
+ * the data tests on recently transformed rows ({@linkcode FREQUENT_BUILD}),
+ * at the first run and then at most every `testEveryMs`: the tests' window
+ * (5 minutes) is longer, so every row is tested. On DuckDB it waits for a
+ * process holding the file, as a load does.
  *
  * @param config Settings: `WAREHOUSE`, the DuckDB file and its gold copy.
  * @param dbt The long-lived dbt.
- * @param args dbt's arguments: the frequent build by default (the models,
- * and the data tests on the rows they just wrote).
+ * @param testEveryMs Least time between two runs with the tests.
  * @returns The step; it throws `dbt <command> failed` with dbt's output.
  */
 export function dbtTransform(
   config: Config,
   dbt: DbtWorker,
-  args: readonly string[] = FREQUENT_BUILD,
+  testEveryMs = DEFAULT_TEST_EVERY_MS,
 ): () => Promise<void> {
+  let testedAt = -Infinity;
   const run = async () => {
+    const started = Date.now();
+    const args = started - testedAt >= testEveryMs
+      ? FREQUENT_BUILD
+      : FREQUENT_MODELS;
     const result = await dbt.run(args);
     if (!result.success) {
       throw new Error(`dbt ${args[0]} failed\n${result.output}`);
     }
+    if (args === FREQUENT_BUILD) testedAt = started;
   };
   if (config.warehouse !== "duckdb") return run;
   return () =>

@@ -1,3 +1,9 @@
+import type { Config } from "../../lib/runtime/config.ts";
+import {
+  type DbtWorker,
+  FREQUENT_BUILD,
+  FREQUENT_MODELS,
+} from "../../lib/transform/dbt.ts";
 import assert from "node:assert/strict";
 import {
   type CycleObserver,
@@ -6,7 +12,7 @@ import {
   runCycles,
   type WarehouseAccess,
 } from "../../lib/app/cycle.ts";
-import { sessionAccess } from "../../lib/app/cycle_warehouse.ts";
+import { dbtTransform, sessionAccess } from "../../lib/app/cycle_warehouse.ts";
 import type { LoadTotals } from "../../lib/load/loader.ts";
 
 /** A promise with its resolve, for steps the test holds open. */
@@ -314,4 +320,25 @@ Deno.test("sessionAccess() opens one session for every step and closes it once t
   });
   assert.equal(loads, 3);
   assert.deepEqual({ opened, closed }, { opened: 1, closed: 1 });
+});
+
+Deno.test("the cycle's dbt runs the frequent build with its tests first, then its models alone until the tests are due", async () => {
+  const runs: (readonly string[])[] = [];
+  const dbt = {
+    run(args: readonly string[]) {
+      runs.push(args);
+      return Promise.resolve({ success: true, code: 0, output: "" });
+    },
+  } as unknown as DbtWorker;
+  const config = { warehouse: "snowflake" } as Config;
+  const transform = dbtTransform(config, dbt, 60_000);
+  await transform();
+  await transform();
+  await transform();
+  assert.deepEqual(runs, [FREQUENT_BUILD, FREQUENT_MODELS, FREQUENT_MODELS]);
+  runs.length = 0;
+  const always = dbtTransform(config, dbt, 0);
+  await always();
+  await always();
+  assert.deepEqual(runs, [FREQUENT_BUILD, FREQUENT_BUILD]);
 });

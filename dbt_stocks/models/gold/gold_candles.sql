@@ -163,8 +163,8 @@ minute_candles as (
         min(quote_ts) as first_quote_ts,
         max(quote_ts) as last_quote_ts,
         count(log_return_e12) as return_count,
-        cast(coalesce(sum(log_return_e12), 0) as decimal(38, 0)) as log_return_sum_e12,
-        cast(coalesce(sum(log_return_e12 * log_return_e12), 0) as decimal(38, 0)) as log_return_sq_sum_e24,
+        cast(coalesce(sum(cast(log_return_e12 as decimal(37, 0))), 0) as decimal(37, 0)) as log_return_sum_e12,
+        cast(coalesce(sum({{ exact_square('log_return_e12') }}), 0) as decimal(37, 0)) as log_return_sq_sum_e24,
         max(loaded_at) as loaded_at,
         max(transformed_at) as transformed_at
     from minute_returns
@@ -221,8 +221,8 @@ candles_1m as (
         first_quote_ts,
         last_quote_ts,
         return_count + case when bridge_e12 is null then 0 else 1 end as return_count,
-        cast(log_return_sum_e12 + coalesce(bridge_e12, 0) as decimal(38, 0)) as log_return_sum_e12,
-        cast(log_return_sq_sum_e24 + coalesce(bridge_e12 * bridge_e12, 0) as decimal(38, 0))
+        cast(log_return_sum_e12 + coalesce(bridge_e12, 0) as decimal(37, 0)) as log_return_sum_e12,
+        cast(log_return_sq_sum_e24 + coalesce({{ exact_square('bridge_e12') }}, 0) as decimal(37, 0))
             as log_return_sq_sum_e24,
         loaded_at,
         transformed_at
@@ -272,8 +272,8 @@ candles_{{ label }} as (
         min(first_quote_ts) as first_quote_ts,
         max(last_quote_ts) as last_quote_ts,
         cast(sum(return_count) as bigint) as return_count,
-        cast(sum(log_return_sum_e12) as decimal(38, 0)) as log_return_sum_e12,
-        cast(sum(log_return_sq_sum_e24) as decimal(38, 0)) as log_return_sq_sum_e24,
+        cast(sum(cast(log_return_sum_e12 as decimal(37, 0))) as decimal(37, 0)) as log_return_sum_e12,
+        cast(sum(cast(log_return_sq_sum_e24 as decimal(37, 0))) as decimal(37, 0)) as log_return_sq_sum_e24,
         max(loaded_at) as loaded_at,
         max(transformed_at) as transformed_at
     from children_{{ label }}
