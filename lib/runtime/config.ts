@@ -246,7 +246,7 @@ export const SETTINGS = {
     key: "DUCKDB_MEMORY_MIB",
     fallback: "256",
     doc:
-      "Memory DuckDB may use in the loader's process (MiB); past it DuckDB spills to temporary files, so a load of any size stays within about this plus 200 MiB.",
+      "Memory DuckDB may use in the loader's process (MiB); past it DuckDB spills to temporary files, so a load of any size stays within about this plus 300 MiB.",
     parse: positiveInt,
   },
   duckdbGoldCopyPath: {
