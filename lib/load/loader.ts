@@ -83,7 +83,11 @@ export interface LoadSelection {
 
 /** Totals of a load run. */
 export interface LoadTotals extends LoadResult {
-  /** Objects found under the prefix, loaded before or not. */
+  /**
+   * Objects listed, loaded before or not: those after discovery's marks
+   * (the last few loaded keys of each folder included), or every object
+   * under a backfill's prefix.
+   */
   listed: number;
 }
 
