@@ -7,15 +7,15 @@
  * on a target (it fails only when a step does).
  *
  * ```sh
- * deno task bench                               # everything (~9 min on 2 cores)
+ * deno task bench                               # everything (~16 min on 2 cores)
  * deno task bench --skip dbt,freshness          # throughput and memory only
  * deno task bench --events 200000 --out /tmp/b  # a quick try elsewhere
  * ```
  *
  * Options: `--events n` quotes for the throughput steps (default 1,000,000);
  * `--baseline-seconds s` how long the one-object-per-event baseline runs
- * (default 20); `--freshness d` how long the continuous demo runs (default
- * 2m); `--skip a,b` steps to leave out (`throughput`, `dbt`, `freshness`):
+ * (default 20); `--freshness d` how long each continuous demo runs (default
+ * 5m; one on the embedded defaults, one on Kafka and MinIO); `--skip a,b` steps to leave out (`throughput`, `dbt`, `freshness`):
  * a skipped dbt step reports `bench/results/dbt_incremental.json` as last
  * written by `deno task bench:dbt`; `--out dir` where to write (default
  * `bench/results`, only for a run of every step at the default sizes).
