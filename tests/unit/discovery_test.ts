@@ -17,33 +17,24 @@ import {
 } from "../../lib/load/loader.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import { DuckDBWarehouse } from "../../lib/warehouse/duckdb/warehouse.ts";
+import { WrappedLake } from "../_doubles.ts";
 import { count } from "../_helpers.ts";
 import { landedEvent } from "../_landed.ts";
 
 const TOPIC = "stock-quotes";
 
 /** A lake that counts the keys its listings return and the listings made. */
-class CountingLake implements Lake {
-  readonly location: string;
+class CountingLake extends WrappedLake {
   listings = 0;
   keys = 0;
-  constructor(readonly inner: Lake) {
-    this.location = inner.location;
-  }
-  put(key: string, body: Uint8Array) {
-    return this.inner.put(key, body);
-  }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  async *list(prefix: string, options?: ListOptions) {
+  override async *list(prefix: string, options?: ListOptions) {
     this.listings++;
     for await (const object of this.inner.list(prefix, options)) {
       this.keys++;
       yield object;
     }
   }
-  async *folders(prefix: string, options?: ListOptions) {
+  override async *folders(prefix: string, options?: ListOptions) {
     this.listings++;
     for await (const folder of this.inner.folders(prefix, options)) {
       this.keys++;

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { streamTag } from "../../lib/lake/keys.ts";
-import {
-  type Lake,
-  type LakeObject,
-  ObjectConflictError,
-} from "../../lib/lake/lake.ts";
+import { ObjectConflictError } from "../../lib/lake/lake.ts";
 import { decodeLines, encodeLines } from "../../lib/lake/ndjson.ts";
 import { LocalLake } from "../../lib/lake/local.ts";
 import { startLanding } from "../../lib/land/landing.ts";
@@ -12,12 +8,9 @@ import { LakeSink, type LakeSinkOptions } from "../../lib/land/sink.ts";
 import type { FlushLimits } from "../../lib/land/partition_writer.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import type { Quote } from "../../lib/contract/quote.ts";
-import type {
-  PartitionOffset,
-  StreamConsumer,
-  StreamMessage,
-} from "../../lib/stream/stream.ts";
+import type { StreamMessage } from "../../lib/stream/stream.ts";
 import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
+import { journalConsumer, WrappedLake } from "../_doubles.ts";
 import { until } from "../_wait.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000; // 2026-11-20T14:30:00Z
@@ -59,16 +52,12 @@ function message(
 }
 
 /** The real local lake, with every put recorded in a shared journal (and optionally failing). */
-class JournalLake implements Lake {
-  readonly inner: LocalLake;
+class JournalLake extends WrappedLake {
   failures = 0;
   constructor(dir: string, readonly journal: string[]) {
-    this.inner = new LocalLake(dir);
+    super(new LocalLake(dir));
   }
-  get location() {
-    return this.inner.location;
-  }
-  async put(key: string, body: Uint8Array) {
+  override async put(key: string, body: Uint8Array) {
     if (this.failures > 0) {
       this.failures--;
       this.journal.push(`put-failed ${key}`);
@@ -77,32 +66,6 @@ class JournalLake implements Lake {
     await this.inner.put(key, body);
     this.journal.push(`put ${key}`);
   }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  list(prefix: string): AsyncIterable<LakeObject> {
-    return this.inner.list(prefix);
-  }
-  folders(prefix: string): AsyncIterable<string> {
-    return this.inner.folders(prefix);
-  }
-}
-
-/** Records commits in the journal; the sink only needs commit(). */
-function journalConsumer(journal: string[]): StreamConsumer {
-  return {
-    commit(offsets: PartitionOffset[]) {
-      for (const { partition, offset } of offsets) {
-        journal.push(`commit ${partition}@${offset}`);
-      }
-      return Promise.resolve();
-    },
-    run: () => Promise.resolve(),
-    startOffsets: () => Promise.resolve([]),
-    endOffsets: () => Promise.resolve([]),
-    committedOffsets: () => Promise.resolve([]),
-    stop: () => Promise.resolve(),
-  };
 }
 
 const quiet = () => setLogSink({ write() {} });

@@ -8,7 +8,6 @@ import { formatLandedLine } from "../../lib/contract/landed_line.ts";
 import assert from "node:assert/strict";
 import type { Quote } from "../../lib/contract/quote.ts";
 import { streamTag } from "../../lib/lake/keys.ts";
-import type { Lake, LakeObject } from "../../lib/lake/lake.ts";
 import { decodeLines } from "../../lib/lake/ndjson.ts";
 import { LocalLake } from "../../lib/lake/local.ts";
 import { encodeBatch } from "../../lib/land/encode_batch.ts";
@@ -19,11 +18,8 @@ import { LakeSink } from "../../lib/land/sink.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import { FatalError } from "../../lib/runtime/retry.ts";
 import { EmbeddedStream } from "../../lib/stream/embedded/stream.ts";
-import type {
-  PartitionOffset,
-  StreamConsumer,
-  StreamMessage,
-} from "../../lib/stream/stream.ts";
+import type { StreamMessage } from "../../lib/stream/stream.ts";
+import { journalConsumer, WrappedLake } from "../_doubles.ts";
 import { until } from "../_wait.ts";
 
 const T = Date.UTC(2026, 10, 20, 14, 30) / 1000;
@@ -90,18 +86,14 @@ function eventsKey(first: number, last: number): string {
  * The real local lake; each put is journaled, and a put of a key in `gates`
  * waits for its gate, or fails with what `failures` holds for the key.
  */
-class GatedLake implements Lake {
-  readonly inner: LocalLake;
+class GatedLake extends WrappedLake {
   readonly gates = new Map<string, PromiseWithResolvers<void>>();
   readonly failures = new Map<string, Error[]>();
   readonly started: string[] = [];
   constructor(dir: string, readonly journal: string[]) {
-    this.inner = new LocalLake(dir);
+    super(new LocalLake(dir));
   }
-  get location() {
-    return this.inner.location;
-  }
-  async put(key: string, body: Uint8Array) {
+  override async put(key: string, body: Uint8Array) {
     this.started.push(key);
     await this.gates.get(key)?.promise;
     const failure = this.failures.get(key)?.shift();
@@ -112,31 +104,6 @@ class GatedLake implements Lake {
     await this.inner.put(key, body);
     this.journal.push(`put ${key}`);
   }
-  get(key: string) {
-    return this.inner.get(key);
-  }
-  list(prefix: string): AsyncIterable<LakeObject> {
-    return this.inner.list(prefix);
-  }
-  folders(prefix: string): AsyncIterable<string> {
-    return this.inner.folders(prefix);
-  }
-}
-
-function journalConsumer(journal: string[]): StreamConsumer {
-  return {
-    commit(offsets: PartitionOffset[]) {
-      for (const { partition, offset } of offsets) {
-        journal.push(`commit ${partition}@${offset}`);
-      }
-      return Promise.resolve();
-    },
-    run: () => Promise.resolve(),
-    startOffsets: () => Promise.resolve([]),
-    endOffsets: () => Promise.resolve([]),
-    committedOffsets: () => Promise.resolve([]),
-    stop: () => Promise.resolve(),
-  };
 }
 
 /** A sink over a gated local lake and a journaled consumer, cleaned up by `await using`. */
