@@ -33,6 +33,7 @@
  */
 import {
   dayFolder,
+  landingDay,
   OBJECT_SUFFIX,
   parseObjectKey,
   partitionFolder,
@@ -173,7 +174,5 @@ export class MarkTracker {
 
 /** `day` (`YYYY-MM-DD`) moved by `days`. */
 function addDays(day: string, days: number): string {
-  const date = new Date(`${day}T00:00:00Z`);
-  date.setUTCDate(date.getUTCDate() + days);
-  return date.toISOString().slice(0, 10);
+  return landingDay(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000);
 }

@@ -11,9 +11,9 @@
  * found are compared with the load ledger in the warehouse, a thousand at a
  * time.
  *
- * The warehouse reads the objects itself (DuckDB: lib/warehouse/duckdb/line_check.ts checks each
- * line again; Snowflake: COPY from a stage), so the loader only lists,
- * selects and batches them.
+ * The warehouse reads the objects itself (DuckDB checks each line again in
+ * SQL, lib/warehouse/duckdb/line_rules.ts; Snowflake: COPY from a stage), so
+ * the loader only lists, selects and batches them.
  *
  * @module
  */

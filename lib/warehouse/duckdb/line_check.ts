@@ -1,7 +1,8 @@
 /**
- * The DuckDB load's line check: each line of a landed object checked again
- * with the landed-line contract (lib/contract/landed_line.ts). A line that
- * fails is kept with its reason (a {@linkcode RejectedLine}), never dropped.
+ * The DuckDB load's TypeScript line check, for the objects the SQL check
+ * (./line_rules.ts) did not pass whole: each line checked with the
+ * landed-line contract (lib/contract/landed_line.ts). A line that fails is
+ * kept with its reason (a {@linkcode RejectedLine}), never dropped.
  * (Snowflake checks the same rules in SQL as it copies.)
  *
  * @module
