@@ -84,8 +84,9 @@ Deno.test({
         `${prefix}: ${p50} ${p95} ${p99} ${max}`,
       );
     }
-    // A quote reaches gold only after RAW.
-    assert.ok(freshness.gold_p50_ms > freshness.raw_p50_ms);
+    // The two medians are of different quotes: gold measures only each
+    // symbol's newest quote at a dbt run, the quote that waited least for its
+    // load, so gold's median may fall below RAW's when a cycle outlasts dbt.
 
     // The closing build passed, and what it prints.
     assert.ok(
