@@ -22,7 +22,8 @@
  *
  * Memory follows the gaps, not the events: every set of offsets is kept as
  * runs of consecutive offsets (./offset_ranges.ts), RAW's runs are computed
- * in the warehouse's SQL, lake objects are read a few at a time, objects of
+ * in the warehouse's SQL (DuckDB's a window of offsets at a time), lake
+ * objects are read a few at a time, objects of
  * other logs are not read, and the ledger is asked about a thousand keys at
  * a time. Ten million events without gaps are a handful of runs.
  *

@@ -395,20 +395,34 @@ create temp table inserted_per_file as
 ${LEDGER_AND_COMMIT}`;
 
 /**
- * RAW's offsets of one log's topic as runs of consecutive offsets per
- * partition, with their rows (a run with more rows than offsets holds an
- * offset twice); params: stream id, topic.
+ * Each partition's lowest and highest offset in RAW of one log's topic;
+ * params: stream id, topic.
+ */
+export const INVENTORY_RAW_BOUNDS = `
+select stream_partition, min(stream_offset), max(stream_offset)
+from raw.source_stock_quotes
+where stream_id = $1 and stream_topic = $2
+group by stream_partition
+order by 1`;
+
+/**
+ * RAW's offsets of one log's topic in one window of one partition, as runs
+ * of consecutive offsets with their rows (a run with more rows than offsets
+ * holds an offset twice); params: stream id, topic, partition, first and
+ * last offset of the window. A window keeps the sort behind `dense_rank` to
+ * its own rows, whatever RAW's size.
  */
 export const INVENTORY_RAW = `
 select stream_partition, min(stream_offset), max(stream_offset), count(*)
 from (
   select stream_partition, stream_offset,
-    stream_offset - dense_rank() over (partition by stream_partition order by stream_offset) as run
+    stream_offset - dense_rank() over (order by stream_offset) as run
   from raw.source_stock_quotes
-  where stream_id = $1 and stream_topic = $2
+  where stream_id = $1 and stream_topic = $2 and stream_partition = $3::integer
+    and stream_offset between $4::bigint and $5::bigint
 )
 group by stream_partition, run
-order by 1, 2`;
+order by 2`;
 
 /** Offsets the loader refused, where the refused line names them. */
 export const INVENTORY_REJECTED = `

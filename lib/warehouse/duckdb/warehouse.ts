@@ -50,6 +50,7 @@ import {
   FILE_STATS,
   freshSql,
   INVENTORY_RAW,
+  INVENTORY_RAW_BOUNDS,
   INVENTORY_REJECTED,
   INVENTORY_SILVER,
   islandsSql,
@@ -98,6 +99,13 @@ export interface DuckDBWarehouseOptions {
 }
 
 const log = logger("duckdb");
+
+/**
+ * Offsets of a partition that one query of RAW's runs covers: the window
+ * bounds the query's sort, so reconciling ten million rows takes no more
+ * memory than one million.
+ */
+const INVENTORY_WINDOW = 1_000_000;
 
 /** The DuckDB warehouse. */
 export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
@@ -408,8 +416,26 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   async inventory(streamId: string, topic: string): Promise<Inventory> {
     const rows = async (sql: string) =>
       (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
+    const runs: unknown[][] = [];
+    for (const [partition, low, high] of await rows(INVENTORY_RAW_BOUNDS)) {
+      for (
+        let first = Number(low);
+        first <= Number(high);
+        first += INVENTORY_WINDOW
+      ) {
+        const last = first + INVENTORY_WINDOW - 1;
+        const window = await this.#connection.runAndReadAll(INVENTORY_RAW, [
+          streamId,
+          topic,
+          partition,
+          first,
+          last,
+        ]);
+        for (const run of window.getRows()) runs.push(run);
+      }
+    }
     const raw = runsByPartition(
-      (await rows(INVENTORY_RAW)) as [unknown, unknown, unknown, unknown][],
+      runs as [unknown, unknown, unknown, unknown][],
     );
     const rejected = offsetsByPartition(
       (await rows(INVENTORY_REJECTED)) as [unknown, unknown][],
