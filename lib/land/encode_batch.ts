@@ -9,7 +9,8 @@
  * @module
  */
 import type { LandedLine } from "../contract/landed_line.ts";
-import { parseQuote, type Rejection } from "../contract/quote.ts";
+import { readCanonicalQuote } from "../contract/canonical_quote.ts";
+import type { Rejection } from "../contract/quote.ts";
 import { encodeLinesSync } from "../lake/ndjson.ts";
 import { messageAt, type PackedBatch } from "./packed_batch.ts";
 
@@ -79,32 +80,41 @@ export function encodeBatch(batch: PackedBatch): EncodedBatch {
       } satisfies Omit<LandedLine["_stream"], "offset" | "timestamp">,
     ).slice(0, -1)
   },"offset":`;
+  // One clock reading for the batch: it takes milliseconds to encode.
+  const options = { now: Date.now() };
+  const { bytes, ends, offsets, timestamps } = batch;
   for (let i = 0; i < batch.count; i++) {
-    const message = messageAt(batch, i);
-    const value = decoder.decode(message.value);
-    const result = parseQuote(value);
+    const value = decoder.decode(bytes.subarray(ends[2 * i], ends[2 * i + 1]));
+    const { canonical, validation: result } = readCanonicalQuote(
+      value,
+      options,
+    );
+    const offset = offsets[i];
     if (result.ok) {
-      // JSON.stringify({ ...quote, _stream }), without copying the quote
+      // JSON.stringify({ ...quote, _stream }), without copying the quote; a
+      // canonical value is already JSON.stringify(quote).
+      const quote = canonical ? value : JSON.stringify(result.quote);
       lines.push(
-        `${
-          JSON.stringify(result.quote).slice(0, -1)
-        }${streamHead}${message.offset},"timestamp":${message.timestamp}}}`,
+        `${quote.slice(0, -1)}${streamHead}${offset},"timestamp":${
+          timestamps[i]
+        }}}`,
       );
-      if (firstEvent === -1) firstEvent = message.offset;
-      lastEvent = message.offset;
+      if (firstEvent === -1) firstEvent = offset;
+      lastEvent = offset;
     } else {
+      const { key } = messageAt(batch, i);
       const letter: DeadLetter = {
         stream: batch.streamId,
         topic: batch.topic,
         partition: batch.partition,
-        offset: message.offset,
-        key: message.key === null ? null : decoder.decode(message.key),
-        timestamp: message.timestamp,
+        offset,
+        key: key === null ? null : decoder.decode(key),
+        timestamp: timestamps[i],
         value,
         reason: result.rejection,
       };
       dead.push(JSON.stringify(letter));
-      rejections.push({ offset: message.offset, reason: result.rejection });
+      rejections.push({ offset, reason: result.rejection });
     }
   }
   return {
