@@ -1,8 +1,9 @@
 /**
- * Reading a quote event that is in its canonical form without `JSON.parse`:
- * the text `JSON.stringify` gives for a validated {@linkcode Quote}, which
- * is what the producer publishes. A canonical event lands as its own text
- * plus its coordinates, so the landing's workers skip parsing it into an
+ * Reading a quote event that is in its canonical form straight from its
+ * UTF-8 bytes, without decoding them or `JSON.parse`: the text
+ * `JSON.stringify` gives for a validated {@linkcode Quote}, which is what
+ * the producer publishes. A canonical event lands as its own bytes plus its
+ * coordinates, so the landing's workers skip decoding it, parsing it into an
  * object and writing it out again.
  *
  * Canonical here means: no whitespace; the contract's fields, each once, in
@@ -12,8 +13,8 @@
  * exponent, no leading or trailing zeros, not `-0`) of at most 15
  * significant digits and at least 10⁻⁶, since each such text names a
  * different double and `JSON.stringify` writes that double back the same
- * way. Anything else is left to {@linkcode parseQuote}, which reads every
- * valid JSON text.
+ * way. Anything else (non-ASCII bytes included) is decoded and left to
+ * {@linkcode parseQuote}, which reads every valid JSON text.
  *
  * @module
  */
@@ -43,74 +44,84 @@ const CLOSE = 125; // }
 /** 10⁰ to 10²², each exact as a double. */
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, n) => Number(`1e${n}`));
 
-/** Each field's name as it starts its member: `{"symbol":` then `,"c":` and so on. */
+/** Each field's name as it starts its member: `{"symbol":` then `,"c":` and so on, as bytes. */
 const HEADS = QUOTE_FIELDS.map((field, i) =>
-  `${i === 0 ? "{" : ","}"${field}":`
+  new TextEncoder().encode(`${i === 0 ? "{" : ","}"${field}":`)
 );
 /** The fields between `symbol` and `source`, all numbers. */
 const NUMBER_FIELDS = QUOTE_FIELDS.length - 2;
 
+/** Decodes an event that is not canonical, for {@linkcode parseQuote}. */
+const decoder = new TextDecoder();
+
 /** What {@linkcode readCanonicalQuote} found. */
 export type CanonicalRead =
   | {
-    /** The event is canonical and valid: its text is `JSON.stringify` of the quote. */
+    /** The event is canonical and valid: its bytes are `JSON.stringify` of the quote. */
     canonical: true;
     validation: Validation & { ok: true };
   }
   | {
-    /** Not canonical, or not valid: the validation is {@linkcode parseQuote}'s. */
+    /** Not canonical, or not valid: the validation is {@linkcode parseQuote}'s of the decoded text. */
     canonical: false;
     validation: Validation;
   };
 
 /**
- * Parses and validates one encoded event as {@linkcode parseQuote} does,
- * and tells whether its text is canonical (see the module's doc): the
- * validation is the same either way, and when `canonical` is true the text
- * equals `JSON.stringify(validation.quote)`.
+ * Parses and validates one encoded event as {@linkcode parseQuote} does
+ * with its text decoded from UTF-8, and tells whether it is canonical (see
+ * the module's doc): the validation is the same either way, and when
+ * `canonical` is true the bytes are the UTF-8 of
+ * `JSON.stringify(validation.quote)`.
  *
- * @param text The event's JSON text.
+ * @param bytes The event's bytes.
  * @param options The validator's clock.
- * @returns The validation, and whether the text is canonical.
+ * @returns The validation, and whether the event is canonical.
  */
 export function readCanonicalQuote(
-  text: string,
+  bytes: Uint8Array,
   options: ValidateOptions = {},
 ): CanonicalRead {
-  const fields = canonicalFields(text);
+  const fields = canonicalFields(bytes);
   if (fields !== null) {
     const validation = validateQuote(fields, options);
     if (validation.ok) return { canonical: true, validation };
   }
-  return { canonical: false, validation: parseQuote(text, options) };
+  return {
+    canonical: false,
+    validation: parseQuote(decoder.decode(bytes), options),
+  };
 }
 
-/** The fields of a canonical event, or `null` when the text is not surely canonical. */
-function canonicalFields(text: string): Record<string, unknown> | null {
-  // Canonical text is ASCII, so its length is its size in bytes.
-  if (text.length > MAX_EVENT_BYTES || !text.startsWith(HEADS[0])) return null;
-  const symbolEnd = stringEnd(text, HEADS[0].length);
+/** The fields of a canonical event, or `null` when it is not surely canonical. */
+function canonicalFields(bytes: Uint8Array): Record<string, unknown> | null {
+  // Canonical text is ASCII: each character one byte.
+  if (bytes.length > MAX_EVENT_BYTES || !startsWith(bytes, HEADS[0], 0)) {
+    return null;
+  }
+  const symbolStart = HEADS[0].length;
+  const symbolEnd = stringEnd(bytes, symbolStart);
   if (symbolEnd === -1) return null;
   const numbers = new Array<number>(NUMBER_FIELDS);
   const cursor = { at: symbolEnd };
   for (let f = 0; f < NUMBER_FIELDS; f++) {
     const head = HEADS[f + 1];
-    if (!text.startsWith(head, cursor.at)) return null;
+    if (!startsWith(bytes, head, cursor.at)) return null;
     cursor.at += head.length;
-    const value = readNumber(text, cursor);
+    const value = readNumber(bytes, cursor);
     if (value === null) return null;
     numbers[f] = value;
   }
   const last = HEADS[HEADS.length - 1];
-  if (!text.startsWith(last, cursor.at)) return null;
+  if (!startsWith(bytes, last, cursor.at)) return null;
   const sourceStart = cursor.at + last.length;
-  const sourceEnd = stringEnd(text, sourceStart);
-  if (sourceEnd !== text.length - 1 || text.charCodeAt(sourceEnd) !== CLOSE) {
+  const sourceEnd = stringEnd(bytes, sourceStart);
+  if (sourceEnd !== bytes.length - 1 || bytes[sourceEnd] !== CLOSE) {
     return null;
   }
   const [c, d, dp, h, l, o, pc, t, fetched_at] = numbers;
   return {
-    symbol: text.slice(HEADS[0].length + 1, symbolEnd - 1),
+    symbol: ascii(bytes, symbolStart + 1, symbolEnd - 1),
     c,
     d,
     dp,
@@ -120,19 +131,34 @@ function canonicalFields(text: string): Record<string, unknown> | null {
     pc,
     t,
     fetched_at,
-    source: text.slice(sourceStart + 1, sourceEnd - 1),
+    source: ascii(bytes, sourceStart + 1, sourceEnd - 1),
   };
 }
 
-/** Where a string starting at `at` ends (after its closing quote), or -1 when it is absent or has escapes or control characters. */
-function stringEnd(text: string, at: number): number {
-  if (text.charCodeAt(at) !== QUOTE) return -1;
-  for (let i = at + 1; i < text.length; i++) {
-    const code = text.charCodeAt(i);
+function startsWith(bytes: Uint8Array, head: Uint8Array, at: number): boolean {
+  if (at + head.length > bytes.length) return false;
+  for (let i = 0; i < head.length; i++) {
+    if (bytes[at + i] !== head[i]) return false;
+  }
+  return true;
+}
+
+/** Where a string starting at `at` ends (after its closing quote), or -1 when it is absent or has escapes, control characters or non-ASCII bytes. */
+function stringEnd(bytes: Uint8Array, at: number): number {
+  if (bytes[at] !== QUOTE) return -1;
+  for (let i = at + 1; i < bytes.length; i++) {
+    const code = bytes[i];
     if (code === QUOTE) return i + 1;
-    if (code === BACKSLASH || code < 32) return -1;
+    if (code === BACKSLASH || code < 32 || code > 126) return -1;
   }
   return -1;
+}
+
+/** The ASCII text of `bytes` from `start` to `end`. */
+function ascii(bytes: Uint8Array, start: number, end: number): string {
+  let text = "";
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+  return text;
 }
 
 /**
@@ -142,32 +168,32 @@ function stringEnd(text: string, at: number): number {
  * n = 22, so one division gives the double nearest the decimal, as
  * `Number()` does.
  */
-function readNumber(text: string, cursor: { at: number }): number | null {
+function readNumber(bytes: Uint8Array, cursor: { at: number }): number | null {
   let i = cursor.at;
-  const negative = text.charCodeAt(i) === MINUS;
+  const negative = bytes[i] === MINUS;
   if (negative) i++;
   const intStart = i;
   let digits = 0;
-  let code = text.charCodeAt(i);
+  let code = bytes[i];
   while (code >= ZERO && code <= NINE) {
     digits = digits * 10 + (code - ZERO);
-    code = text.charCodeAt(++i);
+    code = bytes[++i];
   }
   const intDigits = i - intStart;
   if (intDigits === 0) return null;
-  const zeroInt = text.charCodeAt(intStart) === ZERO;
+  const zeroInt = bytes[intStart] === ZERO;
   if (zeroInt && intDigits > 1) return null; // a leading zero
   let fracDigits = 0;
   if (code === POINT) {
-    code = text.charCodeAt(++i);
+    code = bytes[++i];
     const fracStart = i;
     while (code >= ZERO && code <= NINE) {
       digits = digits * 10 + (code - ZERO);
-      code = text.charCodeAt(++i);
+      code = bytes[++i];
     }
     fracDigits = i - fracStart;
     // none, or a trailing zero
-    if (fracDigits === 0 || text.charCodeAt(i - 1) === ZERO) return null;
+    if (fracDigits === 0 || bytes[i - 1] === ZERO) return null;
   }
   if (code !== COMMA && code !== CLOSE) return null; // an exponent, or anything else
   let significant = intDigits + fracDigits;
@@ -176,9 +202,7 @@ function readNumber(text: string, cursor: { at: number }): number | null {
       if (negative) return null; // -0
     } else {
       let leadingZeros = 0;
-      while (text.charCodeAt(intStart + 2 + leadingZeros) === ZERO) {
-        leadingZeros++;
-      }
+      while (bytes[intStart + 2 + leadingZeros] === ZERO) leadingZeros++;
       if (leadingZeros > MAX_LEADING_ZEROS) return null;
       significant = fracDigits - leadingZeros;
     }

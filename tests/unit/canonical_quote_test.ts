@@ -23,7 +23,7 @@ function valid(): Quote {
 
 /** The read agrees with parseQuote; a canonical text is JSON.stringify of its quote. */
 function check(text: string): boolean {
-  const read = readCanonicalQuote(text, { now: NOW });
+  const read = readCanonicalQuote(new TextEncoder().encode(text), { now: NOW });
   assert.deepEqual(read.validation, parseQuote(text, { now: NOW }), text);
   if (read.canonical) {
     assert.equal(read.validation.ok, true, text);
@@ -50,7 +50,7 @@ Deno.test("readCanonicalQuote() takes the producer's events as canonical, valid 
   let canonical = 0;
   for await (const quote of source.quotes(new AbortController().signal)) {
     const text = JSON.stringify(quote);
-    const read = readCanonicalQuote(text);
+    const read = readCanonicalQuote(new TextEncoder().encode(text));
     assert.deepEqual(read.validation, parseQuote(text));
     if (read.canonical) canonical++;
   }
@@ -77,6 +77,8 @@ Deno.test("readCanonicalQuote() leaves every other writing of an event to parseQ
     "{}",
     "null",
     `{"symbol":"AAPL"}`,
+    base.replace('"symbol":"BRK.B"', '"symbol":"BRKÉB"'),
+    base.replace('"source":"finnhub"', '"source":"finn\u0000hub"'),
   ];
   for (
     const number of [
@@ -152,6 +154,21 @@ Deno.test("readCanonicalQuote() reads plain decimals exactly as Number() does, a
   }
 });
 
+Deno.test("readCanonicalQuote() decodes bytes that are not UTF-8 as TextDecoder does before parseQuote reads them", () => {
+  const base = new TextEncoder().encode(JSON.stringify(valid()));
+  const at = base.indexOf(0x2e); // the '.' of BRK.B
+  for (const byte of [0x80, 0xc3, 0xff]) {
+    const bytes = base.slice();
+    bytes[at] = byte;
+    const read = readCanonicalQuote(bytes, { now: NOW });
+    assert.equal(read.canonical, false);
+    assert.deepEqual(
+      read.validation,
+      parseQuote(new TextDecoder().decode(bytes), { now: NOW }),
+    );
+  }
+});
+
 Deno.test("readCanonicalQuote() gives parseQuote's rejection for an invalid event", () => {
   for (
     const text of [
@@ -166,6 +183,7 @@ Deno.test("readCanonicalQuote() gives parseQuote's rejection for an invalid even
     ]
   ) {
     assert.equal(check(text), false, text);
-    assert.equal(readCanonicalQuote(text, { now: NOW }).validation.ok, false);
+    const bytes = new TextEncoder().encode(text);
+    assert.equal(readCanonicalQuote(bytes, { now: NOW }).validation.ok, false);
   }
 });
