@@ -9,6 +9,15 @@
 
 const NEWLINE = 10;
 const ZERO = 48;
+/** 10⁸: integers are written in parts below it. */
+const HALF = 100_000_000;
+
+/** Decimal digits of a non-negative integer below 10⁸. */
+function digitCount(value: number): number {
+  let digits = 1;
+  for (let bound = 10; value >= bound && digits < 8; bound *= 10) digits++;
+  return digits;
+}
 
 /** Lines of NDJSON as UTF-8 bytes, appended part by part. */
 export class LineBuffer {
@@ -64,16 +73,29 @@ export class LineBuffer {
         `Cannot write a line as the integer must be a non-negative safe integer: current value is ${value}`,
       );
     }
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    // In two parts below 10⁸, so each digit comes from 32-bit integer
+    // arithmetic; both parts and their split are exact for safe integers.
+    const high = value < HALF ? 0 : Math.floor(value / HALF);
+    const low = value - high * HALF;
+    const digits = high === 0 ? digitCount(low) : digitCount(high) + 8;
     this.#reserve(digits);
-    let at = this.#used + digits;
+    const end = this.#used + digits;
+    if (high === 0) this.#writeDigits(low, end, digits);
+    else {
+      this.#writeDigits(low, end, 8);
+      this.#writeDigits(high, end - 8, digits - 8);
+    }
+    this.#used = end;
+  }
+
+  /** Writes the last `count` digits of `value` (below 10⁸), zero-padded, to end at `end`. */
+  #writeDigits(value: number, end: number, count: number): void {
     let rest = value;
-    do {
-      this.#bytes[--at] = ZERO + rest % 10;
-      rest = Math.floor(rest / 10);
-    } while (rest > 0);
-    this.#used += digits;
+    for (let at = end - 1; at >= end - count; at--) {
+      const next = (rest / 10) | 0;
+      this.#bytes[at] = ZERO + rest - next * 10;
+      rest = next;
+    }
   }
 
   /** Ends the line. */
