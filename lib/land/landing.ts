@@ -17,6 +17,9 @@ import type { EncoderPool } from "./encoder_pool.ts";
 import type { FlushLimits } from "./partition_writer.ts";
 import { LakeSink } from "./sink.ts";
 
+/** How often drain() looks whether the stream's end is consumed and committed, in milliseconds. */
+const DRAIN_POLL_MS = 10;
+
 /** Options for {@linkcode startLanding}. */
 export interface StartLandingOptions {
   /** The stream to read. */
@@ -126,8 +129,9 @@ export async function startLanding(
         if (reached(ends, sink.consumed, before)) await sink.flushAll();
         // A flush with nothing to land settles at once, as when a stopping
         // consumer is landing its partitions itself: wait on the event loop,
-        // where that landing and the consumer's stop run, rather than spin.
-        if (!landed()) await Promise.race([sleep(50), done]);
+        // where that landing and the consumer's stop run, rather than spin;
+        // briefly, as the last flush waits for the last batch consumed.
+        if (!landed()) await Promise.race([sleep(DRAIN_POLL_MS), done]);
         if (finished && !landed()) {
           await done; // rethrows the consumer's failure, if it had one
           throw new Error(
