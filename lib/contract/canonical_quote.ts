@@ -1,7 +1,7 @@
 /**
  * Reading a quote event that is in its canonical form straight from its
  * UTF-8 bytes, without decoding them or `JSON.parse`: the text
- * `JSON.stringify` gives for a validated {@linkcode Quote}, which is what
+ * `JSON.stringify` gives for a validated `Quote` (./quote.ts), which is what
  * the producer publishes. A canonical event lands as its own bytes plus its
  * coordinates, so the landing's workers skip decoding it, parsing it into an
  * object and writing it out again.
