@@ -35,6 +35,15 @@ export function encodeLinesSync(lines: string[]): Uint8Array {
   return new Uint8Array(gzipSync(text, { level: GZIP_LEVEL }));
 }
 
+/**
+ * Gzips NDJSON already written as UTF-8 bytes (each line ending in a
+ * newline) into an object body, synchronously, for a worker thread as
+ * {@linkcode encodeLinesSync}: the same lines give the same bytes.
+ */
+export function encodeNdjsonSync(ndjson: Uint8Array): Uint8Array {
+  return new Uint8Array(gzipSync(ndjson, { level: GZIP_LEVEL }));
+}
+
 /** Gunzips an object body into its non-empty lines (on the calling thread, as encodeLines). */
 export async function decodeLines(body: Uint8Array): Promise<string[]> {
   const text = (await gunzipAsync(body)).toString("utf8");

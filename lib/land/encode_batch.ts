@@ -9,8 +9,10 @@
  * @module
  */
 import type { LandedLine } from "../contract/landed_line.ts";
-import { parseQuote, type Rejection } from "../contract/quote.ts";
-import { encodeLinesSync } from "../lake/ndjson.ts";
+import { readCanonicalQuote } from "../contract/canonical_quote.ts";
+import type { Rejection } from "../contract/quote.ts";
+import { encodeLinesSync, encodeNdjsonSync } from "../lake/ndjson.ts";
+import { LineBuffer } from "./line_buffer.ts";
 import { messageAt, type PackedBatch } from "./packed_batch.ts";
 
 /** A dead letter: the message as consumed and why it was rejected. */
@@ -63,56 +65,76 @@ export interface EncodedBatch {
  */
 export function encodeBatch(batch: PackedBatch): EncodedBatch {
   const decoder = new TextDecoder();
-  const lines: string[] = [];
+  const encoder = new TextEncoder();
+  const { bytes, ends, offsets, timestamps } = batch;
+  const streamHead = encoder.encode(
+    // JSON.stringify(stream) of LandedLine["_stream"] without its last two
+    // fields, which change per message (safe integers print the same either way)
+    `,"_stream":${
+      JSON.stringify(
+        {
+          id: batch.streamId,
+          topic: batch.topic,
+          partition: batch.partition,
+        } satisfies Omit<LandedLine["_stream"], "offset" | "timestamp">,
+      ).slice(0, -1)
+    },"offset":`,
+  );
+  const timestampHead = encoder.encode(`,"timestamp":`);
+  const streamTail = encoder.encode("}}");
+  // Room for the values, their coordinates and a margin, so it rarely grows.
+  const lines = new LineBuffer(
+    (batch.count === 0 ? 0 : ends[2 * batch.count - 1]) +
+      batch.count * (streamHead.length + 64),
+  );
   const dead: string[] = [];
   const rejections: EncodedBatch["rejections"] = [];
   let firstEvent = -1;
   let lastEvent = -1;
-  // JSON.stringify(stream) of LandedLine["_stream"] without its last two
-  // fields, which change per message (safe integers print the same either way)
-  const streamHead = `,"_stream":${
-    JSON.stringify(
-      {
-        id: batch.streamId,
-        topic: batch.topic,
-        partition: batch.partition,
-      } satisfies Omit<LandedLine["_stream"], "offset" | "timestamp">,
-    ).slice(0, -1)
-  },"offset":`;
+  // One clock reading for the batch: it takes milliseconds to encode.
+  const options = { now: Date.now() };
   for (let i = 0; i < batch.count; i++) {
-    const message = messageAt(batch, i);
-    const value = decoder.decode(message.value);
-    const result = parseQuote(value);
+    const value = bytes.subarray(ends[2 * i], ends[2 * i + 1]);
+    const { canonical, validation: result } = readCanonicalQuote(
+      value,
+      options,
+    );
+    const offset = offsets[i];
     if (result.ok) {
-      // JSON.stringify({ ...quote, _stream }), without copying the quote
-      lines.push(
-        `${
-          JSON.stringify(result.quote).slice(0, -1)
-        }${streamHead}${message.offset},"timestamp":${message.timestamp}}}`,
-      );
-      if (firstEvent === -1) firstEvent = message.offset;
-      lastEvent = message.offset;
+      // JSON.stringify({ ...quote, _stream }), without copying the quote; a
+      // canonical value's bytes are already JSON.stringify(quote).
+      if (canonical) lines.bytesPart(value.subarray(0, value.length - 1));
+      else lines.textPart(JSON.stringify(result.quote).slice(0, -1));
+      lines.bytesPart(streamHead);
+      lines.integerPart(offset);
+      lines.bytesPart(timestampHead);
+      lines.integerPart(timestamps[i]);
+      lines.bytesPart(streamTail);
+      lines.endLine();
+      if (firstEvent === -1) firstEvent = offset;
+      lastEvent = offset;
     } else {
+      const { key } = messageAt(batch, i);
       const letter: DeadLetter = {
         stream: batch.streamId,
         topic: batch.topic,
         partition: batch.partition,
-        offset: message.offset,
-        key: message.key === null ? null : decoder.decode(message.key),
-        timestamp: message.timestamp,
-        value,
+        offset,
+        key: key === null ? null : decoder.decode(key),
+        timestamp: timestamps[i],
+        value: decoder.decode(value),
         reason: result.rejection,
       };
       dead.push(JSON.stringify(letter));
-      rejections.push({ offset: message.offset, reason: result.rejection });
+      rejections.push({ offset, reason: result.rejection });
     }
   }
   return {
-    events: lines.length === 0 ? null : {
+    events: lines.lines === 0 ? null : {
       firstOffset: firstEvent,
       lastOffset: lastEvent,
-      lines: lines.length,
-      body: encodeLinesSync(lines),
+      lines: lines.lines,
+      body: encodeNdjsonSync(lines.bytes),
     },
     deadLetters: dead.length === 0 ? null : {
       firstOffset: rejections[0].offset,

@@ -8,10 +8,17 @@
  */
 import type { Lake } from "../lake/lake.ts";
 import { sleep } from "../runtime/retry.ts";
-import type { PartitionOffset, Stream } from "../stream/stream.ts";
+import type {
+  PartitionOffset,
+  Stream,
+  StreamConsumer,
+} from "../stream/stream.ts";
 import type { EncoderPool } from "./encoder_pool.ts";
 import type { FlushLimits } from "./partition_writer.ts";
 import { LakeSink } from "./sink.ts";
+
+/** How often drain() looks whether the stream's end is consumed and committed, in milliseconds. */
+const DRAIN_POLL_MS = 10;
 
 /** Options for {@linkcode startLanding}. */
 export interface StartLandingOptions {
@@ -56,10 +63,20 @@ export async function startLanding(
   options: StartLandingOptions,
 ): Promise<Landing> {
   const { stream, lake, groupId, limits, encoders } = options;
-  await stream.ensureTopic();
-  const consumer = await stream.consumer(groupId);
+  // The consumer connects while the stream's identity is read: each is a
+  // round trip on a client of its own.
+  const connecting = stream.ensureTopic().then(() => stream.consumer(groupId));
+  const identity = stream.identity();
+  let consumer: StreamConsumer;
+  let streamId: string;
+  try {
+    [consumer, streamId] = await Promise.all([connecting, identity]);
+  } catch (error) {
+    connecting.then((opened) => opened.stop()).catch(() => {});
+    identity.catch(() => {});
+    throw error;
+  }
   const stopping = new AbortController();
-  const streamId = await stream.identity();
   const sink = new LakeSink({
     consumer,
     lake,
@@ -68,11 +85,14 @@ export async function startLanding(
     signal: stopping.signal,
     encoders,
   });
-  const before = new Map(
-    (await consumer.committedOffsets()).map((
-      { partition, offset },
-    ) => [partition, offset]),
+  // The group's offsets from before this run, read while it joins (a fresh
+  // admin client's first request takes a few hundred milliseconds); only
+  // drain() needs them. A later read is as good: the sink commits only what
+  // it has landed.
+  const committedBefore = consumer.committedOffsets().then((offsets) =>
+    new Map(offsets.map(({ partition, offset }) => [partition, offset]))
   );
+  committedBefore.catch(() => {});
   sink.start();
   const done = Promise.race([consumer.run(sink), sink.failure]).finally(() =>
     sink.stop()
@@ -82,7 +102,11 @@ export async function startLanding(
   let finished = false;
   done.then(() => (finished = true), () => (finished = true));
   /** Whether every partition's offsets (consumed or committed) reached `ends`. */
-  const reached = (ends: PartitionOffset[], offsets: PartitionOffset[]) => {
+  const reached = (
+    ends: PartitionOffset[],
+    offsets: PartitionOffset[],
+    before: Map<number, number>,
+  ) => {
     const now = new Map(
       offsets.map(({ partition, offset }) => [partition, offset]),
     );
@@ -95,17 +119,20 @@ export async function startLanding(
     sink,
     done,
     async drain() {
-      const ends = await consumer.endOffsets();
+      const [ends, before] = await Promise.all([
+        consumer.endOffsets(),
+        committedBefore,
+      ]);
+      const landed = () => reached(ends, sink.committed, before);
       // Wait until everything up to the ends is buffered, then land it in one flush.
-      while (!reached(ends, sink.committed)) {
-        if (reached(ends, sink.consumed)) await sink.flushAll();
+      while (!landed()) {
+        if (reached(ends, sink.consumed, before)) await sink.flushAll();
         // A flush with nothing to land settles at once, as when a stopping
         // consumer is landing its partitions itself: wait on the event loop,
-        // where that landing and the consumer's stop run, rather than spin.
-        if (!reached(ends, sink.committed)) {
-          await Promise.race([sleep(50), done]);
-        }
-        if (finished && !reached(ends, sink.committed)) {
+        // where that landing and the consumer's stop run, rather than spin;
+        // briefly, as the last flush waits for the last batch consumed.
+        if (!landed()) await Promise.race([sleep(DRAIN_POLL_MS), done]);
+        if (finished && !landed()) {
           await done; // rethrows the consumer's failure, if it had one
           throw new Error(
             "Cannot drain the stream as the consumer stopped before reaching its end offsets",

@@ -1,8 +1,9 @@
 /**
  * A batch of one partition's messages packed into a few typed arrays, so
  * that it crosses to a worker thread whole, by transfer, in one message:
- * the keys' and values' UTF-8 bytes back to back in one buffer, with an
- * index of where each ends, beside the offsets and timestamps.
+ * the keys' and values' bytes back to back in one buffer (copied as the
+ * stream read them, or their text encoded as UTF-8), with an index of where
+ * each ends, beside the offsets and timestamps.
  * {@linkcode BatchPacker} builds one on the event loop; the worker reads it
  * with {@linkcode messageAt}.
  *
@@ -31,7 +32,7 @@ export interface PackedBatch {
   ends: Uint32Array;
   /** 1 where a message has no key. */
   nullKeys: Uint8Array;
-  /** The keys and values, UTF-8. */
+  /** The keys and values, UTF-8 (as read: the worker decodes them). */
   bytes: Uint8Array;
 }
 
@@ -114,20 +115,27 @@ export class BatchPacker {
     return this.#used;
   }
 
-  /** Packs one message. */
+  /**
+   * Packs one message: its key's and value's bytes are copied when it has
+   * them (`keyBytes`, `valueBytes`), its text encoded otherwise.
+   */
   push(message: StreamMessage): void {
     if (this.#count === this.#offsets.length) this.#growIndex();
     const i = this.#count;
     this.#offsets[i] = message.offset;
     this.#timestamps[i] = message.timestamp;
-    if (message.key === null) {
+    const { keyBytes, valueBytes } = message;
+    const key = keyBytes === undefined ? message.key : keyBytes;
+    if (key === null) {
       this.#nullKeys[i] = 1;
     } else {
       this.#nullKeys[i] = 0;
-      this.#write(message.key);
+      if (typeof key === "string") this.#writeText(key);
+      else this.#writeBytes(key);
     }
     this.#ends[2 * i] = this.#used;
-    this.#write(message.value);
+    if (valueBytes === undefined) this.#writeText(message.value);
+    else this.#writeBytes(valueBytes);
     this.#ends[2 * i + 1] = this.#used;
     this.#count++;
   }
@@ -165,18 +173,29 @@ export class BatchPacker {
     this.#used = 0;
   }
 
-  #write(text: string): void {
+  #writeText(text: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const room = this.#used + 3 * text.length;
+    this.#reserve(3 * text.length);
+    this.#used += this.#encoder.encodeInto(
+      text,
+      this.#bytes.subarray(this.#used),
+    ).written;
+  }
+
+  #writeBytes(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#bytes.set(bytes, this.#used);
+    this.#used += bytes.length;
+  }
+
+  /** Makes room for `size` more bytes. */
+  #reserve(size: number): void {
+    const room = this.#used + size;
     if (room > this.#bytes.length) {
       const bytes = new Uint8Array(Math.max(room, 2 * this.#bytes.length));
       bytes.set(this.#bytes.subarray(0, this.#used));
       this.#bytes = bytes;
     }
-    this.#used += this.#encoder.encodeInto(
-      text,
-      this.#bytes.subarray(this.#used),
-    ).written;
   }
 
   #growIndex(): void {

@@ -28,9 +28,23 @@ export interface StreamMessage {
   /** Its offset within the partition. */
   offset: number;
   /** Its key, or `null` when it has none. */
-  key: string | null;
+  readonly key: string | null;
   /** Its value as text. */
-  value: string;
+  readonly value: string;
+  /**
+   * Its key's UTF-8 bytes as the stream read them, when it reads bytes
+   * (Kafka); left out by a stream that holds text (the embedded one). A
+   * message that has them decodes `key` from them only when it is read.
+   */
+  readonly keyBytes?: Uint8Array | null;
+  /**
+   * Its value's UTF-8 bytes as the stream read them, when it reads bytes
+   * (Kafka); left out by a stream that holds text (the embedded one). A
+   * message that has them decodes `value` from them only when it is read,
+   * so that landing copies the bytes and never decodes them on the event
+   * loop.
+   */
+  readonly valueBytes?: Uint8Array;
   /** The record's timestamp in epoch milliseconds. */
   timestamp: number;
 }

@@ -10,8 +10,10 @@ import { kafkaLogCreator } from "../../lib/stream/kafka/log.ts";
 import {
   fromKafkaBatch,
   toKafkaMessages,
+  toNumber,
 } from "../../lib/stream/kafka/messages.ts";
 import { KafkaStream } from "../../lib/stream/kafka/stream.ts";
+import type { StreamMessage } from "../../lib/stream/stream.ts";
 import { partitionFor } from "../../lib/stream/partitioner.ts";
 import { logger, setLogSink } from "../../lib/runtime/log.ts";
 import { RetriableError } from "../../lib/runtime/retry.ts";
@@ -212,7 +214,10 @@ Deno.test("fromKafkaBatch() converts offsets, timestamps, keys and values", () =
     kafkaMessage("42", null, "ünïcode €"),
     kafkaMessage("43", "TSLA", null),
   ]);
-  assert.deepEqual(batch, {
+  const fields = (
+    { topic, partition, offset, key, value, timestamp }: StreamMessage,
+  ) => ({ topic, partition, offset, key, value, timestamp });
+  assert.deepEqual({ ...batch, messages: batch.messages.map(fields) }, {
     topic: "stock-quotes",
     partition: 2,
     messages: [
@@ -242,6 +247,48 @@ Deno.test("fromKafkaBatch() converts offsets, timestamps, keys and values", () =
       },
     ],
   });
+});
+
+Deno.test("fromKafkaBatch() keeps the bytes kafkajs read, and decodes them only when read", () => {
+  const value = Buffer.from('{"symbol":"AAPL"} \xff', "latin1");
+  const [message, tombstone] = fromKafkaBatch("t", 0, [
+    { ...kafkaMessage("7", "AAPL", null), value },
+    kafkaMessage("8", null, null),
+  ]).messages;
+  assert.equal(message.valueBytes, value, "the same bytes, not a copy");
+  assert.deepEqual([...message.keyBytes!], [
+    ...new TextEncoder().encode("AAPL"),
+  ]);
+  assert.equal(message.value, '{"symbol":"AAPL"} \ufffd');
+  assert.equal(message.value, message.value, "decoded once");
+  assert.equal(tombstone.keyBytes, null);
+  assert.equal(tombstone.key, null);
+  assert.equal(tombstone.valueBytes?.length, 0);
+  assert.equal(tombstone.value, "");
+});
+
+Deno.test("toNumber() reads digits up to the largest safe integer and refuses anything else", () => {
+  for (const text of ["0", "7", "007", "1700000000123", "9007199254740991"]) {
+    assert.equal(toNumber(text, "offset"), Number(text), text);
+  }
+  for (
+    const text of [
+      "",
+      "-1",
+      "+1",
+      " 1",
+      "1 ",
+      "1.0",
+      "1e3",
+      "0x10",
+      "9007199254740992",
+      "9007199254740993",
+      "99999999999999999999",
+      "1".repeat(400),
+    ]
+  ) {
+    assert.throws(() => toNumber(text, "offset"), RangeError, text);
+  }
 });
 
 Deno.test("fromKafkaBatch() rejects an offset beyond the safe integer range", () => {
