@@ -18,10 +18,25 @@ import { type CycleObserver, emptyCounters, runCycles } from "./cycle.ts";
 import { dbtTransform, duckdbAccess, lakeLoad } from "./cycle_warehouse.ts";
 import { goldCopyObserver } from "./gold_copy.ts";
 
-/** Latency samples, in milliseconds, each with when it was measured, and their percentiles. */
+/** Samples a {@linkcode Latencies} has room for before it first grows. */
+const INITIAL_CAPACITY = 1024;
+
+/**
+ * Latency samples, in milliseconds, each with when it was measured, and their
+ * percentiles.
+ *
+ * A continuous run asks for percentiles every few seconds (its progress
+ * lines) while its samples grow to hundreds of thousands, so they are kept in
+ * typed arrays that double when full, and the percentiles sort a copy kept in
+ * one buffer, reused from call to call, instead of a new array each time.
+ */
 export class Latencies {
-  #samples: number[] = [];
-  #times: number[] = [];
+  #samples = new Float64Array(INITIAL_CAPACITY);
+  #times = new Float64Array(INITIAL_CAPACITY);
+  #count = 0;
+  /** The samples in ascending order, up to `#sortedCount`, for the next percentile. */
+  #sorted = new Float64Array(0);
+  #sortedCount = 0;
 
   /**
    * Adds one sample.
@@ -30,8 +45,13 @@ export class Latencies {
    * @param at When it was measured, epoch milliseconds.
    */
   add(ms: number, at: number = Date.now()): void {
-    this.#samples.push(ms);
-    this.#times.push(at);
+    if (this.#count === this.#samples.length) {
+      this.#samples = grown(this.#samples);
+      this.#times = grown(this.#times);
+    }
+    this.#samples[this.#count] = ms;
+    this.#times[this.#count] = at;
+    this.#count++;
   }
 
   /**
@@ -43,7 +63,8 @@ export class Latencies {
    */
   between(from: number, to: number): Latencies {
     const result = new Latencies();
-    for (const [i, at] of this.#times.entries()) {
+    for (let i = 0; i < this.#count; i++) {
+      const at = this.#times[i];
       if (at >= from && at < to) result.add(this.#samples[i], at);
     }
     return result;
@@ -51,16 +72,19 @@ export class Latencies {
 
   /** Samples so far. */
   get count(): number {
-    return this.#samples.length;
+    return this.#count;
   }
 
   /** When the first and the last sample were measured, epoch milliseconds (undefined without samples). */
   get span(): { first: number; last: number } | undefined {
-    if (this.#times.length === 0) return undefined;
-    return {
-      first: this.#times.reduce((a, b) => Math.min(a, b)),
-      last: this.#times.reduce((a, b) => Math.max(a, b)),
-    };
+    if (this.#count === 0) return undefined;
+    let first = Infinity;
+    let last = -Infinity;
+    for (const at of this.#times.subarray(0, this.#count)) {
+      first = Math.min(first, at);
+      last = Math.max(last, at);
+    }
+    return { first, last };
   }
 
   /**
@@ -83,12 +107,12 @@ export class Latencies {
    * @returns Milliseconds, or `undefined` without samples.
    */
   percentile(p: number): number | undefined {
-    return rank(this.#sorted(), p);
+    return rank(this.#ascending(), p);
   }
 
   /** Count, p50, p95, p99 and max, for a log line or a report. */
   summary(): LatencySummary {
-    const sorted = this.#sorted();
+    const sorted = this.#ascending();
     return {
       samples: sorted.length,
       p50_ms: rank(sorted, 50),
@@ -98,13 +122,31 @@ export class Latencies {
     };
   }
 
-  #sorted(): number[] {
-    return [...this.#samples].sort((a, b) => a - b);
+  /** The samples in ascending order, sorted again only after an `add`. */
+  #ascending(): Float64Array {
+    if (this.#sortedCount !== this.#count) {
+      if (this.#sorted.length < this.#count) {
+        this.#sorted = new Float64Array(this.#samples.length);
+      }
+      const sorted = this.#sorted.subarray(0, this.#count);
+      sorted.set(this.#samples.subarray(0, this.#count));
+      // A typed array sorts its numbers in place, in ascending order.
+      sorted.sort();
+      this.#sortedCount = this.#count;
+    }
+    return this.#sorted.subarray(0, this.#sortedCount);
   }
 }
 
+/** A copy of `values` with twice the room. */
+function grown(values: Float64Array): Float64Array<ArrayBuffer> {
+  const copy = new Float64Array(values.length * 2);
+  copy.set(values);
+  return copy;
+}
+
 /** The nearest-rank `p`th percentile of ascending `sorted`. */
-function rank(sorted: number[], p: number): number | undefined {
+function rank(sorted: Float64Array, p: number): number | undefined {
   if (sorted.length === 0) return undefined;
   const at = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(Math.max(at, 1), sorted.length) - 1];

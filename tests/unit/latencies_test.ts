@@ -37,3 +37,15 @@ Deno.test("Latencies splits out the first and the last minute of a run by when e
   assert.equal(latencies.between(start, start + 1000).count, 1);
   assert.equal(new Latencies().span, undefined);
 });
+
+Deno.test("Latencies sorts again after samples are added, past the room it starts with", () => {
+  const latencies = new Latencies();
+  for (let ms = 1; ms <= 3000; ms++) latencies.add(3001 - ms, ms);
+  assert.equal(latencies.percentile(50), 1500);
+  assert.equal(latencies.percentile(100), 3000);
+  for (let ms = 3001; ms <= 5000; ms++) latencies.add(ms, ms);
+  assert.equal(latencies.count, 5000);
+  assert.equal(latencies.percentile(50), 2500);
+  assert.deepEqual(latencies.span, { first: 1, last: 5000 });
+  assert.equal(latencies.between(4001, 5001).percentile(1), 4010);
+});
