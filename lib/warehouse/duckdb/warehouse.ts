@@ -232,8 +232,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * Reads the objects, checks their lines and loads them in one
    * transaction; rows whose coordinates RAW holds already are skipped.
    *
-   * Each object is fetched once into a scratch directory, and DuckDB reads
-   * and checks every line there in SQL (./line_rules.ts). An object whose
+   * Each object is fetched once into a scratch directory (an object of a
+   * local lake is linked there, not copied), and DuckDB reads and checks
+   * every line there in SQL (./line_rules.ts). An object whose
    * lines all pass, and whose lines hold the topic, partition and first and
    * last offsets its name gives, is staged from that read. Any other
    * object, or every object when DuckDB cannot read them, is checked line by
@@ -254,6 +255,11 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     try {
       const path = (index: number) => join(dir, `${index}.ndjson.gz`);
       const sizes = await mapLimit(objects, 8, async (object, index) => {
+        const file = lake.localPath?.(object.key);
+        if (file !== undefined) {
+          await Deno.symlink(file, path(index));
+          return await fileUncompressedSize(file);
+        }
         const body = await lake.get(object.key);
         await Deno.writeFile(path(index), body);
         return uncompressedSize(body);
@@ -476,6 +482,26 @@ function uncompressedSize(body: Uint8Array): number | undefined {
   if (body.length < 18) return undefined;
   return new DataView(body.buffer, body.byteOffset, body.byteLength)
     .getUint32(body.length - 4, true);
+}
+
+/**
+ * The uncompressed size a gzip file's trailer gives (modulo 2^32), read
+ * from its last four bytes, or undefined when the file is too short to be
+ * gzip.
+ */
+async function fileUncompressedSize(path: string): Promise<number | undefined> {
+  using file = await Deno.open(path);
+  const { size } = await file.stat();
+  if (size < 18) return undefined;
+  await file.seek(size - 4, Deno.SeekMode.Start);
+  const trailer = new Uint8Array(4);
+  let read = 0;
+  while (read < trailer.length) {
+    const n = await file.read(trailer.subarray(read));
+    if (n === null) return undefined;
+    read += n;
+  }
+  return new DataView(trailer.buffer).getUint32(0, true);
 }
 
 /** An object of a load: its line count, and the rows and refusals of a TypeScript check. */
