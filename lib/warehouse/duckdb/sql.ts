@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { SILVER_RECONCILIATION } from "../inventory.ts";
 import { GOLD_LATEST_KPI } from "../latest.ts";
 import {
@@ -150,11 +149,13 @@ where not exists (
 )`;
 
 /**
- * A load's scratch tables: the lines DuckDB read (as JSON when DuckDB could
- * parse them, else null, with their length in bytes), the objects, and the
- * checked rows and refusals of the objects checked in TypeScript.
+ * A load's scratch tables: the file of each object, the lines DuckDB read
+ * (as JSON when DuckDB could parse them, else null, with their length in
+ * bytes), the objects, and the checked rows and refusals of the objects
+ * checked in TypeScript.
  */
 export const STAGING = `
+create or replace temp table staging_paths (file_index integer, path varchar);
 create or replace temp table staging_lines (
   line json, bytes bigint, file_index integer, passes boolean,
   stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint, timestamp_ms bigint
@@ -179,17 +180,16 @@ drop table if exists fresh; drop table if exists batch; drop table if exists bat
 drop table if exists inserted_per_file;
 drop table if exists batch_overlaps;
 drop table if exists staging_lines; drop table if exists staging_rows; drop table if exists staging_files;
-drop table if exists staging_rejects;`;
+drop table if exists staging_rejects; drop table if exists staging_paths;`;
 
 /**
- * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
- * DuckDB reads them itself (one column with no delimiter, quote or escape,
- * so a line comes whole; empty lines are skipped, as lib/lake/ndjson.ts
- * does), checked in SQL (./line_rules.ts; param: the validator's clock in
- * epoch milliseconds).
+ * Every line of the objects whose files `staging_paths` names, as DuckDB
+ * reads them itself (one column with no delimiter, quote or escape, so a
+ * line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does),
+ * checked in SQL (./line_rules.ts). Params: the validator's clock in epoch
+ * milliseconds, and the files, in `staging_paths`' order.
  */
-export function stageLinesSql(dir: string): string {
-  const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
+export function stageLinesSql(): string {
   const c = LINE_COORDINATES;
   return `
 insert into staging_lines
@@ -200,11 +200,10 @@ select v, bytes, file_index, passes,
 from (
   select v, bytes, file_index, j, coalesce(v is not null and ${LINE_PASSES}, false) as passes
   from (
-    select line, strlen(line) as bytes,
-      cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
-      ${LINE_JSON} as v, ${LINE_VALUES} as j
-    from read_csv('${glob}', columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
-      header = false, compression = 'gzip', filename = true, auto_detect = false)
+    select line, strlen(line) as bytes, p.file_index, ${LINE_JSON} as v, ${LINE_VALUES} as j
+    from read_csv($2::varchar[], columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
+      header = false, compression = 'gzip', filename = true, auto_detect = false) as r
+    join staging_paths as p on p.path = r.filename
     where line is not null
   )
 )`;

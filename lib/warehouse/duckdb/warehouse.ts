@@ -16,6 +16,7 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBValue,
+  listValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
 import { parseObjectKey } from "../../lake/keys.ts";
@@ -232,9 +233,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * Reads the objects, checks their lines and loads them in one
    * transaction; rows whose coordinates RAW holds already are skipped.
    *
-   * Each object is fetched once into a scratch directory (an object of a
-   * local lake is linked there, not copied), and DuckDB reads and checks
-   * every line there in SQL (./line_rules.ts). An object whose
+   * DuckDB reads each object's file itself and checks every line in SQL
+   * (./line_rules.ts): a local lake's file where it is, any other object
+   * fetched once into a scratch directory. An object whose
    * lines all pass, and whose lines hold the topic, partition and first and
    * last offsets its name gives, is staged from that read. Any other
    * object, or every object when DuckDB cannot read them, is checked line by
@@ -253,19 +254,32 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     const now = Date.now();
     const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
     try {
-      const path = (index: number) => join(dir, `${index}.ndjson.gz`);
+      // An object of a local lake is read where it is; any other is fetched
+      // into the scratch directory.
+      const local = objects.map((object) => lake.localPath?.(object.key));
+      const files = local.map((file, index) =>
+        file ?? join(dir, `${index}.ndjson.gz`)
+      );
       const sizes = await mapLimit(objects, 8, async (object, index) => {
-        const file = lake.localPath?.(object.key);
-        if (file !== undefined) {
-          await Deno.symlink(file, path(index));
-          return await fileUncompressedSize(file);
+        if (local[index] !== undefined) {
+          return await fileUncompressedSize(local[index]);
         }
         const body = await lake.get(object.key);
-        await Deno.writeFile(path(index), body);
+        await Deno.writeFile(files[index], body);
         return uncompressedSize(body);
       });
       await connection.run(STAGING);
-      const read = await connection.run(stageLinesSql(dir), [now]).then(
+      await append(connection, "staging_paths", (rows) => {
+        for (const [index, file] of files.entries()) {
+          rows.appendInteger(index);
+          rows.appendVarchar(file);
+          rows.endRow();
+        }
+      });
+      const read = await connection.run(stageLinesSql(), [
+        now,
+        listValue(files),
+      ]).then(
         () => true,
         (error) => {
           log.debug("DuckDB could not read the objects; checking each line", {
@@ -281,7 +295,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
         native_objects: native.size,
         checked_objects: objects.length - native.size,
       });
-      const files = await mapLimit(
+      const staged = await mapLimit(
         objects,
         4,
         async (object, index): Promise<StagedObject> => {
@@ -297,7 +311,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           }
           const checked = await checkObject(
             object,
-            await Deno.readFile(path(index)),
+            await Deno.readFile(files[index]),
             { now },
           );
           return {
@@ -309,7 +323,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           };
         },
       );
-      return await this.#stage(files, native, reload);
+      return await this.#stage(staged, native, reload);
     } catch (error) {
       await connection.run("rollback").catch(() => {});
       await connection.run(DROP_STAGING).catch(() => {});
