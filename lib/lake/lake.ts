@@ -46,6 +46,12 @@ export interface Lake {
    * delimiter `/`); with `startAfter`, only folders after it.
    */
   folders(prefix: string, options?: ListOptions): AsyncIterable<string>;
+  /**
+   * The file that holds an object, when the lake is a directory on this
+   * machine, so that a reader here (DuckDB) opens it in place instead of a
+   * copy; absent (or undefined) for a remote lake.
+   */
+  localPath?(key: string): string;
 }
 
 /** Where a listing starts. */

@@ -106,6 +106,11 @@ export class LocalLake implements Lake {
     return await Deno.readFile(this.#path(key));
   }
 
+  /** The object's file, absolute. */
+  localPath(key: string): string {
+    return this.#path(key);
+  }
+
   /**
    * Lists every object under `prefix` in key order, lazily, directory by
    * directory; with `startAfter`, directories whose keys all sort before it

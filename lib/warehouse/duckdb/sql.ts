@@ -6,10 +6,14 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { SILVER_RECONCILIATION } from "../inventory.ts";
 import { GOLD_LATEST_KPI } from "../latest.ts";
-import { LINE_COORDINATES, LINE_PASSES, LINE_VALUES } from "./line_rules.ts";
+import {
+  LINE_COORDINATES,
+  LINE_JSON,
+  LINE_PASSES,
+  LINE_VALUES,
+} from "./line_rules.ts";
 
 /**
  * Tables of the RAW schema, created on first use. RAW has no primary key:
@@ -144,10 +148,16 @@ where not exists (
   where l.file_name between $1 and $2 and l.file_name = c.file_name
 )`;
 
-/** A load's scratch tables: the lines DuckDB read, the objects, and the checked rows and refusals of the objects checked in TypeScript. */
+/**
+ * A load's scratch tables: the file of each object, the lines DuckDB read
+ * (as JSON when DuckDB could parse them, else null, with their length in
+ * bytes), the objects, and the checked rows and refusals of the objects
+ * checked in TypeScript.
+ */
 export const STAGING = `
+create or replace temp table staging_paths (file_index integer, path varchar);
 create or replace temp table staging_lines (
-  line varchar, file_index integer, passes boolean,
+  line json, bytes bigint, file_index integer, passes boolean,
   stream_id varchar, stream_topic varchar, stream_partition integer, stream_offset bigint, timestamp_ms bigint
 );
 create or replace temp table staging_files (
@@ -170,32 +180,30 @@ drop table if exists fresh; drop table if exists batch; drop table if exists bat
 drop table if exists inserted_per_file;
 drop table if exists batch_overlaps;
 drop table if exists staging_lines; drop table if exists staging_rows; drop table if exists staging_files;
-drop table if exists staging_rejects;`;
+drop table if exists staging_rejects; drop table if exists staging_paths;`;
 
 /**
- * Every line of the objects saved in `dir` as `<file index>.ndjson.gz`, as
- * DuckDB reads them itself (one column with no delimiter, quote or escape,
- * so a line comes whole; empty lines are skipped, as lib/lake/ndjson.ts
- * does), checked in SQL (./line_rules.ts; param: the validator's clock in
- * epoch milliseconds).
+ * Every line of the objects whose files `staging_paths` names, as DuckDB
+ * reads them itself (one column with no delimiter, quote or escape, so a
+ * line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does),
+ * checked in SQL (./line_rules.ts). Params: the validator's clock in epoch
+ * milliseconds, and the files, in `staging_paths`' order.
  */
-export function stageLinesSql(dir: string): string {
-  const glob = join(dir, "*.ndjson.gz").replaceAll("'", "''");
+export function stageLinesSql(): string {
   const c = LINE_COORDINATES;
   return `
 insert into staging_lines
-select line, file_index, passes,
+select v, bytes, file_index, passes,
   case when passes then ${c.streamId} end, case when passes then ${c.topic} end,
   case when passes then ${c.partition} end, case when passes then ${c.offset} end,
   case when passes then ${c.timestamp} end
 from (
-  select line, file_index, j, coalesce(${LINE_PASSES}, false) as passes
+  select v, bytes, file_index, j, coalesce(v is not null and ${LINE_PASSES}, false) as passes
   from (
-    select line,
-      cast(regexp_extract(filename, '([0-9]+)[.]ndjson[.]gz$', 1) as integer) as file_index,
-      ${LINE_VALUES} as j
-    from read_csv('${glob}', columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
-      header = false, compression = 'gzip', filename = true, auto_detect = false)
+    select line, strlen(line) as bytes, p.file_index, ${LINE_JSON} as v, ${LINE_VALUES} as j
+    from read_csv($2::varchar[], columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
+      header = false, compression = 'gzip', filename = true, auto_detect = false) as r
+    join staging_paths as p on p.path = r.filename
     where line is not null
   )
 )`;
@@ -208,7 +216,7 @@ from (
  */
 export const FILE_STATS = `
 select file_index, count(*)::integer, count(*) filter (where not passes)::integer,
-  (sum(strlen(line)) + count(*))::bigint,
+  (sum(bytes) + count(*))::bigint,
   min(stream_partition), max(stream_partition), min(stream_topic), max(stream_topic),
   min(stream_offset), max(stream_offset)
 from staging_lines group by file_index`;
@@ -225,7 +233,8 @@ from staging_lines
 join staging_files as f using (file_index)
 where f.native
 union all
-select * from staging_rows`;
+select line::json, stream_id, stream_topic, stream_partition, stream_offset, timestamp_ms, file_name
+from staging_rows`;
 
 /** A coordinate as a message names it. */
 const COORDINATE =
@@ -238,7 +247,7 @@ const COORDINATE =
 export const REPEATS = `
 select count(*), count(*) filter (where differ), min(coordinate) filter (where differ)
 from (
-  select min(line) <> max(line) as differ, any_value(${COORDINATE}) as coordinate
+  select min(line::varchar) <> max(line::varchar) as differ, any_value(${COORDINATE}) as coordinate
   from staged_rows
   group by stream_id, stream_topic, stream_partition, stream_offset
   having count(*) > 1
@@ -341,7 +350,7 @@ select count(*), min(${COORDINATE.replaceAll("stream_", "b.stream_")})
 from raw.source_stock_quotes as a
 join fresh as b
   on ${SAME_PARTITION} and a.stream_offset = b.stream_offset
-where b.loaded_before and a.stream_offset between $1 and $2 and a.v::varchar <> b.line`;
+where b.loaded_before and a.stream_offset between $1 and $2 and a.v::varchar <> b.line::varchar`;
 
 /** The ledger's row of each object, and the refusals, then the commit (a reloaded object keeps the record of its first load). */
 const LEDGER_AND_COMMIT = `
@@ -368,7 +377,7 @@ commit;
 export function loadAllSql(source: "staged_rows" | "batch"): string {
   return `
 insert into raw.source_stock_quotes
-  select line::json, stream_id, stream_topic, stream_partition, stream_offset,
+  select line, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from ${source};
 insert into raw.loaded_ranges
@@ -385,7 +394,7 @@ ${LEDGER_AND_COMMIT}`;
  */
 export const LOAD_FRESH = `
 insert into raw.source_stock_quotes
-  select line::json, stream_id, stream_topic, stream_partition, stream_offset,
+  select line, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh
   where not loaded_before;

@@ -16,6 +16,7 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBValue,
+  listValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
 import { parseObjectKey } from "../../lake/keys.ts";
@@ -240,8 +241,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * Reads the objects, checks their lines and loads them in one
    * transaction; rows whose coordinates RAW holds already are skipped.
    *
-   * Each object is fetched once into a scratch directory, and DuckDB reads
-   * and checks every line there in SQL (./line_rules.ts). An object whose
+   * DuckDB reads each object's file itself and checks every line in SQL
+   * (./line_rules.ts): a local lake's file where it is, any other object
+   * fetched once into a scratch directory. An object whose
    * lines all pass, and whose lines hold the topic, partition and first and
    * last offsets its name gives, is staged from that read. Any other
    * object, or every object when DuckDB cannot read them, is checked line by
@@ -260,14 +262,32 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     const now = Date.now();
     const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
     try {
-      const path = (index: number) => join(dir, `${index}.ndjson.gz`);
+      // An object of a local lake is read where it is; any other is fetched
+      // into the scratch directory.
+      const local = objects.map((object) => lake.localPath?.(object.key));
+      const files = local.map((file, index) =>
+        file ?? join(dir, `${index}.ndjson.gz`)
+      );
       const sizes = await mapLimit(objects, 8, async (object, index) => {
+        if (local[index] !== undefined) {
+          return await fileUncompressedSize(local[index]);
+        }
         const body = await lake.get(object.key);
-        await Deno.writeFile(path(index), body);
+        await Deno.writeFile(files[index], body);
         return uncompressedSize(body);
       });
       await connection.run(STAGING);
-      const read = await connection.run(stageLinesSql(dir), [now]).then(
+      await append(connection, "staging_paths", (rows) => {
+        for (const [index, file] of files.entries()) {
+          rows.appendInteger(index);
+          rows.appendVarchar(file);
+          rows.endRow();
+        }
+      });
+      const read = await connection.run(stageLinesSql(), [
+        now,
+        listValue(files),
+      ]).then(
         () => true,
         (error) => {
           log.debug("DuckDB could not read the objects; checking each line", {
@@ -283,7 +303,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
         native_objects: native.size,
         checked_objects: objects.length - native.size,
       });
-      const files = await mapLimit(
+      const staged = await mapLimit(
         objects,
         4,
         async (object, index): Promise<StagedObject> => {
@@ -299,7 +319,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           }
           const checked = await checkObject(
             object,
-            await Deno.readFile(path(index)),
+            await Deno.readFile(files[index]),
             { now },
           );
           return {
@@ -311,7 +331,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           };
         },
       );
-      return await this.#stage(files, native, reload);
+      return await this.#stage(staged, native, reload);
     } catch (error) {
       await connection.run("rollback").catch(() => {});
       await connection.run(DROP_STAGING).catch(() => {});
@@ -502,6 +522,26 @@ function uncompressedSize(body: Uint8Array): number | undefined {
   if (body.length < 18) return undefined;
   return new DataView(body.buffer, body.byteOffset, body.byteLength)
     .getUint32(body.length - 4, true);
+}
+
+/**
+ * The uncompressed size a gzip file's trailer gives (modulo 2^32), read
+ * from its last four bytes, or undefined when the file is too short to be
+ * gzip.
+ */
+async function fileUncompressedSize(path: string): Promise<number | undefined> {
+  using file = await Deno.open(path);
+  const { size } = await file.stat();
+  if (size < 18) return undefined;
+  await file.seek(size - 4, Deno.SeekMode.Start);
+  const trailer = new Uint8Array(4);
+  let read = 0;
+  while (read < trailer.length) {
+    const n = await file.read(trailer.subarray(read));
+    if (n === null) return undefined;
+    read += n;
+  }
+  return new DataView(trailer.buffer).getUint32(0, true);
 }
 
 /** An object of a load: its line count, and the rows and refusals of a TypeScript check. */
