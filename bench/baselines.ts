@@ -7,6 +7,7 @@
  * @module
  */
 import { Kafka, type KafkaMessage, logLevel, Partitioners } from "kafkajs";
+import { muteKafkajsTimerWarning } from "../lib/stream/kafka/log.ts";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 /** Where the baselines connect. */
@@ -38,6 +39,7 @@ function rate(events: number, seconds: number): Rate {
 }
 
 function kafka(services: BaselineServices): Kafka {
+  muteKafkajsTimerWarning();
   return new Kafka({
     clientId: "bench-baseline",
     brokers: services.brokers,

@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
+import { muteKafkajsTimerWarning } from "../lib/stream/kafka/log.ts";
 import { parseDuration } from "../lib/app/cli.ts";
 import { servicesUp } from "../dev/services.ts";
 import { LocalLake } from "../lib/lake/local.ts";
@@ -159,6 +160,7 @@ async function writeQuotes(path: string, events: number): Promise<string[]> {
 }
 
 async function createTopic(brokers: string[], topic: string): Promise<void> {
+  muteKafkajsTimerWarning();
   const admin = new Kafka({
     clientId: "bench",
     brokers,

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import { muteKafkajsTimerWarning } from "../lib/stream/kafka/log.ts";
 import { decodeLines } from "../lib/lake/ndjson.ts";
 import { S3Lake } from "../lib/lake/s3.ts";
 import type { Reconciliation } from "../lib/ops/reconcile.ts";
@@ -142,6 +143,7 @@ export async function withAdmin<T>(
   work: (admin: Admin) => Promise<T>,
 ): Promise<T> {
   const deadline = Date.now() + 30_000;
+  muteKafkajsTimerWarning();
   for (;;) {
     const admin = new Kafka({
       brokers: [services.KAFKA_BROKERS],
