@@ -12,7 +12,11 @@
  */
 import type { Admin, Kafka, RetryOptions } from "kafkajs";
 import { logger } from "../../runtime/log.ts";
-import { FatalError, RetriableError } from "../../runtime/retry.ts";
+import {
+  FatalError,
+  RetriableError,
+  retry as retrying,
+} from "../../runtime/retry.ts";
 import type { MessageBatch, StreamMessage } from "../stream.ts";
 import { consumerConfig } from "./config.ts";
 import { streamError } from "./errors.ts";
@@ -66,7 +70,12 @@ export async function readTail(
   const admin = kafka.admin(retry === undefined ? {} : { retry });
   try {
     await admin.connect();
-    const ranges = await partitionRanges(admin, topic, count, options.location);
+    // A topic created a moment ago may not have told every broker its
+    // leaders yet ("not the leader for that topic-partition"): ask again.
+    const ranges = await retrying(
+      () => partitionRanges(admin, topic, count, options.location),
+      { maxAttempts: 6, baseMs: 250, maxMs: 2_000 },
+    );
     if (ranges === null) return [];
     const messages = new Map(
       ranges.map((range) => [range.partition, [] as StreamMessage[]]),
