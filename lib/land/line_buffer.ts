@@ -2,7 +2,8 @@
  * NDJSON written straight as UTF-8 bytes into one growing buffer: the
  * landing's workers append each landed line in parts (an event's bytes as
  * consumed, text, safe integers) and gzip the buffer whole, without making a
- * string of each line or of the object.
+ * string of each line or of the object. The batch packer (./packed_batch.ts)
+ * appends keys and values to one the same way, without ending lines.
  *
  * @module
  */
@@ -38,6 +39,16 @@ export class LineBuffer {
   /** Lines ended so far. */
   get lines(): number {
     return this.#lines;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#used;
+  }
+
+  /** Room before the buffer next grows, in bytes. */
+  get capacity(): number {
+    return this.#bytes.length;
   }
 
   /** The bytes written so far (a view, valid until the next write). */
@@ -103,6 +114,12 @@ export class LineBuffer {
     this.#reserve(1);
     this.#bytes[this.#used++] = NEWLINE;
     this.#lines++;
+  }
+
+  /** Drops what is written, keeping the room. */
+  clear(): void {
+    this.#used = 0;
+    this.#lines = 0;
   }
 
   /** Makes room for `size` more bytes. */

@@ -10,6 +10,7 @@
  * @module
  */
 import type { StreamMessage } from "../stream/stream.ts";
+import { LineBuffer } from "./line_buffer.ts";
 
 /** Messages of one partition, packed (see the module's doc). */
 export interface PackedBatch {
@@ -96,14 +97,12 @@ const INITIAL_BYTES = 64 * 1024;
 
 /** Packs messages one by one into a {@linkcode PackedBatch}. */
 export class BatchPacker {
-  #encoder = new TextEncoder();
   #count = 0;
-  #used = 0;
   #offsets = new Float64Array(INITIAL_MESSAGES);
   #timestamps = new Float64Array(INITIAL_MESSAGES);
   #ends = new Uint32Array(2 * INITIAL_MESSAGES);
   #nullKeys = new Uint8Array(INITIAL_MESSAGES);
-  #bytes = new Uint8Array(INITIAL_BYTES);
+  #bytes = new LineBuffer(INITIAL_BYTES);
 
   /** Messages packed since the last {@linkcode BatchPacker.take}. */
   get count(): number {
@@ -112,7 +111,7 @@ export class BatchPacker {
 
   /** Bytes of keys and values packed since the last {@linkcode BatchPacker.take}. */
   get bytes(): number {
-    return this.#used;
+    return this.#bytes.length;
   }
 
   /**
@@ -130,13 +129,13 @@ export class BatchPacker {
       this.#nullKeys[i] = 1;
     } else {
       this.#nullKeys[i] = 0;
-      if (typeof key === "string") this.#writeText(key);
-      else this.#writeBytes(key);
+      if (typeof key === "string") this.#bytes.textPart(key);
+      else this.#bytes.bytesPart(key);
     }
-    this.#ends[2 * i] = this.#used;
-    if (valueBytes === undefined) this.#writeText(message.value);
-    else this.#writeBytes(valueBytes);
-    this.#ends[2 * i + 1] = this.#used;
+    this.#ends[2 * i] = this.#bytes.length;
+    if (valueBytes === undefined) this.#bytes.textPart(message.value);
+    else this.#bytes.bytesPart(valueBytes);
+    this.#ends[2 * i + 1] = this.#bytes.length;
     this.#count++;
   }
 
@@ -155,47 +154,21 @@ export class BatchPacker {
       timestamps: this.#timestamps,
       ends: this.#ends,
       nullKeys: this.#nullKeys,
-      bytes: this.#bytes,
+      bytes: this.#bytes.bytes,
     };
     this.#offsets = new Float64Array(this.#offsets.length);
     this.#timestamps = new Float64Array(this.#timestamps.length);
     this.#ends = new Uint32Array(this.#ends.length);
     this.#nullKeys = new Uint8Array(this.#nullKeys.length);
-    this.#bytes = new Uint8Array(this.#bytes.length);
+    this.#bytes = new LineBuffer(this.#bytes.capacity);
     this.#count = 0;
-    this.#used = 0;
     return batch;
   }
 
   /** Drops what is packed, keeping the room. */
   clear(): void {
     this.#count = 0;
-    this.#used = 0;
-  }
-
-  #writeText(text: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    this.#reserve(3 * text.length);
-    this.#used += this.#encoder.encodeInto(
-      text,
-      this.#bytes.subarray(this.#used),
-    ).written;
-  }
-
-  #writeBytes(bytes: Uint8Array): void {
-    this.#reserve(bytes.length);
-    this.#bytes.set(bytes, this.#used);
-    this.#used += bytes.length;
-  }
-
-  /** Makes room for `size` more bytes. */
-  #reserve(size: number): void {
-    const room = this.#used + size;
-    if (room > this.#bytes.length) {
-      const bytes = new Uint8Array(Math.max(room, 2 * this.#bytes.length));
-      bytes.set(this.#bytes.subarray(0, this.#used));
-      this.#bytes = bytes;
-    }
+    this.#bytes.clear();
   }
 
   #growIndex(): void {
