@@ -202,6 +202,7 @@ await runMain(async () => {
       warehouse,
       topic: config.topic,
       filesPerLoad: config.loadMaxFiles,
+      eventsPerLoad: config.loadMaxEvents,
     });
     log.info("loaded", { ...totals });
   } finally {

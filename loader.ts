@@ -35,6 +35,7 @@ await runMain(async () => {
       warehouse,
       topic: config.topic,
       filesPerLoad: config.loadMaxFiles,
+      eventsPerLoad: config.loadMaxEvents,
       selection,
       signal,
       onProgress: (totals) => log.info("progress", { ...totals }),

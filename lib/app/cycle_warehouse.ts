@@ -79,7 +79,7 @@ export function sessionAccess<W extends Warehouse>(
  * The load step: the loader's `loadNewObjects` on the lake, for the
  * configured topic and batch size, stopping between transactions on a stop.
  *
- * @param config Settings: `KAFKA_TOPIC`, `LOAD_MAX_FILES`.
+ * @param config Settings: `KAFKA_TOPIC`, `LOAD_MAX_FILES`, `LOAD_MAX_EVENTS`.
  * @param lake The lake being landed.
  * @returns The step.
  */
@@ -93,6 +93,7 @@ export function lakeLoad<W extends Warehouse>(
       warehouse,
       topic: config.topic,
       filesPerLoad: config.loadMaxFiles,
+      eventsPerLoad: config.loadMaxEvents,
       signal,
       onProgress,
     });

@@ -49,3 +49,39 @@ export async function decodeLines(body: Uint8Array): Promise<string[]> {
   const text = (await gunzipAsync(body)).toString("utf8");
   return text.split("\n").filter((line) => line.length > 0);
 }
+
+/**
+ * The uncompressed size a gzip body's trailer gives (modulo 2^32), or
+ * undefined when the body is too short to be gzip.
+ *
+ * @param body A gzip stream of one member, as the landing writer writes.
+ * @returns Its uncompressed size modulo 2^32, or undefined.
+ */
+export function gzipSize(body: Uint8Array): number | undefined {
+  if (body.length < 18) return undefined;
+  return new DataView(body.buffer, body.byteOffset, body.byteLength)
+    .getUint32(body.length - 4, true);
+}
+
+/**
+ * The uncompressed size a gzip file's trailer gives (modulo 2^32), read
+ * from its last four bytes, or undefined when the file is too short to be
+ * gzip.
+ *
+ * @param path The file.
+ * @returns Its uncompressed size modulo 2^32, or undefined.
+ */
+export async function gzipFileSize(path: string): Promise<number | undefined> {
+  using file = await Deno.open(path);
+  const { size } = await file.stat();
+  if (size < 18) return undefined;
+  await file.seek(size - 4, Deno.SeekMode.Start);
+  const trailer = new Uint8Array(4);
+  let read = 0;
+  while (read < trailer.length) {
+    const n = await file.read(trailer.subarray(read));
+    if (n === null) return undefined;
+    read += n;
+  }
+  return new DataView(trailer.buffer).getUint32(0, true);
+}

@@ -39,9 +39,20 @@ export interface LoadOptions {
   /**
    * Objects per transaction.
    *
-   * @default {500}
+   * @default {2000}
    */
   filesPerLoad?: number;
+  /**
+   * Most events per transaction, counted from the offset ranges in the
+   * objects' names (an upper bound: a name's range may hold gaps), so a
+   * load's memory stays bounded however many events it finds. A batch of at
+   * least one DuckDB row group (122,880 rows) is written straight to the
+   * database file; a smaller one goes through DuckDB's write-ahead log and
+   * is written again at the next checkpoint.
+   *
+   * @default {250000}
+   */
+  eventsPerLoad?: number;
   /**
    * Most compressed bytes per transaction, so a load's memory stays bounded
    * however large the objects are.
@@ -105,7 +116,8 @@ export async function loadNewObjects(
     lake,
     warehouse,
     topic,
-    filesPerLoad = 500,
+    filesPerLoad = 2_000,
+    eventsPerLoad = 250_000,
     bytesPerLoad = 32 * 1024 * 1024,
     selection = {},
     lookbackDays = DEFAULT_LOOKBACK_DAYS,
@@ -130,10 +142,12 @@ export async function loadNewObjects(
   };
   let pending: LakeObject[] = [];
   let pendingBytes = 0;
+  let pendingEvents = 0;
   const flush = async () => {
     const objects = pending;
     pending = [];
     pendingBytes = 0;
+    pendingEvents = 0;
     const result = await warehouse.load({ lake, objects, reload });
     for (
       const name of [
@@ -165,7 +179,11 @@ export async function loadNewObjects(
       if (unloaded !== undefined && !unloaded.has(object.key)) continue;
       pending.push(object);
       pendingBytes += object.size;
-      if (pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad) {
+      pendingEvents += eventsOf(object.key);
+      if (
+        pending.length >= filesPerLoad || pendingBytes >= bytesPerLoad ||
+        pendingEvents >= eventsPerLoad
+      ) {
         await saveMarks(false);
         if (signal?.aborted) return false;
       }
@@ -192,6 +210,17 @@ export async function loadNewObjects(
   if (candidates.length > 0 && !await handle(candidates)) return totals;
   await saveMarks(state !== undefined && !state.swept);
   return totals;
+}
+
+/**
+ * The most events an object holds, from the offset range its name gives; 0
+ * when its name bounds none (its bytes still count): an object of the
+ * layout before partitions held one symbol's events of its range only.
+ */
+function eventsOf(key: string): number {
+  const name = parseObjectKey(key);
+  if (name === null || name.layout !== "partition") return 0;
+  return name.lastOffset - name.firstOffset + 1;
 }
 
 /** Keys compared with the ledger in one query. */

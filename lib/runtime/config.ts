@@ -225,9 +225,16 @@ export const SETTINGS = {
   },
   loadMaxFiles: {
     key: "LOAD_MAX_FILES",
-    fallback: "500",
+    fallback: "2000",
     doc:
       "Lake objects per load transaction: fewer make smaller, more frequent commits.",
+    parse: positiveInt,
+  },
+  loadMaxEvents: {
+    key: "LOAD_MAX_EVENTS",
+    fallback: "250000",
+    doc:
+      "Events per load transaction at most, counted from the offset ranges in object names; it bounds a load's memory, and a transaction under 122880 events (a DuckDB row group) is written twice, to DuckDB's log and at its checkpoint.",
     parse: positiveInt,
   },
   warehouse: {

@@ -148,6 +148,39 @@ Deno.test("loadNewObjects bounds each transaction by compressed bytes as well as
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("loadNewObjects bounds each transaction by the events the objects' names give", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  // Objects of 3, 1, 4, 2 and 5 events.
+  let offset = 0;
+  for (const events of [3, 1, 4, 2, 5]) {
+    await land(
+      lake,
+      0,
+      Array.from({ length: events }, () => offset++),
+    );
+  }
+  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
+  const transactions: number[] = [];
+  try {
+    const totals = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      eventsPerLoad: 4,
+      onProgress: (t) => transactions.push(t.rows),
+    });
+    assert.equal(totals.inserted, 15);
+  } finally {
+    await warehouse.close();
+  }
+  // 3+1 reaches 4; 4 alone; 2+5 passes it.
+  assert.deepEqual(transactions, [4, 8, 15]);
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("loadNewObjects counts an event once when objects overlap after a consumer crash", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();
