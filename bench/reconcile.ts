@@ -6,10 +6,10 @@
  * For each size, in a new state directory: `producer.ts` publishes that many
  * simulated quotes of 500 symbols as fast as it can, `consumer.ts --drain`
  * lands them, `loader.ts` loads them, and `scripts/reconcile.ts --json` is
- * timed with its peak resident memory sampled. Both runs must reconcile with
- * every event landed and in RAW, none lost or duplicated. The report sets
- * the two peaks side by side: ten times the events should not mean more
- * memory.
+ * timed with its peak resident memory sampled, as is the load. Both runs
+ * must reconcile with every event landed and in RAW, none lost or
+ * duplicated. The report sets the peaks side by side: ten times the events
+ * should not mean more memory, for reconcile or for the loader.
  *
  * ```sh
  * deno task bench:reconcile                      # 1M and 10M events (~12 min on 2 cores)
@@ -71,7 +71,7 @@ interface SizeRun {
   events: number;
   produceSeconds: number;
   landSeconds: number;
-  loadSeconds: number;
+  load: ProcessRun;
   reconcile: ProcessRun;
   totals: Totals;
 }
@@ -121,7 +121,7 @@ async function runSize(events: number): Promise<SizeRun> {
     events,
     produceSeconds: produce.seconds,
     landSeconds: land.seconds,
-    loadSeconds: load.seconds,
+    load,
     reconcile,
     totals,
   };
@@ -144,7 +144,9 @@ async function main(): Promise<void> {
       events: r.events,
       produce_seconds: round(r.produceSeconds),
       land_seconds: round(r.landSeconds),
-      load_seconds: round(r.loadSeconds),
+      load_seconds: round(r.load.seconds),
+      load_events_per_second: Math.round(r.events / r.load.seconds),
+      loader_peak_rss_mib: r.load.peakRssMiB,
       reconcile_seconds: round(r.reconcile.seconds),
       reconcile_events_per_second: Math.round(r.events / r.reconcile.seconds),
       reconcile_peak_rss_mib: r.reconcile.peakRssMiB,
@@ -176,6 +178,17 @@ async function main(): Promise<void> {
     "every landed line once; its memory is a few objects being read, RAW's",
     "runs queried a million offsets at a time, and runs of offsets, which",
     "follow the gaps in the offsets, not their number.",
+    "",
+    "The load before it (`loader.ts`, the whole process, on the default",
+    "`LOAD_MAX_EVENTS` and `DUCKDB_MEMORY_MIB`):",
+    "",
+    "| events | load | rate | loader peak RSS |",
+    "| ---: | ---: | ---: | ---: |",
+    ...runs.map((r) =>
+      `| ${n(r.events)} | ${round(r.load.seconds, 1)} s | ${
+        n(r.events / r.load.seconds)
+      } events/s | ${r.load.peakRssMiB} MiB |`
+    ),
     "",
     ...machineSection(host),
   ].join("\n");

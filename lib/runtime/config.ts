@@ -251,9 +251,9 @@ export const SETTINGS = {
   },
   duckdbMemoryMib: {
     key: "DUCKDB_MEMORY_MIB",
-    fallback: "256",
+    fallback: "128",
     doc:
-      "Memory DuckDB may use in the loader's process (MiB); past it DuckDB spills to temporary files, so a load of any size stays within about this plus 300 MiB.",
+      "Memory DuckDB may use in the loader's process (MiB); past it DuckDB spills to temporary files, so a load of any size stays within about this plus 330 MiB.",
     parse: positiveInt,
   },
   duckdbGoldCopyPath: {

@@ -89,7 +89,7 @@ export interface DuckDBWarehouseOptions {
    * to temporary files instead of growing, so a load's memory stays bounded
    * whatever its size.
    *
-   * @default {256}
+   * @default {128}
    */
   memoryMib?: number;
   /**
@@ -143,7 +143,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     const location = resolve(path);
     const {
       lockWaitMs = 60_000,
-      memoryMib = 256,
+      memoryMib = 128,
       goldCopy = join(dirname(location), GOLD_COPY_NAME),
     } = options;
     await Deno.mkdir(dirname(location), { recursive: true });
