@@ -181,6 +181,29 @@ Deno.test("loadNewObjects bounds each transaction by the events the objects' nam
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a load that outgrows DuckDB's memory limit stops with an error naming the settings", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  for (let i = 0; i < 4; i++) {
+    await land(lake, 0, Array.from({ length: 500 }, (_, n) => i * 500 + n));
+  }
+  // DuckDB's reader takes a 4 MiB buffer per object it reads at once.
+  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`, {
+    memoryMib: 8,
+  });
+  try {
+    await assert.rejects(
+      loadNewObjects({ lake, warehouse, topic: "stock-quotes" }),
+      /^Error: Cannot load 4 objects as DuckDB ran out of its memory limit reading them; raise DUCKDB_MEMORY_MIB or lower LOAD_MAX_EVENTS: Out of Memory Error/,
+    );
+  } finally {
+    await warehouse.close();
+  }
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("loadNewObjects counts an event once when objects overlap after a consumer crash", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();

@@ -185,7 +185,9 @@ drop table if exists staging_rejects; drop table if exists staging_paths;`;
 /**
  * Every line of the objects whose files `staging_paths` names, as DuckDB
  * reads them itself (one column with no delimiter, quote or escape, so a
- * line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does),
+ * line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does;
+ * buffers of 4 MiB, not the reader's 32 MiB, so that a batch of large
+ * objects fits DuckDB's memory limit; a line over 1 MiB fails the read),
  * checked in SQL (./line_rules.ts). Params: the validator's clock in epoch
  * milliseconds, and the files, in `staging_paths`' order.
  */
@@ -202,7 +204,8 @@ from (
   from (
     select line, strlen(line) as bytes, p.file_index, ${LINE_JSON} as v, ${LINE_VALUES} as j
     from read_csv($2::varchar[], columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
-      header = false, compression = 'gzip', filename = true, auto_detect = false) as r
+      header = false, compression = 'gzip', filename = true, auto_detect = false,
+      buffer_size = 4194304, max_line_size = 1048576) as r
     join staging_paths as p on p.path = r.filename
     where line is not null
   )

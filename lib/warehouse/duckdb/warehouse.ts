@@ -291,9 +291,19 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       ]).then(
         () => true,
         (error) => {
-          log.debug("DuckDB could not read the objects; checking each line", {
-            error: (error as Error).message,
-          });
+          const message = (error as Error).message;
+          if (message.startsWith("Out of Memory Error")) {
+            // Checking each line in TypeScript would take more memory still.
+            throw new Error(
+              `Cannot load ${objects.length} objects as DuckDB ran out of its memory limit reading them; raise DUCKDB_MEMORY_MIB or lower LOAD_MAX_EVENTS: ${
+                message.split("\n")[0]
+              }`,
+            );
+          }
+          log.warn(
+            "DuckDB could not read the objects; checking each line in TypeScript",
+            { objects: objects.length, error: message.split("\n")[0] },
+          );
           return false;
         },
       );
