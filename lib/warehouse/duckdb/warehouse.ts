@@ -19,10 +19,9 @@ import {
   listValue,
 } from "@duckdb/node-api";
 import { logger } from "../../runtime/log.ts";
-import { parseObjectKey } from "../../lake/keys.ts";
-import type { LakeObject } from "../../lake/lake.ts";
 import { gzipFileSize, gzipSize } from "../../lake/ndjson.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
+import { cleanObjects } from "./clean_objects.ts";
 import { waitForLock } from "./lock_wait.ts";
 import { GOLD_COPY_NAME } from "./gold_copy.ts";
 import { mapLimit } from "../../runtime/map_limit.ts";
@@ -49,7 +48,6 @@ import {
   CLASHES,
   DEDUPLICATED,
   DROP_STAGING,
-  FILE_STATS,
   freshSql,
   INVENTORY_RAW,
   INVENTORY_RAW_BOUNDS,
@@ -418,8 +416,13 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     ] as DuckDBValue[]);
     const [[overlaps]] = await this.query(OVERLAP_COUNT);
     let before = 0;
+    const lines = files.reduce((n, f) => n + f.lines, 0);
+    const insert = (sql: string) =>
+      lines >= ROW_GROUP_ROWS
+        ? singleThreaded(connection, sql)
+        : connection.run(sql).then(() => {});
     if (Number(overlaps) === 0) {
-      await singleThreaded(connection, loadAllSql(source));
+      await insert(loadAllSql(source));
     } else {
       await connection.run(freshSql(source));
       const [[count, low, high]] = await this.query(LOADED_BEFORE);
@@ -428,7 +431,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       if (Number(clashes) > 0) {
         throw new CoordinateClashError(Number(clashes), String(example));
       }
-      await singleThreaded(connection, LOAD_FRESH);
+      await insert(LOAD_FRESH);
     }
     await connection.run(DROP_STAGING);
     const rows = files.reduce((n, f) => n + f.lines - f.rejected.length, 0);
@@ -512,6 +515,12 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
 }
 
 /**
+ * Rows of one DuckDB row group: a load of fewer rows inserts them on as many
+ * threads as DuckDB has, as switching to one costs about 20 ms.
+ */
+const ROW_GROUP_ROWS = 122_880;
+
+/**
  * Runs the insert into RAW (and the commit after it) on one DuckDB thread.
  * With two threads DuckDB builds a row group per thread and keeps both in
  * memory while it orders them: the load's peak memory was 590 to 630 MiB
@@ -557,37 +566,4 @@ interface StagedObject {
   /** Rows checked in TypeScript; empty for an object staged from DuckDB's read. */
   rows: LoadFile["rows"];
   rejected: LoadFile["rejected"];
-}
-
-/**
- * The objects DuckDB read whose lines all passed the SQL check, whose lines
- * and newlines make up every byte the gzip stream holds (so DuckDB dropped
- * nothing, not even a carriage return), and whose lines agree with the
- * object's name (topic, partition, first and last offset), with their line
- * counts.
- */
-async function cleanObjects(
-  connection: DuckDBConnection,
-  objects: LakeObject[],
-  sizes: (number | undefined)[],
-): Promise<Map<number, number>> {
-  const clean = new Map<number, number>();
-  const reader = await connection.runAndReadAll(FILE_STATS);
-  for (const [index, lines, failed, bytes, ...ranges] of reader.getRows()) {
-    const name = parseObjectKey(objects[Number(index)].key);
-    const [minPartition, maxPartition, minTopic, maxTopic, first, last] =
-      ranges;
-    const size = sizes[Number(index)];
-    if (
-      name !== null && Number(failed) === 0 && size !== undefined &&
-      Number(BigInt.asUintN(32, BigInt(bytes as bigint))) === size &&
-      Number(minPartition) === name.partition &&
-      Number(maxPartition) === name.partition &&
-      minTopic === name.topic && maxTopic === name.topic &&
-      Number(first) === name.firstOffset && Number(last) === name.lastOffset
-    ) {
-      clean.set(Number(index), Number(lines));
-    }
-  }
-  return clean;
 }
