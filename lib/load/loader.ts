@@ -50,7 +50,7 @@ export interface LoadOptions {
    * database file; a smaller one goes through DuckDB's write-ahead log and
    * is written again at the next checkpoint.
    *
-   * @default {250000}
+   * @default {500000}
    */
   eventsPerLoad?: number;
   /**
@@ -117,7 +117,7 @@ export async function loadNewObjects(
     warehouse,
     topic,
     filesPerLoad = 2_000,
-    eventsPerLoad = 250_000,
+    eventsPerLoad = 500_000,
     bytesPerLoad = 32 * 1024 * 1024,
     selection = {},
     lookbackDays = DEFAULT_LOOKBACK_DAYS,

@@ -232,7 +232,7 @@ export const SETTINGS = {
   },
   loadMaxEvents: {
     key: "LOAD_MAX_EVENTS",
-    fallback: "250000",
+    fallback: "500000",
     doc:
       "Events per load transaction at most, counted from the offset ranges in object names; it bounds a load's memory, and a transaction under 122880 events (a DuckDB row group) is written twice, to DuckDB's log and at its checkpoint.",
     parse: positiveInt,
