@@ -9,6 +9,7 @@ import {
   checkSelection,
   loadNewObjects,
   type LoadSelection,
+  type LoadTotals,
 } from "../../lib/load/loader.ts";
 import { setLogSink } from "../../lib/runtime/log.ts";
 import type { LandedLine } from "../../lib/contract/landed_line.ts";
@@ -118,6 +119,28 @@ Deno.test("loadNewObjects loads every object once, past 1,000 objects, and a re-
   await Deno.remove(dir, { recursive: true });
 });
 
+/** Loads the lake into a new warehouse, with the totals after each transaction. */
+async function loadInTransactions(
+  dir: string,
+  lake: LocalLake,
+  options: { bytesPerLoad?: number; eventsPerLoad?: number },
+): Promise<LoadTotals[]> {
+  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
+  const transactions: LoadTotals[] = [];
+  try {
+    await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+      ...options,
+      onProgress: (totals) => transactions.push({ ...totals }),
+    });
+  } finally {
+    await warehouse.close();
+  }
+  return transactions;
+}
+
 Deno.test("loadNewObjects bounds each transaction by compressed bytes as well as objects", async () => {
   const restore = setLogSink({ write() {} });
   const dir = await Deno.makeTempDir();
@@ -125,25 +148,13 @@ Deno.test("loadNewObjects bounds each transaction by compressed bytes as well as
   for (let i = 0; i < 10; i++) {
     await land(lake, 0, [i * 3, i * 3 + 1, i * 3 + 2]);
   }
-  let size = 0;
-  for await (const object of lake.list("stock-quotes/")) {
-    size = Math.max(size, object.size);
-  }
-  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
-  const transactions: number[] = [];
-  try {
-    const totals = await loadNewObjects({
-      lake,
-      warehouse,
-      topic: "stock-quotes",
-      bytesPerLoad: 1, // every object is over it: one object per transaction
-      onProgress: (t) => transactions.push(t.files),
-    });
-    assert.equal(totals.inserted, 30);
-  } finally {
-    await warehouse.close();
-  }
-  assert.deepEqual(transactions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  // Every object is over 1 byte: one object per transaction.
+  const transactions = await loadInTransactions(dir, lake, { bytesPerLoad: 1 });
+  assert.deepEqual(
+    transactions.map((t) => t.files),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
+  assert.equal(transactions.at(-1)?.inserted, 30);
   restore();
   await Deno.remove(dir, { recursive: true });
 });
@@ -155,28 +166,14 @@ Deno.test("loadNewObjects bounds each transaction by the events the objects' nam
   // Objects of 3, 1, 4, 2 and 5 events.
   let offset = 0;
   for (const events of [3, 1, 4, 2, 5]) {
-    await land(
-      lake,
-      0,
-      Array.from({ length: events }, () => offset++),
-    );
+    await land(lake, 0, Array.from({ length: events }, () => offset++));
   }
-  const warehouse = await DuckDBWarehouse.open(`${dir}/warehouse.duckdb`);
-  const transactions: number[] = [];
-  try {
-    const totals = await loadNewObjects({
-      lake,
-      warehouse,
-      topic: "stock-quotes",
-      eventsPerLoad: 4,
-      onProgress: (t) => transactions.push(t.rows),
-    });
-    assert.equal(totals.inserted, 15);
-  } finally {
-    await warehouse.close();
-  }
+  const transactions = await loadInTransactions(dir, lake, {
+    eventsPerLoad: 4,
+  });
   // 3+1 reaches 4; 4 alone; 2+5 passes it.
-  assert.deepEqual(transactions, [4, 8, 15]);
+  assert.deepEqual(transactions.map((t) => t.rows), [4, 8, 15]);
+  assert.equal(transactions.at(-1)?.inserted, 15);
   restore();
   await Deno.remove(dir, { recursive: true });
 });
