@@ -12,7 +12,7 @@
  * should not mean more memory, for reconcile or for the loader.
  *
  * ```sh
- * deno task bench:reconcile                      # 1M and 10M events (~12 min on 2 cores)
+ * deno task bench:reconcile                      # 1M and 10M events (~5 min on 2 cores)
  * deno task bench:reconcile --events 1000000     # 100k and 1M; results not written
  * ```
  *
