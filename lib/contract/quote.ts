@@ -9,6 +9,30 @@
  *
  * @module
  */
+import {
+  checkFetchedAt,
+  checkPrice,
+  checkSource,
+  checkSymbol,
+  describeRejection,
+  isFiniteNumber,
+  MAX_CLOCK_SKEW_SECONDS,
+  parseEvent,
+  type Rejection,
+  rejection,
+  type ValidateOptions,
+} from "./rules.ts";
+
+export {
+  describeRejection,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_EVENT_BYTES,
+  MAX_PRICE,
+  type Rejection,
+  SOURCE_PATTERN,
+  SYMBOL_PATTERN,
+  type ValidateOptions,
+} from "./rules.ts";
 
 /** One quote event, as published to the stream and landed in the lake. */
 export interface Quote {
@@ -36,39 +60,10 @@ export interface Quote {
   source: string;
 }
 
-/** Why an event was rejected: the field, the offending value and the rule. */
-export interface Rejection {
-  /** The field that failed, or `event` when the whole event is unusable. */
-  field: string;
-  /** The offending value, shortened for logs and dead letters. */
-  value: string;
-  /** The rule the value broke, e.g. `must be a finite number > 0`. */
-  rule: string;
-}
-
 /** The result of {@linkcode validateQuote}. */
 export type Validation =
   | { ok: true; quote: Quote }
   | { ok: false; rejection: Rejection };
-
-/**
- * Symbols: upper-case letters, digits, `.`, `-` and `:`, starting with a
- * letter or digit, at most 32 characters. Nothing else can reach an object
- * key or a SQL statement.
- */
-export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9.:-]{0,31}$/;
-
-/** Sources: lower-case letters, digits, `_` and `-`, at most 32 characters. */
-export const SOURCE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
-
-/** The largest price accepted; anything above is a feed error. */
-export const MAX_PRICE = 10_000_000;
-
-/** The largest event accepted, in bytes of its JSON encoding. */
-export const MAX_EVENT_BYTES = 4096;
-
-/** How far `t` may lead `fetched_at`, and `fetched_at` the validator's clock. */
-export const MAX_CLOCK_SKEW_SECONDS = 300;
 
 /** Quote fields that hold prices: finite, positive and at most {@linkcode MAX_PRICE}. */
 export const PRICE_FIELDS = ["c", "h", "l", "o", "pc"] as const;
@@ -87,17 +82,6 @@ export const QUOTE_FIELDS = [
   "fetched_at",
   "source",
 ] as const;
-
-/** Options for {@linkcode validateQuote}. */
-export interface ValidateOptions {
-  /**
-   * The validator's clock in epoch milliseconds: `fetched_at` may not lead it
-   * by more than {@linkcode MAX_CLOCK_SKEW_SECONDS}.
-   *
-   * @default {Date.now()}
-   */
-  now?: number;
-}
 
 /** An error that carries the {@linkcode Rejection} of an invalid event. */
 export class InvalidQuoteError extends Error {
@@ -139,22 +123,9 @@ export function validateQuote(
   const event = input as Record<string, unknown>;
 
   const symbol = event.symbol;
-  if (typeof symbol !== "string" || !SYMBOL_PATTERN.test(symbol)) {
-    return reject(
-      "symbol",
-      symbol,
-      `must match ${SYMBOL_PATTERN.source} (upper-case letters, digits, '.', '-', ':'; 1 to 32 characters)`,
-    );
-  }
-  for (const field of PRICE_FIELDS) {
-    const value = event[field];
-    if (!isFiniteNumber(value) || value <= 0) {
-      return reject(field, value, "must be a finite number > 0");
-    }
-    if (value > MAX_PRICE) {
-      return reject(field, value, `must be at most ${MAX_PRICE}`);
-    }
-  }
+  const broken = checkSymbol(symbol) ??
+    PRICE_FIELDS.map((field) => checkPrice(field, event[field])).find(Boolean);
+  if (broken) return { ok: false, rejection: broken };
   for (const field of ["d", "dp"] as const) {
     if (!isFiniteNumber(event[field])) {
       return reject(field, event[field], "must be a finite number");
@@ -165,20 +136,8 @@ export function validateQuote(
   if (l > h) return reject("l", l, `must not exceed h (${h})`);
 
   const fetchedAt = event.fetched_at;
-  if (!Number.isSafeInteger(fetchedAt) || (fetchedAt as number) <= 0) {
-    return reject(
-      "fetched_at",
-      fetchedAt,
-      "must be a positive integer (epoch milliseconds)",
-    );
-  }
-  if ((fetchedAt as number) > now + MAX_CLOCK_SKEW_SECONDS * 1000) {
-    return reject(
-      "fetched_at",
-      fetchedAt,
-      `must not be more than ${MAX_CLOCK_SKEW_SECONDS}s in the future`,
-    );
-  }
+  const late = checkFetchedAt(fetchedAt, now);
+  if (late) return { ok: false, rejection: late };
   const t = event.t;
   if (!Number.isSafeInteger(t) || (t as number) <= 0) {
     return reject("t", t, "must be a positive integer (epoch seconds)");
@@ -191,14 +150,13 @@ export function validateQuote(
     );
   }
   const source = event.source;
-  if (typeof source !== "string" || !SOURCE_PATTERN.test(source)) {
-    return reject("source", source, `must match ${SOURCE_PATTERN.source}`);
-  }
+  const unknown = checkSource(source);
+  if (unknown) return { ok: false, rejection: unknown };
 
   return {
     ok: true,
     quote: {
-      symbol,
+      symbol: symbol as string,
       c: event.c as number,
       d: event.d as number,
       dp: event.dp as number,
@@ -208,7 +166,7 @@ export function validateQuote(
       pc: event.pc as number,
       t: t as number,
       fetched_at: fetchedAt as number,
-      source,
+      source: source as string,
     },
   };
 }
@@ -226,28 +184,9 @@ export function parseQuote(
   text: string,
   options: ValidateOptions = {},
 ): Validation {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: short text needs no count.
-  const bytes = text.length * 3 <= MAX_EVENT_BYTES
-    ? text.length
-    : new TextEncoder().encode(text).length;
-  if (bytes > MAX_EVENT_BYTES) {
-    return reject(
-      "event",
-      `${bytes} bytes`,
-      `must be at most ${MAX_EVENT_BYTES} bytes`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return reject(
-      "event",
-      text,
-      `must be valid JSON (${(error as Error).message})`,
-    );
-  }
-  return validateQuote(parsed, options);
+  const parsed = parseEvent(text);
+  if (!parsed.ok) return parsed;
+  return validateQuote(parsed.value, options);
 }
 
 /**
@@ -267,16 +206,6 @@ export function assertQuote(
   return result.quote;
 }
 
-/**
- * Formats a rejection as one line: `'c' must be a finite number > 0: current value is -3`.
- *
- * @param rejection The rejection.
- * @returns A message for logs and errors.
- */
-export function describeRejection(rejection: Rejection): string {
-  return `'${rejection.field}' ${rejection.rule}: current value is ${rejection.value}`;
-}
-
 /** The UTC calendar day of a quote's time, as `YYYY-MM-DD`. */
 export function quoteDate(quote: Pick<Quote, "t">): string {
   // Consecutive quotes mostly share a day: format each day once.
@@ -290,29 +219,6 @@ export function quoteDate(quote: Pick<Quote, "t">): string {
 
 const lastDay = { day: NaN, text: "" };
 
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-const MAX_SHOWN_VALUE = 80;
-
 function reject(field: string, value: unknown, rule: string): Validation {
-  return { ok: false, rejection: { field, value: show(value), rule } };
-}
-
-function show(value: unknown): string {
-  let text: string;
-  if (value === undefined) text = "missing";
-  else if (typeof value === "string") text = JSON.stringify(value);
-  else if (typeof value === "number") text = String(value); // NaN, Infinity too
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
-  return text.length > MAX_SHOWN_VALUE
-    ? `${text.slice(0, MAX_SHOWN_VALUE)}…`
-    : text;
+  return { ok: false, rejection: rejection(field, value, rule) };
 }
