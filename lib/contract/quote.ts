@@ -123,9 +123,12 @@ export function validateQuote(
   const event = input as Record<string, unknown>;
 
   const symbol = event.symbol;
-  const broken = checkSymbol(symbol) ??
-    PRICE_FIELDS.map((field) => checkPrice(field, event[field])).find(Boolean);
-  if (broken) return { ok: false, rejection: broken };
+  const badSymbol = checkSymbol(symbol);
+  if (badSymbol) return { ok: false, rejection: badSymbol };
+  for (const field of PRICE_FIELDS) {
+    const badPrice = checkPrice(field, event[field]);
+    if (badPrice) return { ok: false, rejection: badPrice };
+  }
   for (const field of ["d", "dp"] as const) {
     if (!isFiniteNumber(event[field])) {
       return reject(field, event[field], "must be a finite number");
