@@ -416,9 +416,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     ] as DuckDBValue[]);
     const [[overlaps]] = await this.query(OVERLAP_COUNT);
     let before = 0;
-    const lines = files.reduce((n, f) => n + f.lines, 0);
+    const rows = files.reduce((n, f) => n + f.lines - f.rejected.length, 0);
     const insert = (sql: string) =>
-      lines >= ROW_GROUP_ROWS
+      rows >= ROW_GROUP_ROWS
         ? singleThreaded(connection, sql)
         : connection.run(sql).then(() => {});
     if (Number(overlaps) === 0) {
@@ -434,7 +434,6 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       await insert(LOAD_FRESH);
     }
     await connection.run(DROP_STAGING);
-    const rows = files.reduce((n, f) => n + f.lines - f.rejected.length, 0);
     const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
     const inserted = rows - before - Number(repeated ?? 0);
     return {
