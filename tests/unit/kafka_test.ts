@@ -402,6 +402,18 @@ Deno.test("classifyKafkaError() follows kafkajs's retriable flag down the cause 
     ),
     "fatal",
   );
+  // A commit while kafkajs restarts a crashed consumer finds no group yet.
+  const notInitialized = Object.assign(
+    new Error(
+      "Consumer group was not initialized, consumer#run must be called first",
+    ),
+    { name: "KafkaJSNonRetriableError", retriable: false },
+  );
+  assert.equal(classifyKafkaError(notInitialized), "retriable");
+  assert.equal(
+    classifyKafkaError(error("KafkaJSNonRetriableError", false)),
+    "fatal",
+  );
   assert.equal(classifyKafkaError("boom"), "fatal");
 });
 

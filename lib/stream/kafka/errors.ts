@@ -7,6 +7,10 @@
 import { redact } from "../../runtime/log.ts";
 import { FatalError, RetriableError } from "../../runtime/retry.ts";
 
+/** What kafkajs's consumer says to a commit while it has no group. */
+const GROUP_NOT_INITIALIZED =
+  "Consumer group was not initialized, consumer#run must be called first";
+
 /**
  * Whether a kafkajs failure may pass if retried later (a broker down, a
  * timeout, a leader moving, retries run out on such a fault) or is fatal (bad
@@ -31,6 +35,13 @@ export function classifyKafkaError(error: unknown): "retriable" | "fatal" {
   // past the session timeout): kafkajs rejoins, and a later commit, or the
   // partition's next owner, commits what is landed. Not a reason to stop.
   if (type === "UNKNOWN_MEMBER_ID" || type === "ILLEGAL_GENERATION") {
+    return "retriable";
+  }
+  // A commit between a crash and kafkajs's restart of the consumer (it drops
+  // its group, waits, then joins again) finds no group: the restarted
+  // consumer commits again. A consumer that is not restarted ends its run,
+  // which stops whoever commits.
+  if ((original as Error).message === GROUP_NOT_INITIALIZED) {
     return "retriable";
   }
   return retriable === true ? "retriable" : "fatal";
