@@ -102,6 +102,13 @@ export const SETTINGS = {
     doc: "Topic the quotes are published to; also the lake's top-level prefix.",
     parse: text,
   },
+  tradesTopic: {
+    key: "KAFKA_TRADES_TOPIC",
+    fallback: "stock-trades",
+    doc:
+      "Topic the trades are published to; also the lake's top-level prefix of trades.",
+    parse: text,
+  },
   kafkaBrokers: {
     key: "KAFKA_BROKERS",
     fallback: undefined,
@@ -120,6 +127,13 @@ export const SETTINGS = {
     fallback: "stock-quotes-lake",
     doc:
       "Consumer group of the lake consumer; its committed offsets are the landing progress.",
+    parse: text,
+  },
+  tradesGroupId: {
+    key: "KAFKA_TRADES_GROUP_ID",
+    fallback: "stock-trades-lake",
+    doc:
+      "Consumer group of the lake consumer of trades; its committed offsets are the trades' landing progress.",
     parse: text,
   },
   clientId: {
@@ -361,7 +375,7 @@ export const SETTINGS = {
     key: "FINNHUB_API_KEY",
     fallback: undefined,
     doc:
-      "Finnhub API key, needed by --source finnhub; sent as a header, never in a URL.",
+      "Finnhub API key, needed by --source finnhub and finnhub-trades: a header of each REST call, the token query parameter of the trades WebSocket (whose URL is never logged).",
     secret: true,
     parse: text,
   },
@@ -370,6 +384,19 @@ export const SETTINGS = {
     fallback: "https://finnhub.io/api/v1",
     doc: "Finnhub API base URL; tests point it at a local fake.",
     parse: text,
+  },
+  finnhubWsUrl: {
+    key: "FINNHUB_WS_URL",
+    fallback: "wss://ws.finnhub.io",
+    doc: "Finnhub trades WebSocket URL; tests point it at a local fake.",
+    parse: text,
+  },
+  finnhubWsIdleMs: {
+    key: "FINNHUB_WS_IDLE_MS",
+    fallback: "180000",
+    doc:
+      "The trades WebSocket reconnects when nothing, not even a ping, arrives for this long (milliseconds; Finnhub pings about every minute).",
+    parse: positiveInt,
   },
   finnhubCallsPerMinute: {
     key: "FINNHUB_CALLS_PER_MINUTE",

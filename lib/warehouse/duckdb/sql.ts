@@ -15,15 +15,9 @@ import {
   LINE_VALUES,
 } from "./line_rules.ts";
 
-/**
- * Tables of the RAW schema, created on first use. RAW has no primary key:
- * a load skips the coordinates it holds by offset ranges
- * (`raw.loaded_ranges`, one row per run of consecutive offsets of an
- * object), not by a key probe per row.
- */
-export const BOOTSTRAP = `
-create schema if not exists raw;
-create table if not exists raw.source_stock_quotes (
+/** RAW's table of one kind of event: the landed line and its stream coordinates. */
+function rawTable(kind: string): string {
+  return `create table if not exists raw.source_stock_${kind} (
   v json not null,
   stream_id varchar not null,
   stream_topic varchar not null,
@@ -33,7 +27,35 @@ create table if not exists raw.source_stock_quotes (
   file_name varchar not null,
   loaded_at timestamptz not null
 );
-create table if not exists raw.loaded_ranges (
+`;
+}
+
+/** The lines of one kind of event the loader refused, with the rule each broke. */
+function rejectedTable(kind: string): string {
+  return `create table if not exists raw.rejected_stock_${kind} (
+  file_name varchar not null,
+  line_number integer not null,
+  line varchar not null,
+  reason_field varchar not null,
+  reason_value varchar not null,
+  reason_rule varchar not null,
+  rejected_at timestamptz not null,
+  primary key (file_name, line_number)
+);
+`;
+}
+
+/**
+ * Tables of the RAW schema, created on first use. RAW has no primary key:
+ * a load skips the coordinates it holds by offset ranges
+ * (`raw.loaded_ranges`, one row per run of consecutive offsets of an
+ * object), not by a key probe per row.
+ */
+export const BOOTSTRAP = `
+create schema if not exists raw;
+${
+  ["quotes", "trades"].map(rawTable).join("")
+}create table if not exists raw.loaded_ranges (
   stream_id varchar not null,
   stream_topic varchar not null,
   stream_partition integer not null,
@@ -64,17 +86,7 @@ create table if not exists raw.load_sweeps (
   topic varchar primary key,
   swept_at timestamptz not null
 );
-create table if not exists raw.rejected_stock_quotes (
-  file_name varchar not null,
-  line_number integer not null,
-  line varchar not null,
-  reason_field varchar not null,
-  reason_value varchar not null,
-  reason_rule varchar not null,
-  rejected_at timestamptz not null,
-  primary key (file_name, line_number)
-);
-`;
+${["quotes", "trades"].map(rejectedTable).join("")}`;
 
 /**
  * Inserts the runs of consecutive offsets of the rows of `source`, per

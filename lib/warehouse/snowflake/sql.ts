@@ -15,10 +15,9 @@ export const INTERNAL_STAGE = "RAW.LAKE_STAGE";
 /** The stage on the bucket, read in place. */
 export const EXTERNAL_STAGE = "RAW.LAKE_BUCKET";
 
-/** The RAW schema; each statement runs on its own (Snowflake runs one per call). */
-export const BOOTSTRAP = [
-  "create schema if not exists RAW",
-  `create table if not exists RAW.SOURCE_STOCK_QUOTES (
+/** RAW's table of one kind of event: the landed line and its stream coordinates. */
+function rawTable(kind: string): string {
+  return `create table if not exists RAW.SOURCE_STOCK_${kind} (
     v variant not null,
     stream_id varchar not null,
     stream_topic varchar not null,
@@ -28,7 +27,26 @@ export const BOOTSTRAP = [
     file_name varchar not null,
     loaded_at timestamp_tz not null,
     primary key (stream_id, stream_topic, stream_partition, stream_offset)
-  )`,
+  )`;
+}
+
+/** The lines of one kind of event the loader refused, with the rule each broke. */
+function rejectedTable(kind: string): string {
+  return `create table if not exists RAW.REJECTED_STOCK_${kind} (
+    file_name varchar not null,
+    line_number integer not null,
+    line varchar not null,
+    reason_field varchar not null,
+    reason_value varchar not null,
+    reason_rule varchar not null,
+    rejected_at timestamp_tz not null
+  )`;
+}
+
+/** The RAW schema; each statement runs on its own (Snowflake runs one per call). */
+export const BOOTSTRAP = [
+  "create schema if not exists RAW",
+  ...["QUOTES", "TRADES"].map(rawTable),
   `create table if not exists RAW.LOADED_RANGES (
     stream_id varchar not null,
     stream_topic varchar not null,
@@ -60,15 +78,7 @@ export const BOOTSTRAP = [
     topic varchar not null primary key,
     swept_at timestamp_tz not null
   )`,
-  `create table if not exists RAW.REJECTED_STOCK_QUOTES (
-    file_name varchar not null,
-    line_number integer not null,
-    line varchar not null,
-    reason_field varchar not null,
-    reason_value varchar not null,
-    reason_rule varchar not null,
-    rejected_at timestamp_tz not null
-  )`,
+  ...["QUOTES", "TRADES"].map(rejectedTable),
   // COPY's target. Transient (no fail-safe copies of rows that live for one
   // load); only ever deleted from, so COPY keeps its load history.
   `create transient table if not exists ${STAGED} (
