@@ -7,6 +7,7 @@
  * @module
  */
 import type { Config } from "../runtime/config.ts";
+import type { EventKind } from "../contract/kinds.ts";
 import type { Lake } from "../lake/lake.ts";
 import type { FlushLimits } from "../land/partition_writer.ts";
 import { LocalLake } from "../lake/local.ts";
@@ -22,16 +23,40 @@ import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import { goldCopyPath } from "../warehouse/duckdb/gold_copy.ts";
 
+/** Where one kind of event travels: its topic (also its lake prefix) and the landing's consumer group. */
+export interface Lane {
+  /** The kind. */
+  kind: EventKind;
+  /** Topic of the stream, and top-level prefix in the lake. */
+  topic: string;
+  /** Consumer group of the lake consumer. */
+  groupId: string;
+}
+
+/**
+ * The lane of one kind of event: `KAFKA_TOPIC` and `KAFKA_GROUP_ID` for
+ * quotes, `KAFKA_TRADES_TOPIC` and `KAFKA_TRADES_GROUP_ID` for trades.
+ */
+export function laneOf(config: Config, kind: EventKind): Lane {
+  return kind === "quotes"
+    ? { kind, topic: config.topic, groupId: config.groupId }
+    : { kind, topic: config.tradesTopic, groupId: config.tradesGroupId };
+}
+
 /** The Snowflake driver's module (it imports `npm:snowflake-sdk`). */
 const SNOWFLAKE_DRIVER = "../warehouse/snowflake/driver.ts";
 type DriverModule = typeof import("../warehouse/snowflake/driver.ts");
 
-/** Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
-export function openStream(config: Config): Stream {
+/** The stream of one kind of event (its lane's topic): Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
+export function openStream(
+  config: Config,
+  kind: EventKind = "quotes",
+): Stream {
+  const { topic } = laneOf(config, kind);
   if (config.kafkaBrokers) {
     return new KafkaStream({
       brokers: parseBrokers(config.kafkaBrokers),
-      topic: config.topic,
+      topic,
       partitions: config.partitions,
       clientId: config.clientId,
     });
@@ -39,7 +64,7 @@ export function openStream(config: Config): Stream {
   const hours = (value: number) => Math.round(value * 60 * 60 * 1000);
   return new EmbeddedStream({
     dir: config.streamDir,
-    topic: config.topic,
+    topic,
     partitions: config.partitions,
     retentionMs: hours(config.streamRetentionHours),
     retentionBytes: config.streamRetentionBytes,
