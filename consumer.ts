@@ -1,15 +1,17 @@
 /**
- * `deno task consume [--drain]`: lands the stream in the lake (the S3 bucket
- * when `S3_BUCKET` is set, else `LAKE_DIR`), committing offsets only after
- * each object is durable. Runs until SIGINT/SIGTERM; with `--drain`, lands
- * what the stream holds now and exits (a one-shot job).
+ * `deno task consume [--kind K] [--drain]`: lands the stream in the lake (the
+ * S3 bucket when `S3_BUCKET` is set, else `LAKE_DIR`), committing offsets
+ * only after each object is durable: every kind's topic (quotes and trades),
+ * each with its own consumer group, or the one `--kind` names. Runs until
+ * SIGINT/SIGTERM; with `--drain`, lands what the stream holds now and exits
+ * (a one-shot job).
  *
  * @module
  */
-import { parseCommandLine } from "./lib/app/cli.ts";
+import { parseCommandLine, selectedKinds } from "./lib/app/command_line.ts";
 import { loadConfig } from "./lib/runtime/config.ts";
-import { flushLimits, openLake, openStream } from "./lib/app/wiring.ts";
-import { startLanding } from "./lib/land/landing.ts";
+import { flushLimits, laneOf, openLake, openStream } from "./lib/app/wiring.ts";
+import { type Landing, startLanding } from "./lib/land/landing.ts";
 import { logger } from "./lib/runtime/log.ts";
 import { preflight } from "./lib/app/preflight.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
@@ -17,56 +19,87 @@ import { reportProgress } from "./lib/ops/progress.ts";
 
 const log = logger("consumer");
 
-const USAGE = `Usage: deno task consume [--drain]
+const USAGE = `Usage: deno task consume [--kind quotes|trades] [--drain]
 Lands the stream in the lake (S3_BUCKET, else LAKE_DIR), committing each
 partition's offset only after its objects are durable. Runs until Ctrl-C or
 SIGTERM, then lands what it holds and commits.
 
+  --kind K  land only this kind's topic (KAFKA_TOPIC for quotes,
+            KAFKA_TRADES_TOPIC for trades); every kind by default
   --drain   land what the stream holds now, then exit (a one-shot job)`;
 
 await runMain(async () => {
   const values = parseCommandLine("consume", Deno.args, {
+    kind: { type: "string" },
     drain: { type: "boolean" },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
+  const kinds = selectedKinds(values.kind);
   const config = loadConfig();
   await preflight(config, { stream: true, lake: true });
   const shutdown = shutdownSignal();
-  const stream = openStream(config);
   const lake = openLake(config);
-  const landing = await startLanding({
-    stream,
-    lake,
-    groupId: config.groupId,
-    limits: flushLimits(config),
-  });
-  log.info("consuming", {
-    stream: stream.location,
-    group: config.groupId,
-    lake: lake.location,
-  });
-  const { stats } = landing.sink;
+  const landings: { kind: string; landing: Landing }[] = [];
+  try {
+    for (const kind of kinds) {
+      const lane = laneOf(config, kind);
+      const stream = openStream(config, kind);
+      const landing = await startLanding({
+        kind,
+        stream,
+        lake,
+        groupId: lane.groupId,
+        limits: flushLimits(config),
+      });
+      landings.push({ kind, landing });
+      log.info("consuming", {
+        kind,
+        stream: stream.location,
+        topic: lane.topic,
+        group: lane.groupId,
+        lake: lake.location,
+      });
+    }
+  } catch (error) {
+    await Promise.allSettled(landings.map(({ landing }) => landing.stop()));
+    throw error;
+  }
+  // Progress sums the kinds; each kind's totals are logged at the end.
   const stop = reportProgress(
-    () => ({ ...stats }),
+    () => {
+      const sum: Record<string, number> = {};
+      for (const { landing } of landings) {
+        for (const [name, n] of Object.entries(landing.sink.stats)) {
+          sum[name] = (sum[name] ?? 0) + n;
+        }
+      }
+      return sum;
+    },
     (counts) => log.info("progress", counts),
     { rateOf: "events" },
   );
+  const done = Promise.all(landings.map(({ landing }) => landing.done));
   try {
     if (values.drain) {
-      await Promise.race([landing.drain(), landing.done]);
+      await Promise.race([
+        Promise.all(landings.map(({ landing }) => landing.drain())),
+        done,
+      ]);
     } else {
       const stopped = new Promise((resolve) =>
         shutdown.addEventListener("abort", resolve, { once: true })
       );
-      await Promise.race([stopped, landing.done]);
+      await Promise.race([stopped, done]);
     }
   } finally {
     stop();
-    await landing.stop();
+    await Promise.allSettled(landings.map(({ landing }) => landing.stop()));
   }
-  await landing.done;
-  log.info("consumer finished", { ...stats });
+  await done;
+  for (const { kind, landing } of landings) {
+    log.info("consumer finished", { ...landing.sink.stats, kind });
+  }
 });

@@ -9,7 +9,8 @@ import type { Config } from "../runtime/config.ts";
 import type { LoadSelection } from "../load/loader.ts";
 import type { QuoteSource } from "../produce/source.ts";
 import type { Stream } from "../stream/stream.ts";
-import { parseCommandLine } from "./command_line.ts";
+import { parseCommandLine, selectedKinds } from "./command_line.ts";
+import type { EventKind } from "../contract/kinds.ts";
 import { findResumePoints } from "./resume.ts";
 import { FinnhubSource } from "../produce/sources/finnhub.ts";
 import { ReplaySource } from "../produce/sources/replay.ts";
@@ -238,6 +239,8 @@ export function runSignal(
 /** Usage text of `loader.ts`. */
 export const LOAD_USAGE = `Usage: deno task load [options]
 Loads the lake objects the warehouse has not loaded yet (one micro-batch run).
+  --kind K          only this kind's objects (quotes or trades); every kind by
+                    default, or the one whose topic --prefix lies under
 Backfill options:
   --prefix P        only objects under P, e.g. stock-quotes/dt=2026-11-20/partition=0/
   --from YYYY-MM-DD only objects landed on or after this date (UTC; objects of
@@ -255,8 +258,9 @@ Backfill options:
  */
 export function parseLoadArgs(
   args: string[],
-): { selection: LoadSelection; help: boolean } {
+): { selection: LoadSelection; kinds: EventKind[]; help: boolean } {
   const values = parseCommandLine("load", args, {
+    kind: { type: "string" },
     prefix: { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
@@ -271,6 +275,7 @@ export function parseLoadArgs(
       to: given(values.to as string | undefined),
       reload: values.reload === true,
     },
+    kinds: selectedKinds(values.kind),
     help: values.help === true,
   };
 }

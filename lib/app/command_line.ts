@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { EVENT_KINDS, type EventKind, parseKind } from "../contract/kinds.ts";
 
 /** One option of {@linkcode parseCommandLine}. */
 export interface OptionSpec {
@@ -63,4 +64,17 @@ export function parseCommandLine(
       `Cannot run 'deno task ${command}' as '${what}' ${reason}: run 'deno task ${command} --help' for its options`,
     );
   }
+}
+
+/**
+ * The kinds of event a task works on: the one `--kind` names, or every kind
+ * when it is absent or empty.
+ *
+ * @param value The option's value.
+ * @returns The kinds, quotes first.
+ * @throws {RangeError} When it names no kind.
+ */
+export function selectedKinds(value: unknown): EventKind[] {
+  if (typeof value !== "string" || value.trim() === "") return [...EVENT_KINDS];
+  return [parseKind(value.trim())];
 }

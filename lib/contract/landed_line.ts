@@ -1,20 +1,17 @@
 /**
  * The landed-line contract: what each line of a lake object holds, a valid
- * quote event plus its stream coordinates under `_stream`. The consumer
+ * event (a quote or a trade, by its topic's kind) plus its stream
+ * coordinates under `_stream`. The consumer
  * writes such lines (lib/land/partition_writer.ts) and the loader checks
  * each one again before it reaches RAW.
  *
  * @module
  */
-import {
-  type Quote,
-  type Rejection,
-  type ValidateOptions,
-  validateQuote,
-} from "./quote.ts";
+import { CONTRACTS, type EventContract, type MarketEvent } from "./kinds.ts";
+import type { Rejection, ValidateOptions } from "./rules.ts";
 
 /** A line landed in the lake: the event and its stream coordinates. */
-export interface LandedLine extends Quote {
+export type LandedLine = MarketEvent & {
   /** Where the event sat in the stream. */
   _stream: {
     /** Identity of the log (see `Stream.identity()`). */
@@ -24,7 +21,7 @@ export interface LandedLine extends Quote {
     offset: number;
     timestamp: number;
   };
-}
+};
 
 /** One landed event, ready to load. */
 export interface RawRow {
@@ -52,20 +49,20 @@ export const STREAM_FIELDS = [
 ] as const;
 
 /**
- * Writes a valid quote and its coordinates as one landed line:
- * `JSON.stringify({ ...quote, _stream })`, the quote's fields in contract
- * order, without copying the quote. The loader's SQL check
+ * Writes a valid event and its coordinates as one landed line:
+ * `JSON.stringify({ ...event, _stream })`, the event's fields in contract
+ * order, without copying the event. The loader's SQL check
  * (lib/warehouse/duckdb/line_rules.ts) accepts exactly this spelling.
  *
- * @param quote The quote, as `validateQuote` returns it.
+ * @param event The event, as its contract's validator returns it.
  * @param stream Its stream coordinates.
  * @returns The line, without a newline.
  */
 export function formatLandedLine(
-  quote: Quote,
+  event: MarketEvent,
   stream: LandedLine["_stream"],
 ): string {
-  return `${JSON.stringify(quote).slice(0, -1)},"_stream":${
+  return `${JSON.stringify(event).slice(0, -1)},"_stream":${
     JSON.stringify(stream, STREAM_FIELDS as unknown as string[])
   }}`;
 }
@@ -75,11 +72,13 @@ export function formatLandedLine(
  *
  * @param line The line's text.
  * @param options The clock the contract's skew rules use.
+ * @param contract The contract of the object's kind of event.
  * @returns The row to load, or why not.
  */
 export function parseLandedLine(
   line: string,
   options: ValidateOptions = {},
+  contract: EventContract = CONTRACTS.quotes,
 ): RawRow | { reason: Rejection } {
   let parsed: unknown;
   try {
@@ -93,7 +92,7 @@ export function parseLandedLine(
       },
     };
   }
-  const result = validateQuote(parsed, options);
+  const result = contract.validate(parsed, options);
   if (!result.ok) return { reason: result.rejection };
   const stream = (parsed as { _stream?: Record<string, unknown> })._stream;
   const { id, topic, partition, offset, timestamp } = stream ?? {};

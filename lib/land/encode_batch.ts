@@ -10,7 +10,8 @@
  */
 import type { LandedLine } from "../contract/landed_line.ts";
 import { readCanonicalQuote } from "../contract/canonical_quote.ts";
-import type { Rejection } from "../contract/quote.ts";
+import { CONTRACTS, type MarketEvent } from "../contract/kinds.ts";
+import type { Rejection } from "../contract/rules.ts";
 import { encodeLinesSync, encodeNdjsonSync } from "../lake/ndjson.ts";
 import { LineBuffer } from "./line_buffer.ts";
 import { messageAt, type PackedBatch } from "./packed_batch.ts";
@@ -93,18 +94,31 @@ export function encodeBatch(batch: PackedBatch): EncodedBatch {
   let lastEvent = -1;
   // One clock reading for the batch: it takes milliseconds to encode.
   const options = { now: Date.now() };
+  // Quotes are read from their bytes when canonical (see
+  // ../contract/canonical_quote.ts); other kinds are decoded and parsed.
+  const quotes = batch.kind === "quotes";
+  const contract = CONTRACTS[batch.kind];
   for (let i = 0; i < batch.count; i++) {
     const value = bytes.subarray(ends[2 * i], ends[2 * i + 1]);
-    const { canonical, validation: result } = readCanonicalQuote(
-      value,
-      options,
-    );
+    let canonical = false;
+    let event: MarketEvent | undefined;
+    let rejection: Rejection | undefined;
+    if (quotes) {
+      const read = readCanonicalQuote(value, options);
+      canonical = read.canonical;
+      if (read.validation.ok) event = read.validation.quote;
+      else rejection = read.validation.rejection;
+    } else {
+      const result = contract.parse(decoder.decode(value), options);
+      if (result.ok) event = result.event;
+      else rejection = result.rejection;
+    }
     const offset = offsets[i];
-    if (result.ok) {
-      // JSON.stringify({ ...quote, _stream }), without copying the quote; a
-      // canonical value's bytes are already JSON.stringify(quote).
+    if (event !== undefined) {
+      // JSON.stringify({ ...event, _stream }), without copying the event; a
+      // canonical value's bytes are already JSON.stringify(event).
       if (canonical) lines.bytesPart(value.subarray(0, value.length - 1));
-      else lines.textPart(JSON.stringify(result.quote).slice(0, -1));
+      else lines.textPart(JSON.stringify(event).slice(0, -1));
       lines.bytesPart(streamHead);
       lines.integerPart(offset);
       lines.bytesPart(timestampHead);
@@ -123,10 +137,10 @@ export function encodeBatch(batch: PackedBatch): EncodedBatch {
         key: key === null ? null : decoder.decode(key),
         timestamp: timestamps[i],
         value: decoder.decode(value),
-        reason: result.rejection,
+        reason: rejection as Rejection,
       };
       dead.push(JSON.stringify(letter));
-      rejections.push({ offset, reason: result.rejection });
+      rejections.push({ offset, reason: letter.reason });
     }
   }
   return {

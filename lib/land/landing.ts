@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import type { Lake } from "../lake/lake.ts";
 import { sleep } from "../runtime/retry.ts";
 import type {
@@ -22,6 +23,12 @@ const DRAIN_POLL_MS = 10;
 
 /** Options for {@linkcode startLanding}. */
 export interface StartLandingOptions {
+  /**
+   * The kind of event the stream's topic carries.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** The stream to read. */
   stream: Stream;
   /** Where events land. */
@@ -62,7 +69,7 @@ export interface Landing {
 export async function startLanding(
   options: StartLandingOptions,
 ): Promise<Landing> {
-  const { stream, lake, groupId, limits, encoders } = options;
+  const { kind, stream, lake, groupId, limits, encoders } = options;
   // The consumer connects while the stream's identity is read: each is a
   // round trip on a client of its own.
   const connecting = stream.ensureTopic().then(() => stream.consumer(groupId));
@@ -78,6 +85,7 @@ export async function startLanding(
   }
   const stopping = new AbortController();
   const sink = new LakeSink({
+    kind,
     consumer,
     lake,
     streamId,

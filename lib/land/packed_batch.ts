@@ -9,11 +9,14 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import type { StreamMessage } from "../stream/stream.ts";
 import { LineBuffer } from "./line_buffer.ts";
 
 /** Messages of one partition, packed (see the module's doc). */
 export interface PackedBatch {
+  /** The kind of event the topic carries, whose contract validates each message. */
+  kind: EventKind;
   /** Identity of the log. */
   streamId: string;
   /** Topic. */
@@ -145,7 +148,7 @@ export class BatchPacker {
    * @returns The batch, owning its buffers.
    */
   take(
-    coordinates: Pick<PackedBatch, "streamId" | "topic" | "partition">,
+    coordinates: Pick<PackedBatch, "kind" | "streamId" | "topic" | "partition">,
   ): PackedBatch {
     const batch: PackedBatch = {
       ...coordinates,

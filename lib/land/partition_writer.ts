@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import { deadLetterKey, eventKey, landingDay } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { logger } from "../runtime/log.ts";
@@ -51,6 +52,12 @@ const log = logger("writer");
 
 /** What a {@linkcode PartitionWriter} writes and where. */
 export interface PartitionWriterOptions {
+  /**
+   * The kind of event the topic carries.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** Identity of the log (see `Stream.identity()`). */
   streamId: string;
   /** Topic. */
@@ -85,6 +92,8 @@ export interface SealedBatch {
 
 /** Buffers, seals and lands one partition's messages. */
 export class PartitionWriter {
+  /** The kind of event the topic carries. */
+  readonly kind: EventKind;
   /** Identity of the log. */
   readonly streamId: string;
   /** Topic. */
@@ -100,8 +109,16 @@ export class PartitionWriter {
 
   /** Creates the writer. */
   constructor(options: PartitionWriterOptions) {
-    const { streamId, topic, partition, lake, limits, now = Date.now } =
-      options;
+    const {
+      kind = "quotes",
+      streamId,
+      topic,
+      partition,
+      lake,
+      limits,
+      now = Date.now,
+    } = options;
+    this.kind = kind;
     this.streamId = streamId;
     this.topic = topic;
     this.partition = partition;
@@ -174,6 +191,7 @@ export class PartitionWriter {
       nextOffset: this.#lastOffset + 1,
       messages,
       batch: this.#packer.take({
+        kind: this.kind,
         streamId: this.streamId,
         topic: this.topic,
         partition: this.partition,

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import { UNCOMMITTED_OBJECTS } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { logger } from "../runtime/log.ts";
@@ -43,6 +44,12 @@ import {
 
 /** Options for {@linkcode LakeSink}. */
 export interface LakeSinkOptions {
+  /**
+   * The kind of event the topic carries.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** The consumer whose offsets the sink commits. */
   consumer: StreamConsumer;
   /** Where events land. */
@@ -136,6 +143,7 @@ export class LakeSink implements ConsumerHandlers {
   /** Creates the sink; call {@linkcode LakeSink.start} to begin age checks. */
   constructor(options: LakeSinkOptions) {
     const {
+      kind = "quotes",
       tickMs = 250,
       now = Date.now,
       maxPendingFlushes = 2,
@@ -153,7 +161,7 @@ export class LakeSink implements ConsumerHandlers {
         } (a partition's uncommitted objects are at most it plus the one being sealed): current value is ${maxPendingFlushes}`,
       );
     }
-    this.#options = { ...options, tickMs, now, maxPendingFlushes };
+    this.#options = { ...options, kind, tickMs, now, maxPendingFlushes };
     this.#encoders = encoders;
     this.#failure = new Promise<never>((_, reject) => (this.#reject = reject));
     this.#failure.catch(() => {});
@@ -211,6 +219,7 @@ export class LakeSink implements ConsumerHandlers {
       let writer = this.#writers.get(batch.partition);
       if (!writer) {
         writer = new PartitionWriter({
+          kind: this.#options.kind,
           streamId: this.#options.streamId,
           topic: batch.topic,
           partition: batch.partition,

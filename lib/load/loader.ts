@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import { OBJECT_SUFFIX, parseObjectKey } from "../lake/keys.ts";
 import {
   DEFAULT_LOOKBACK_DAYS,
@@ -34,6 +35,12 @@ export interface LoadOptions {
   warehouse: Warehouse;
   /** Topic, the lake prefix of landed events. */
   topic: string;
+  /**
+   * The kind of event the topic carries.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** Which objects to load; every object not loaded yet by default. */
   selection?: LoadSelection;
   /**
@@ -116,6 +123,7 @@ export async function loadNewObjects(
     lake,
     warehouse,
     topic,
+    kind = "quotes",
     filesPerLoad = 2_000,
     eventsPerLoad = 500_000,
     bytesPerLoad = 32 * 1024 * 1024,
@@ -148,7 +156,7 @@ export async function loadNewObjects(
     pending = [];
     pendingBytes = 0;
     pendingEvents = 0;
-    const result = await warehouse.load({ lake, objects, reload });
+    const result = await warehouse.load({ kind, lake, objects, reload });
     for (
       const name of [
         "files",

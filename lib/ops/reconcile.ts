@@ -33,6 +33,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import {
   DEAD_LETTER_PREFIX,
   OBJECT_SUFFIX,
@@ -101,6 +102,12 @@ export interface Reconciliation {
 
 /** Where reconciliation reads. */
 export interface ReconcileSources {
+  /**
+   * The kind of event the topic carries, whose RAW table is read.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** The stream (its topic is the one reconciled). */
   stream: Stream;
   /** The lake consumer's group, whose committed offsets mark what has landed. */
@@ -120,7 +127,7 @@ export interface ReconcileSources {
 export async function reconcile(
   sources: ReconcileSources,
 ): Promise<Reconciliation> {
-  const { stream, groupId, lake, warehouse } = sources;
+  const { kind = "quotes", stream, groupId, lake, warehouse } = sources;
   const topic = stream.topic;
   const streamId = await stream.identity();
   const consumer = await stream.consumer(groupId);
@@ -136,7 +143,7 @@ export async function reconcile(
   }
   const landed = await landedOffsets(lake, topic, streamId, warehouse);
   const dead = await deadLetteredOffsets(lake, topic, streamId);
-  const inventory = await warehouse.inventory(streamId, topic);
+  const inventory = await warehouse.inventory(streamId, topic, kind);
 
   const byPartition = (list: { partition: number; offset: number }[]) =>
     new Map(list.map(({ partition, offset }) => [partition, offset]));

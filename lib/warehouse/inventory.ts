@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 
 /** RAW's rows of one partition: its distinct offsets as runs, and its row count. */
 export interface PartitionRows {
@@ -44,8 +45,12 @@ export interface SilverInventory {
 export interface WarehouseInventory {
   /** Of the given keys, those the load ledger does not hold. */
   unloadedKeys(keys: string[]): Promise<Set<string>>;
-  /** What RAW and silver hold of one log's topic. */
-  inventory(streamId: string, topic: string): Promise<Inventory>;
+  /** What RAW (the kind's table) and silver hold of one log's topic. */
+  inventory(
+    streamId: string,
+    topic: string,
+    kind?: EventKind,
+  ): Promise<Inventory>;
 }
 
 /** The schema and name of the dbt model both warehouses read silver's side from. */

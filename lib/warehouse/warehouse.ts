@@ -4,7 +4,8 @@
  * reads the objects itself, and Snowflake, which copies them from a stage.
  *
  * A load is one transaction: the rows of a set of lake objects go into
- * `raw.source_stock_quotes`, minus any whose stream coordinates (log
+ * their kind's RAW table (`raw.source_stock_quotes`,
+ * `raw.source_stock_trades`), minus any whose stream coordinates (log
  * identity, topic, partition, offset) are already there, and each object is
  * recorded in the load ledger beside them. So a re-run loads nothing twice,
  * and objects that overlap after a consumer crash still count each event
@@ -16,11 +17,19 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import type { Lake, LakeObject } from "../lake/lake.ts";
 import { FatalError } from "../runtime/retry.ts";
 
 /** One load: lake objects, and where to read them. */
 export interface LoadBatch {
+  /**
+   * The kind of event the objects hold: its contract checks each line, and
+   * its RAW table takes the rows.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
   /** The lake holding the objects. */
   lake: Lake;
   /** The objects, at most one transaction's worth. */

@@ -163,6 +163,7 @@ Deno.test("BatchPacker packs keys and values as UTF-8 behind one index, and mess
   for (const m of messages) packer.push(m);
   assert.equal(packer.count, messages.length);
   const packed = packer.take({
+    kind: "quotes",
     streamId: STREAM_ID,
     topic: "stock-quotes",
     partition: 0,
@@ -206,6 +207,7 @@ Deno.test("EncoderPool encodes a batch on a worker: bad lines become dead letter
     const packer = new BatchPacker();
     for (const m of messages) packer.push(m);
     return packer.take({
+      kind: "quotes" as const,
       streamId: STREAM_ID,
       topic: "stock-quotes",
       partition: 0,
@@ -259,12 +261,50 @@ Deno.test("EncoderPool encodes a batch on a worker: bad lines become dead letter
   }
 });
 
+Deno.test("encodeBatch checks a trades topic's messages by the trade contract: a trade's fields in order, a bad trade dead-lettered with its reason", async () => {
+  const trade = {
+    symbol: "AAPL",
+    p: 190.25,
+    v: 100,
+    t: T * 1000 + 5,
+    c: ["1", "12"],
+    fetched_at: T * 1000 + 20,
+    source: "finnhub-trades",
+  };
+  const packer = new BatchPacker();
+  // Fields out of the contract's order, as any JSON producer may send them.
+  const { symbol, source, ...rest } = trade;
+  packer.push(message(0, JSON.stringify({ source, ...rest, symbol })));
+  packer.push(message(1, JSON.stringify({ ...trade, c: ["1", "x y"] })));
+  packer.push(message(2, JSON.stringify(quote("AAPL", 2))));
+  const encoded = encodeBatch(packer.take({
+    kind: "trades",
+    streamId: STREAM_ID,
+    topic: "stock-trades",
+    partition: 0,
+  }));
+  assert.deepEqual(await decodeLines(encoded.events!.body), [
+    formatLandedLine(trade, {
+      id: STREAM_ID,
+      topic: "stock-trades",
+      partition: 0,
+      offset: 0,
+      timestamp: T * 1000,
+    }),
+  ]);
+  assert.deepEqual(
+    encoded.rejections.map(({ offset, reason }) => [offset, reason.field]),
+    [[1, "c"], [2, "p"]],
+  );
+});
+
 Deno.test("EncoderPool: a worker that fails rejects its batch and every later one with a FatalError", async () => {
   const pool = new EncoderPool({ size: 1, module: FAILING_WORKER });
   try {
     const packer = new BatchPacker();
     packer.push(message(0, "{}"));
     const coordinates = {
+      kind: "quotes" as const,
       streamId: STREAM_ID,
       topic: "stock-quotes",
       partition: 4,

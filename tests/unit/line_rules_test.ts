@@ -11,11 +11,9 @@ import {
   parseLandedLine,
 } from "../../lib/contract/landed_line.ts";
 import { type Quote, validateQuote } from "../../lib/contract/quote.ts";
-import {
-  LINE_COORDINATES,
-  LINE_PASSES,
-  LINE_VALUES,
-} from "../../lib/warehouse/duckdb/line_rules.ts";
+import { type Trade, validateTrade } from "../../lib/contract/trade.ts";
+import { CONTRACTS, type EventKind } from "../../lib/contract/kinds.ts";
+import { lineRules } from "../../lib/warehouse/duckdb/line_rules.ts";
 
 const NOW = Date.UTC(2026, 11, 1, 15, 0);
 
@@ -252,8 +250,127 @@ Deno.test("the SQL line check accepts no line the contract refuses, and every va
   assert.ok(lines.length - accepted > 3_000);
 });
 
+/** Values that break a trade field's rule, or sit at its edge. */
+const TRADE_EDGES: Record<string, (t: Record<string, number>) => unknown[]> = {
+  symbol: () => ["aapl", "", "A".repeat(33), 7],
+  p: () => [0, -1, 1e7, 1e7 + 0.01, "5", null],
+  v: () => [0, -1, -0, 1e12, 1e12 + 1, 0.5, "100", null],
+  t: (t) => [
+    0,
+    99_999_999_999,
+    100_000_000_000,
+    t.fetched_at + 300_000,
+    t.fetched_at + 300_001,
+    1.5,
+    2 ** 53,
+  ],
+  c: () => [
+    [],
+    ["1"],
+    ["1", "12", "T"],
+    Array.from({ length: 16 }, (_, i) => String(i)),
+    Array.from({ length: 17 }, (_, i) => String(i)),
+    ["123456789"],
+    [""],
+    ["a b"],
+    [1],
+    "1",
+    null,
+    [["1"]],
+  ],
+  fetched_at: () => [NOW + 300_000, NOW + 300_001, 0, 1.5],
+  source: () => ["Finnhub", "", "finnhub-trades", 1],
+};
+
+/** A valid trade, or one with one field broken or at its edge. */
+function trade(r: Random): Record<string, unknown> {
+  const fetched = NOW - r.int(86_400_000);
+  const t: Record<string, unknown> = {
+    symbol: r.pick(["AAPL", "BRK.B", "BINANCE:BTCUSDT"]),
+    p: price(r) + 1,
+    v: r.pick([100, 1, 0, 0.00012, 250_000]),
+    t: fetched - r.int(5_000),
+    c: r.pick([[], ["1"], ["1", "12"], ["T", "I"]]),
+    fetched_at: fetched,
+    source: r.pick(["simulated-trades", "finnhub-trades", "replay"]),
+  };
+  if (r.next() < 0.6) {
+    const field = r.pick(Object.keys(TRADE_EDGES));
+    t[field] = r.pick(TRADE_EDGES[field](t as Record<string, number>));
+  }
+  return t;
+}
+
+/** Ways to spell a trade's line otherwise than the writer does. */
+const TRADE_MUTATIONS: ((line: string) => string)[] = [
+  (line) => line.replace('"c":[', '"c": ['),
+  (line) => line.replace(/"c":\[([^\]]*)\]/, '"c":[$1,]'),
+  (line) => line.replace(/"c":\[([^\]]*)\]/, '"c":"$1"'),
+  (line) => line.replace(/"c":\["/, '"c":[ "'),
+  (line) => line.replace(/"c":\[/, '"c":[1,'),
+  (line) => line.replace(/"v":([^,]+)/, '"v":"$1"'),
+  (line) => line.replace(/"t":(\d+)/, '"t":$1.0'),
+  (line) => line.replace(/"p":[^,]+/, '"p":NaN'),
+  (line) => line.replace(/,"c":\[[^\]]*\]/, ""),
+  (line) => line.replace("}}", '},"extra":1}'),
+  (line) => line.replace(/"c":\["([^"]*)"/, '"c":["\\u0031$1"'),
+];
+
+Deno.test("the SQL line check of trades accepts no line the contract refuses, and every valid line the writer writes", async () => {
+  const r = random(20261202);
+  const lines: string[] = [];
+  for (let i = 0; i < 6_000; i++) {
+    const t = trade(r);
+    const s = { ...stream(r), topic: "stock-trades" };
+    const valid = validateTrade(t, { now: NOW });
+    const line = valid.ok
+      ? formatLandedLine(valid.trade, s)
+      : JSON.stringify({ ...t, _stream: s });
+    lines.push(line);
+    if (i % 2 === 0) lines.push(r.pick(TRADE_MUTATIONS)(line));
+  }
+  const sql = await sqlVerdicts(lines, "trades");
+  let accepted = 0;
+  let writerLines = 0;
+  for (const [index, line] of lines.entries()) {
+    const ts = parseLandedLine(line, { now: NOW }, CONTRACTS.trades);
+    const verdict = sql[index];
+    if (verdict !== null) {
+      accepted++;
+      assert.ok(!("reason" in ts), `SQL accepted a refused line: ${line}`);
+      assert.deepEqual(verdict, [
+        ts.streamId,
+        ts.topic,
+        ts.partition,
+        ts.offset,
+        ts.timestamp,
+      ], line);
+    }
+    if ("reason" in ts) continue;
+    const parsed = JSON.parse(line);
+    const valid = validateTrade(parsed, { now: NOW });
+    assert.ok(valid.ok);
+    if (
+      formatLandedLine(valid.trade as Trade, parsed._stream) === line &&
+      !line.includes("\\") && parsed._stream.partition < 2 ** 31
+    ) {
+      writerLines++;
+      assert.notEqual(verdict, null, `SQL refused a writer's line: ${line}`);
+    }
+  }
+  assert.ok(accepted > 1_500, `accepted ${accepted}`);
+  assert.ok(writerLines > 1_500, `writer's lines ${writerLines}`);
+  assert.ok(
+    lines.length - accepted > 3_000,
+    `refused ${lines.length - accepted}`,
+  );
+});
+
 /** Each line's coordinates when the SQL accepts it, else null. */
-async function sqlVerdicts(lines: string[]): Promise<(unknown[] | null)[]> {
+async function sqlVerdicts(
+  lines: string[],
+  kind: EventKind = "quotes",
+): Promise<(unknown[] | null)[]> {
   const instance = await DuckDBInstance.create(":memory:");
   const connection = await instance.connect();
   try {
@@ -266,11 +383,12 @@ async function sqlVerdicts(lines: string[]): Promise<(unknown[] | null)[]> {
     }
     appender.flushSync();
     appender.closeSync();
-    const c = LINE_COORDINATES;
+    const rules = lineRules(kind);
+    const c = rules.coordinates;
     const rows = (await connection.runAndReadAll(
-      `select n, coalesce(${LINE_PASSES}, false), ${c.streamId}, ${c.topic},
+      `select n, coalesce(${rules.passes}, false), ${c.streamId}, ${c.topic},
          ${c.partition}, ${c.offset}, ${c.timestamp}
-       from (select n, line, ${LINE_VALUES} as j from lines) order by n`,
+       from (select n, line, ${rules.values} as j from lines) order by n`,
       [NOW],
     )).getRows();
     return rows.map(([, passes, ...coordinates]) =>

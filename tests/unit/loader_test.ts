@@ -278,6 +278,92 @@ Deno.test("loadNewObjects keeps refused lines with their reason and loads the re
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("trades load into their own RAW table, apart from quotes, and a refused trade is kept with its reason", async () => {
+  const restore = setLogSink({ write() {} });
+  const dir = await Deno.makeTempDir();
+  const lake = new LocalLake(`${dir}/lake`);
+  const db = `${dir}/warehouse.duckdb`;
+  const trade = (offset: number, fields: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      symbol: "AAPL",
+      p: 190.25,
+      v: 100,
+      t: T * 1000 + offset,
+      c: ["1", "12"],
+      fetched_at: T * 1000 + 50,
+      source: "finnhub-trades",
+      ...fields,
+      _stream: {
+        id: STREAM,
+        topic: "stock-trades",
+        partition: 1,
+        offset,
+        timestamp: T * 1000 + 60,
+      },
+    });
+  const clean = eventKey("2026-11-20", {
+    streamId: STREAM,
+    topic: "stock-trades",
+    partition: 1,
+    firstOffset: 0,
+    lastOffset: 2,
+  });
+  await lake.put(clean, await encodeLines([0, 1, 2].map((o) => trade(o))));
+  const mixed = eventKey("2026-11-20", {
+    streamId: STREAM,
+    topic: "stock-trades",
+    partition: 1,
+    firstOffset: 3,
+    lastOffset: 4,
+  });
+  await lake.put(
+    mixed,
+    await encodeLines([trade(3, { c: [] }), trade(4, { v: -5 })]),
+  );
+  await land(lake, 0, [0, 1]);
+  const warehouse = await DuckDBWarehouse.open(db);
+  try {
+    const trades = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-trades",
+      kind: "trades",
+    });
+    assert.deepEqual(
+      [trades.files, trades.inserted, trades.rejected],
+      [2, 4, 1],
+    );
+    const quotes = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: "stock-quotes",
+    });
+    assert.equal(quotes.inserted, 2);
+  } finally {
+    await warehouse.close();
+  }
+  assert.deepEqual(
+    await query(
+      db,
+      `select stream_offset, v->>'$.c' from raw.source_stock_trades order by 1`,
+    ),
+    [[0n, '["1","12"]'], [1n, '["1","12"]'], [2n, '["1","12"]'], [3n, "[]"]],
+  );
+  assert.deepEqual(
+    await query(db, "select count(*) from raw.source_stock_quotes"),
+    [[2n]],
+  );
+  assert.deepEqual(
+    await query(
+      db,
+      "select line_number, reason_field, reason_rule from raw.rejected_stock_trades",
+    ),
+    [[2, "v", "must be a finite number >= 0"]],
+  );
+  restore();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("DuckDBWarehouse stages from DuckDB's own read only the objects it read exactly as checked", async () => {
   const lines: string[] = [];
   const restore = setLogSink({ write: (line) => lines.push(line) });
@@ -573,8 +659,14 @@ Deno.test("a backfill selection outside the topic or with impossible dates is re
         to: undefined,
         reload: true,
       },
+      kinds: ["quotes", "trades"],
       help: false,
     },
+  );
+  assert.deepEqual(parseLoadArgs(["--kind", "trades"]).kinds, ["trades"]);
+  assert.throws(
+    () => parseLoadArgs(["--kind", "bars"]),
+    /kind of event as it must be one of quotes, trades: current value is "bars"/,
   );
   assert.throws(
     () => parseLoadArgs(["--since", "x"]),

@@ -7,8 +7,9 @@
  *
  * @module
  */
+import { CONTRACTS, type EventKind } from "../../contract/kinds.ts";
 import { parseLandedLine, type RawRow } from "../../contract/landed_line.ts";
-import type { Rejection, ValidateOptions } from "../../contract/quote.ts";
+import type { Rejection, ValidateOptions } from "../../contract/rules.ts";
 import type { LakeObject } from "../../lake/lake.ts";
 import { decodeLines } from "../../lake/ndjson.ts";
 import { logger } from "../../runtime/log.ts";
@@ -43,18 +44,20 @@ export interface LoadFile {
  * @param object The object.
  * @param body Its gzipped NDJSON, as stored.
  * @param options The clock the contract's skew rules use.
+ * @param kind The kind of event the object holds.
  * @returns Its checked content.
  */
 export async function checkObject(
   object: LakeObject,
   body: Uint8Array,
   options: ValidateOptions = {},
+  kind: EventKind = "quotes",
 ): Promise<LoadFile> {
   const lines = await decodeLines(body);
   const rows: RawRow[] = [];
   const rejected: RejectedLine[] = [];
   lines.forEach((line, index) => {
-    const result = parseLandedLine(line, options);
+    const result = parseLandedLine(line, options, CONTRACTS[kind]);
     if ("reason" in result) {
       rejected.push({ lineNumber: index + 1, line, reason: result.reason });
       log.warn("refused a landed line", {

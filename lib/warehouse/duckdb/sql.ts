@@ -8,12 +8,18 @@
  */
 import { SILVER_RECONCILIATION } from "../inventory.ts";
 import { GOLD_LATEST_KPI } from "../latest.ts";
-import {
-  LINE_COORDINATES,
-  LINE_JSON,
-  LINE_PASSES,
-  LINE_VALUES,
-} from "./line_rules.ts";
+import { CONTRACTS, type EventKind } from "../../contract/kinds.ts";
+import { lineRules } from "./line_rules.ts";
+
+/** RAW's table of one kind of event, with its schema. */
+export function raw(kind: EventKind): string {
+  return `raw.${CONTRACTS[kind].rawTable}`;
+}
+
+/** The table of one kind's refused lines, with its schema. */
+function rejected(kind: EventKind): string {
+  return `raw.${CONTRACTS[kind].rejectedTable}`;
+}
 
 /** RAW's table of one kind of event: the landed line and its stream coordinates. */
 function rawTable(kind: string): string {
@@ -200,11 +206,13 @@ drop table if exists staging_rejects; drop table if exists staging_paths;`;
  * line comes whole; empty lines are skipped, as lib/lake/ndjson.ts does;
  * buffers of 4 MiB, not the reader's 32 MiB, so that a batch of large
  * objects fits DuckDB's memory limit; a line over 1 MiB fails the read),
- * checked in SQL (./line_rules.ts). Params: the validator's clock in epoch
- * milliseconds, and the files, in `staging_paths`' order.
+ * checked in SQL (./line_rules.ts) by the rules of `kind`. Params: the
+ * validator's clock in epoch milliseconds, and the files, in
+ * `staging_paths`' order.
  */
-export function stageLinesSql(): string {
-  const c = LINE_COORDINATES;
+export function stageLinesSql(kind: EventKind): string {
+  const rules = lineRules(kind);
+  const c = rules.coordinates;
   return `
 insert into staging_lines
 select v, bytes, file_index, passes,
@@ -212,9 +220,9 @@ select v, bytes, file_index, passes,
   case when passes then ${c.partition} end, case when passes then ${c.offset} end,
   case when passes then ${c.timestamp} end
 from (
-  select v, bytes, file_index, j, coalesce(v is not null and ${LINE_PASSES}, false) as passes
+  select v, bytes, file_index, j, coalesce(v is not null and ${rules.passes}, false) as passes
   from (
-    select line, strlen(line) as bytes, p.file_index, ${LINE_JSON} as v, ${LINE_VALUES} as j
+    select line, strlen(line) as bytes, p.file_index, ${rules.json} as v, ${rules.values} as j
     from read_csv($2::varchar[], columns = {'line': 'varchar'}, delim = '\\x01', quote = '', escape = '',
       header = false, compression = 'gzip', filename = true, auto_detect = false,
       buffer_size = 4194304, max_line_size = 1048576) as r
@@ -330,13 +338,15 @@ where a.last_offset >= $1 and a.first_offset <= $2`;
  * A backfill's reload reads RAW itself instead of the ranges, so that rows
  * deleted from RAW are restored (params as {@linkcode OVERLAPS}).
  */
-export const RELOAD_OVERLAPS = `
+export function reloadOverlapsSql(kind: EventKind): string {
+  return `
 create temp table batch_overlaps as
 select distinct a.stream_id, a.stream_topic, a.stream_partition, a.stream_offset as lo, a.stream_offset as hi
-from raw.source_stock_quotes as a
+from ${raw(kind)} as a
 join batch_islands as b
   on ${SAME_PARTITION} and a.stream_offset between b.lo and b.hi
 where a.stream_offset between $1 and $2`;
+}
 
 /** How many ranges of the batch RAW holds already. */
 export const OVERLAP_COUNT = "select count(*) from batch_overlaps";
@@ -360,15 +370,18 @@ export const LOADED_BEFORE =
  * Rows whose coordinates RAW holds with other content (a clash): how many,
  * and an example (params: the least and greatest offset loaded before).
  */
-export const CLASHES = `
+export function clashesSql(kind: EventKind): string {
+  return `
 select count(*), min(${COORDINATE.replaceAll("stream_", "b.stream_")})
-from raw.source_stock_quotes as a
+from ${raw(kind)} as a
 join fresh as b
   on ${SAME_PARTITION} and a.stream_offset = b.stream_offset
 where b.loaded_before and a.stream_offset between $1 and $2 and a.v::varchar <> b.line::varchar`;
+}
 
 /** The ledger's row of each object, and the refusals, then the commit (a reloaded object keeps the record of its first load). */
-const LEDGER_AND_COMMIT = `
+function ledgerAndCommit(kind: EventKind): string {
+  return `
 insert or ignore into raw.load_ledger
   select f.file_name, f.file_size, f.rows_in_file,
          coalesce(i.inserted, 0), f.rows_in_file - coalesce(i.inserted, 0) - coalesce(r.rejected, 0),
@@ -377,21 +390,25 @@ insert or ignore into raw.load_ledger
   left join inserted_per_file as i using (file_name)
   left join (select file_name, count(*) as rejected from staging_rejects group by file_name) as r
     using (file_name);
-insert or ignore into raw.rejected_stock_quotes
+insert or ignore into ${rejected(kind)}
   select file_name, line_number, line, reason_field, reason_value, reason_rule, now()
   from staging_rejects;
 drop table inserted_per_file;
 commit;
 `;
+}
 
 /**
  * Inserts every row of `source`, none of which RAW holds, the batch's runs
  * as loaded ranges, the ledger and the refusals, and commits: the load of a
  * batch that overlaps nothing loaded, with no copy of its rows on the way.
  */
-export function loadAllSql(source: "staged_rows" | "batch"): string {
+export function loadAllSql(
+  kind: EventKind,
+  source: "staged_rows" | "batch",
+): string {
   return `
-insert into raw.source_stock_quotes
+insert into ${raw(kind)}
   select line, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from ${source};
@@ -399,7 +416,7 @@ insert into raw.loaded_ranges
   select stream_id, stream_topic, stream_partition, lo, hi, file_name, now() from batch_islands;
 create temp table inserted_per_file as
   select file_name, count(*) as inserted from ${source} group by file_name;
-${LEDGER_AND_COMMIT}`;
+${ledgerAndCommit(kind)}`;
 }
 
 /**
@@ -407,8 +424,9 @@ ${LEDGER_AND_COMMIT}`;
  * offsets per object as loaded ranges, the ledger and the refusals, and
  * commits.
  */
-export const LOAD_FRESH = `
-insert into raw.source_stock_quotes
+export function loadFreshSql(kind: EventKind): string {
+  return `
+insert into ${raw(kind)}
   select line, stream_id, stream_topic, stream_partition, stream_offset,
          make_timestamptz(timestamp_ms * 1000), file_name, now()
   from fresh
@@ -416,18 +434,21 @@ insert into raw.source_stock_quotes
 ${rangesOf("(select * from fresh where not loaded_before)")};
 create temp table inserted_per_file as
   select file_name, count(*) as inserted from fresh where not loaded_before group by file_name;
-${LEDGER_AND_COMMIT}`;
+${ledgerAndCommit(kind)}`;
+}
 
 /**
  * Each partition's lowest and highest offset in RAW of one log's topic;
  * params: stream id, topic.
  */
-export const INVENTORY_RAW_BOUNDS = `
+export function inventoryRawBoundsSql(kind: EventKind): string {
+  return `
 select stream_partition, min(stream_offset), max(stream_offset)
-from raw.source_stock_quotes
+from ${raw(kind)}
 where stream_id = $1 and stream_topic = $2
 group by stream_partition
 order by 1`;
+}
 
 /**
  * RAW's offsets of one log's topic in one window of one partition, as runs
@@ -436,29 +457,33 @@ order by 1`;
  * last offset of the window. A window keeps the sort behind `dense_rank` to
  * its own rows, whatever RAW's size.
  */
-export const INVENTORY_RAW = `
+export function inventoryRawSql(kind: EventKind): string {
+  return `
 select stream_partition, min(stream_offset), max(stream_offset), count(*)
 from (
   select stream_partition, stream_offset,
     stream_offset - dense_rank() over (order by stream_offset) as run
-  from raw.source_stock_quotes
+  from ${raw(kind)}
   where stream_id = $1 and stream_topic = $2 and stream_partition = $3::integer
     and stream_offset between $4::bigint and $5::bigint
 )
 group by stream_partition, run
 order by 2`;
+}
 
 /** Offsets the loader refused, where the refused line names them. */
-export const INVENTORY_REJECTED = `
+export function inventoryRejectedSql(kind: EventKind): string {
+  return `
 select partition, "offset" from (
   select
     try(json_extract_string(line, '$._stream.id')) as stream_id,
     try(json_extract_string(line, '$._stream.topic')) as stream_topic,
     try_cast(try(json_extract_string(line, '$._stream.partition')) as integer) as partition,
     try_cast(try(json_extract_string(line, '$._stream.offset')) as bigint) as "offset"
-  from raw.rejected_stock_quotes
+  from ${rejected(kind)}
 )
 where stream_id = $1 and stream_topic = $2 and partition is not null and "offset" is not null`;
+}
 
 /** Whether dbt has built the model silver_reconciliation (1 relation). */
 export const SILVER_BUILT = `

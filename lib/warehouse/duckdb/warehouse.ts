@@ -18,6 +18,7 @@ import {
   type DuckDBValue,
   listValue,
 } from "@duckdb/node-api";
+import type { EventKind } from "../../contract/kinds.ts";
 import { logger } from "../../runtime/log.ts";
 import { gzipFileSize, gzipSize } from "../../lake/ndjson.ts";
 import { checkObject, type LoadFile } from "./line_check.ts";
@@ -45,24 +46,24 @@ import {
   BEGIN,
   BOOTSTRAP,
   CANDIDATES,
-  CLASHES,
+  clashesSql,
   DEDUPLICATED,
   DROP_STAGING,
   freshSql,
-  INVENTORY_RAW,
-  INVENTORY_RAW_BOUNDS,
-  INVENTORY_REJECTED,
   INVENTORY_SILVER,
+  inventoryRawBoundsSql,
+  inventoryRawSql,
+  inventoryRejectedSql,
   islandsSql,
-  LOAD_FRESH,
   loadAllSql,
   LOADED_BEFORE,
+  loadFreshSql,
   MARKS,
   MIGRATE_RAW,
   OVERLAP_COUNT,
   OVERLAPS,
   RAW_HAS_KEY,
-  RELOAD_OVERLAPS,
+  reloadOverlapsSql,
   REPEATS,
   SAVE_MARK,
   SAVE_SWEEP,
@@ -256,7 +257,9 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
    * the load back. A backfill's reload compares with RAW itself, so rows
    * deleted from RAW come back.
    */
-  async load({ lake, objects, reload }: LoadBatch): Promise<LoadResult> {
+  async load(
+    { kind = "quotes", lake, objects, reload }: LoadBatch,
+  ): Promise<LoadResult> {
     const connection = this.#connection;
     const now = Date.now();
     const dir = await Deno.makeTempDir({ prefix: "stocks-load-" });
@@ -283,7 +286,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           rows.endRow();
         }
       });
-      const read = await connection.run(stageLinesSql(), [
+      const read = await connection.run(stageLinesSql(kind), [
         now,
         listValue(files),
       ]).then(
@@ -330,6 +333,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
             object,
             await Deno.readFile(files[index]),
             { now },
+            kind,
           );
           return {
             key: object.key,
@@ -340,7 +344,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
           };
         },
       );
-      return await this.#stage(staged, native, reload);
+      return await this.#stage(kind, staged, native, reload);
     } catch (error) {
       await connection.run("rollback").catch(() => {});
       await connection.run(DROP_STAGING).catch(() => {});
@@ -351,6 +355,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   }
 
   async #stage(
+    kind: EventKind,
     files: StagedObject[],
     native: Map<number, number>,
     reload: boolean,
@@ -410,7 +415,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       await connection.run(islandsSql(source));
       [[least, greatest]] = await this.query(BATCH_BOUNDS);
     }
-    await connection.run(reload ? RELOAD_OVERLAPS : OVERLAPS, [
+    await connection.run(reload ? reloadOverlapsSql(kind) : OVERLAPS, [
       least ?? 0,
       greatest ?? -1,
     ] as DuckDBValue[]);
@@ -422,16 +427,19 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
         ? singleThreaded(connection, sql)
         : connection.run(sql).then(() => {});
     if (Number(overlaps) === 0) {
-      await insert(loadAllSql(source));
+      await insert(loadAllSql(kind, source));
     } else {
       await connection.run(freshSql(source));
       const [[count, low, high]] = await this.query(LOADED_BEFORE);
       before = Number(count);
-      const [[clashes, example]] = await this.query(CLASHES, [low, high]);
+      const [[clashes, example]] = await this.query(clashesSql(kind), [
+        low,
+        high,
+      ]);
       if (Number(clashes) > 0) {
         throw new CoordinateClashError(Number(clashes), String(example));
       }
-      await insert(LOAD_FRESH);
+      await insert(loadFreshSql(kind));
     }
     await connection.run(DROP_STAGING);
     const rejected = files.reduce((n, f) => n + f.rejected.length, 0);
@@ -446,24 +454,33 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
   }
 
   /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
-  async inventory(streamId: string, topic: string): Promise<Inventory> {
+  async inventory(
+    streamId: string,
+    topic: string,
+    kind: EventKind = "quotes",
+  ): Promise<Inventory> {
     const rows = async (sql: string) =>
       (await this.#connection.runAndReadAll(sql, [streamId, topic])).getRows();
     const runs: unknown[][] = [];
-    for (const [partition, low, high] of await rows(INVENTORY_RAW_BOUNDS)) {
+    for (
+      const [partition, low, high] of await rows(inventoryRawBoundsSql(kind))
+    ) {
       for (
         let first = Number(low);
         first <= Number(high);
         first += INVENTORY_WINDOW
       ) {
         const last = first + INVENTORY_WINDOW - 1;
-        const window = await this.#connection.runAndReadAll(INVENTORY_RAW, [
-          streamId,
-          topic,
-          partition,
-          first,
-          last,
-        ]);
+        const window = await this.#connection.runAndReadAll(
+          inventoryRawSql(kind),
+          [
+            streamId,
+            topic,
+            partition,
+            first,
+            last,
+          ],
+        );
         for (const run of window.getRows()) runs.push(run);
       }
     }
@@ -471,7 +488,7 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       runs as [unknown, unknown, unknown, unknown][],
     );
     const rejected = offsetsByPartition(
-      (await rows(INVENTORY_REJECTED)) as [unknown, unknown][],
+      (await rows(inventoryRejectedSql(kind))) as [unknown, unknown][],
     );
     const [[built]] = (await this.#connection.runAndReadAll(SILVER_BUILT))
       .getRows();

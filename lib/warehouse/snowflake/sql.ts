@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CONTRACTS, type EventKind } from "../../contract/kinds.ts";
 import { SILVER_RECONCILIATION } from "../inventory.ts";
 import { GOLD_LATEST_KPI } from "../latest.ts";
 
@@ -14,6 +15,16 @@ export const STAGED = "RAW.STAGED_STOCK_QUOTES";
 export const INTERNAL_STAGE = "RAW.LAKE_STAGE";
 /** The stage on the bucket, read in place. */
 export const EXTERNAL_STAGE = "RAW.LAKE_BUCKET";
+
+/** RAW's table of one kind of event, with its schema. */
+function raw(kind: EventKind): string {
+  return `RAW.${CONTRACTS[kind].rawTable.toUpperCase()}`;
+}
+
+/** The table of one kind's refused lines, with its schema. */
+function rejected(kind: EventKind): string {
+  return `RAW.${CONTRACTS[kind].rejectedTable.toUpperCase()}`;
+}
 
 /** RAW's table of one kind of event: the landed line and its stream coordinates. */
 function rawTable(kind: string): string {
@@ -160,12 +171,13 @@ const HAS_COORDINATES = `stream_id is not null and stream_id <> ''
  * least and greatest offset the batch's names give, which prune RAW's
  * micro-partitions).
  */
-export const CLASHES = `
+export function clashesSql(kind: EventKind): string {
+  return `
 with ${BATCH},
 clashing as (
   select staged.stream_id, staged.stream_topic, staged.stream_partition, staged.stream_offset
   from staged
-  join RAW.SOURCE_STOCK_QUOTES as loaded
+  join ${raw(kind)} as loaded
     on loaded.stream_id = staged.stream_id
     and loaded.stream_topic = staged.stream_topic
     and loaded.stream_partition = staged.stream_partition
@@ -182,10 +194,12 @@ clashing as (
 select count(*) as clashes,
   min(stream_id || ' ' || stream_topic || ' partition ' || stream_partition || ' offset ' || stream_offset) as example
 from clashing`;
+}
 
 /** Lines without coordinates go to the reject table (binds: keys, time). */
-export const REJECT = `
-insert into RAW.REJECTED_STOCK_QUOTES
+export function rejectSql(kind: EventKind): string {
+  return `
+insert into ${rejected(kind)}
 with ${BATCH}
 select file_name, file_row_number, coalesce(to_json(v), ''), '_stream',
   left(coalesce(to_json(v:"_stream"), 'null'), 80),
@@ -194,21 +208,24 @@ select file_name, file_row_number, coalesce(to_json(v), ''), '_stream',
 from staged
 where not (${HAS_COORDINATES})
   and not exists (
-    select 1 from RAW.REJECTED_STOCK_QUOTES as rejected
+    select 1 from ${rejected(kind)} as rejected
     where rejected.file_name = staged.file_name
       and rejected.line_number = staged.file_row_number
   )`;
+}
 
 /**
  * What COPY refused (malformed JSON), one row per file with its first error
  * and count: COPY with a transformation cannot be VALIDATEd line by line
  * (binds: refusals as JSON, time).
  */
-export const REJECT_COPIED = `
-insert into RAW.REJECTED_STOCK_QUOTES
+export function rejectCopiedSql(kind: EventKind): string {
+  return `
+insert into ${rejected(kind)}
 select refusal.value:file::varchar, refusal.value:line::integer, '', 'event', '',
   refusal.value:rule::varchar, ?::timestamp_tz
 from table(flatten(input => parse_json(?))) as refusal`;
+}
 
 /**
  * New coordinates into RAW, each once: a row is skipped when a loaded range
@@ -216,9 +233,9 @@ from table(flatten(input => parse_json(?))) as refusal`;
  * holds its coordinates (so rows deleted from RAW come back). Binds: keys,
  * time, and the least and greatest offset of the batch's names.
  */
-export function insertSql(reload: boolean): string {
+export function insertSql(kind: EventKind, reload: boolean): string {
   const loaded = reload
-    ? `select 1 from RAW.SOURCE_STOCK_QUOTES as loaded
+    ? `select 1 from ${raw(kind)} as loaded
     where loaded.stream_id = staged.stream_id
       and loaded.stream_topic = staged.stream_topic
       and loaded.stream_partition = staged.stream_partition
@@ -232,7 +249,7 @@ export function insertSql(reload: boolean): string {
     ? "loaded.stream_offset between ? and ?"
     : "loaded.last_offset >= ? and loaded.first_offset <= ?";
   return `
-insert into RAW.SOURCE_STOCK_QUOTES
+insert into ${raw(kind)}
 with ${BATCH}
 select v, stream_id, stream_topic, stream_partition, stream_offset,
   to_timestamp_tz(stream_timestamp_ms, 3), file_name, ?::timestamp_tz
@@ -252,7 +269,8 @@ qualify row_number() over (
  * The runs of consecutive offsets this load inserted, per object, into the
  * loaded ranges (binds: time, time).
  */
-export const RANGES = `
+export function rangesSql(kind: EventKind): string {
+  return `
 insert into RAW.LOADED_RANGES
 select stream_id, stream_topic, stream_partition, min(stream_offset), max(stream_offset),
   file_name, ?::timestamp_tz
@@ -261,21 +279,24 @@ from (
     stream_offset - row_number() over (
       partition by stream_id, stream_topic, stream_partition, file_name order by stream_offset
     ) as island
-  from RAW.SOURCE_STOCK_QUOTES
+  from ${raw(kind)}
   where loaded_at = ?::timestamp_tz
 )
 group by stream_id, stream_topic, stream_partition, file_name, island`;
+}
 
 /** Rows this load inserted, and lines it refused, per file (binds: time, time). */
-export const COUNTS = `
+export function countsSql(kind: EventKind): string {
+  return `
 select file_name, sum(inserted) as inserted, sum(rejected) as rejected from (
   select file_name, 1 as inserted, 0 as rejected
-  from RAW.SOURCE_STOCK_QUOTES where loaded_at = ?::timestamp_tz
+  from ${raw(kind)} where loaded_at = ?::timestamp_tz
   union all
   select file_name, 0, 1
-  from RAW.REJECTED_STOCK_QUOTES where rejected_at = ?::timestamp_tz
+  from ${rejected(kind)} where rejected_at = ?::timestamp_tz
 )
 group by file_name`;
+}
 
 /** One ledger row per object not in the ledger yet (binds: entries as JSON, time). */
 export const LEDGER = `
@@ -296,24 +317,27 @@ where file_name in (select value::varchar from table(flatten(input => parse_json
  * RAW's offsets of one log's topic as runs of consecutive offsets per
  * partition, with their rows (binds: stream id, topic).
  */
-export const INVENTORY_RAW =
-  `select p, min(o) as first_offset, max(o) as last_offset, count(*) as n
+export function inventoryRawSql(kind: EventKind): string {
+  return `select p, min(o) as first_offset, max(o) as last_offset, count(*) as n
 from (
   select stream_partition as p, stream_offset as o,
     stream_offset - dense_rank() over (partition by stream_partition order by stream_offset) as run
-  from RAW.SOURCE_STOCK_QUOTES where stream_id = ? and stream_topic = ?
+  from ${raw(kind)} where stream_id = ? and stream_topic = ?
 )
 group by p, run
 order by p, first_offset`;
+}
 
 /** Offsets the loader refused, where the refused line names them (binds: stream id, topic). */
-export const INVENTORY_REJECTED = `select p, o from (
+export function inventoryRejectedSql(kind: EventKind): string {
+  return `select p, o from (
   select try_parse_json(line):"_stream" as stream,
     try_to_number(stream:"partition"::varchar) as p,
     try_to_number(stream:"offset"::varchar) as o
-  from RAW.REJECTED_STOCK_QUOTES
+  from ${rejected(kind)}
 )
 where stream:"id"::varchar = ? and stream:"topic"::varchar = ? and p is not null and o is not null`;
+}
 
 /** Whether dbt has built the model silver_reconciliation (1 relation). */
 export const SILVER_BUILT = `select count(*) as n from information_schema.tables

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import type { EventKind } from "../../contract/kinds.ts";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -53,20 +54,20 @@ import {
 import type { SnowflakeSession } from "./session.ts";
 import {
   BOOTSTRAP,
-  CLASHES,
+  clashesSql,
   CLEAR,
-  COUNTS,
+  countsSql,
   EXTERNAL_STAGE,
   insertSql,
   INTERNAL_STAGE,
-  INVENTORY_RAW,
-  INVENTORY_REJECTED,
   INVENTORY_SILVER,
+  inventoryRawSql,
+  inventoryRejectedSql,
   LEDGER,
   MARKS,
-  RANGES,
-  REJECT,
-  REJECT_COPIED,
+  rangesSql,
+  rejectCopiedSql,
+  rejectSql,
   SAVE_MARKS,
   SAVE_SWEEP,
   SILVER_BUILT,
@@ -262,7 +263,9 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
    * Copies the objects from the stage and loads their new rows, with their
    * ledger entries, in one transaction; any failure rolls all of it back.
    */
-  async load({ lake, objects, reload }: LoadBatch): Promise<LoadResult> {
+  async load(
+    { kind = "quotes", lake, objects, reload }: LoadBatch,
+  ): Promise<LoadResult> {
     if (objects.length === 0) {
       return { files: 0, rows: 0, inserted: 0, duplicates: 0, rejected: 0 };
     }
@@ -281,18 +284,24 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
       }
       const [least, greatest] = offsetBounds(objects);
       const [clash] =
-        (await session.execute(CLASHES, [keys, least, greatest])).rows;
+        (await session.execute(clashesSql(kind), [keys, least, greatest]))
+          .rows;
       if (Number(clash?.CLASHES ?? 0) > 0) {
         throw new CoordinateClashError(
           Number(clash.CLASHES),
           String(clash.EXAMPLE),
         );
       }
-      await session.execute(REJECT, [keys, now]);
-      await session.execute(insertSql(reload), [keys, now, least, greatest]);
-      await session.execute(RANGES, [now, now]);
+      await session.execute(rejectSql(kind), [keys, now]);
+      await session.execute(insertSql(kind, reload), [
+        keys,
+        now,
+        least,
+        greatest,
+      ]);
+      await session.execute(rangesSql(kind), [now, now]);
       const counts = new Map(
-        (await session.execute(COUNTS, [now, now])).rows.map((row) => [
+        (await session.execute(countsSql(kind), [now, now])).rows.map((row) => [
           String(row.FILE_NAME),
           { inserted: Number(row.INSERTED), rejected: Number(row.REJECTED) },
         ]),
@@ -318,7 +327,10 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
         rule: `COPY refused ${c.errorsSeen} line(s); first: ${c.firstError}`,
       }));
       if (refusals.length > 0) {
-        await session.execute(REJECT_COPIED, [now, JSON.stringify(refusals)]);
+        await session.execute(rejectCopiedSql(kind), [
+          now,
+          JSON.stringify(refusals),
+        ]);
       }
       await session.execute(LEDGER, [now, JSON.stringify(entries)]);
       await session.execute(CLEAR, [keys]);
@@ -427,18 +439,25 @@ on_error = ${this.#options.onError}${reload ? "\nforce = true" : ""}${
   }
 
   /** What RAW and silver hold of one log's topic (silver null until dbt built it). */
-  async inventory(streamId: string, topic: string): Promise<Inventory> {
+  async inventory(
+    streamId: string,
+    topic: string,
+    kind: EventKind = "quotes",
+  ): Promise<Inventory> {
     const session = this.#session;
     const pairs = async (sql: string) =>
       (await session.execute(sql, [streamId, topic])).rows.map((row) =>
         [row.P, row.O] as const
       );
     const raw = runsByPartition(
-      (await session.execute(INVENTORY_RAW, [streamId, topic])).rows.map((
-        row,
-      ) => [row.P, row.FIRST_OFFSET, row.LAST_OFFSET, row.N] as const),
+      (await session.execute(inventoryRawSql(kind), [streamId, topic])).rows
+        .map((
+          row,
+        ) => [row.P, row.FIRST_OFFSET, row.LAST_OFFSET, row.N] as const),
     );
-    const rejected = offsetsByPartition(await pairs(INVENTORY_REJECTED));
+    const rejected = offsetsByPartition(
+      await pairs(inventoryRejectedSql(kind)),
+    );
     const [built] = (await session.execute(SILVER_BUILT)).rows;
     let silver: SilverInventory | null = null;
     if (Number(built?.N) === 1) {
