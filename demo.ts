@@ -38,7 +38,7 @@ import {
 } from "./lib/app/continuous.ts";
 import { DbtWorker, runDbt } from "./lib/transform/dbt.ts";
 import { startLanding } from "./lib/land/landing.ts";
-import { loadNewObjects } from "./lib/load/loader.ts";
+import { loadKinds } from "./lib/app/load_kinds.ts";
 import { logger } from "./lib/runtime/log.ts";
 import { preflight } from "./lib/app/preflight.ts";
 import { skipFields } from "./lib/produce/source.ts";
@@ -197,13 +197,7 @@ await runMain(async () => {
   // 2. Lake → warehouse (bounded by what landed; a second Ctrl-C stops it).
   const warehouse = await openWarehouse(config);
   try {
-    const totals = await loadNewObjects({
-      lake,
-      warehouse,
-      topic: config.topic,
-      filesPerLoad: config.loadMaxFiles,
-      eventsPerLoad: config.loadMaxEvents,
-    });
+    const totals = await loadKinds({ config, lake, warehouse });
     log.info("loaded", { ...totals });
   } finally {
     await warehouse.close();

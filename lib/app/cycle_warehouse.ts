@@ -14,7 +14,6 @@
 import { resolve } from "node:path";
 import type { Config } from "../runtime/config.ts";
 import type { Lake } from "../lake/lake.ts";
-import { loadNewObjects } from "../load/loader.ts";
 import {
   type DbtWorker,
   FREQUENT_BUILD,
@@ -25,6 +24,7 @@ import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import type { LoadStep, WarehouseAccess } from "./cycle.ts";
 import { configuredGoldCopy } from "./gold_copy.ts";
+import { loadKinds } from "./load_kinds.ts";
 
 /**
  * The DuckDB warehouse of `DUCKDB_PATH`, opened for each use and closed
@@ -76,10 +76,11 @@ export function sessionAccess<W extends Warehouse>(
 }
 
 /**
- * The load step: the loader's `loadNewObjects` on the lake, for the
- * configured topic and batch size, stopping between transactions on a stop.
+ * The load step: the loader's `loadNewObjects` on the lake, for each kind's
+ * topic in turn (./load_kinds.ts) and the configured batch size, stopping
+ * between transactions on a stop.
  *
- * @param config Settings: `KAFKA_TOPIC`, `LOAD_MAX_FILES`, `LOAD_MAX_EVENTS`.
+ * @param config Settings: each kind's topic, `LOAD_MAX_FILES`, `LOAD_MAX_EVENTS`.
  * @param lake The lake being landed.
  * @returns The step.
  */
@@ -88,15 +89,7 @@ export function lakeLoad<W extends Warehouse>(
   lake: Lake,
 ): LoadStep<W> {
   return (warehouse, signal, onProgress) =>
-    loadNewObjects({
-      lake,
-      warehouse,
-      topic: config.topic,
-      filesPerLoad: config.loadMaxFiles,
-      eventsPerLoad: config.loadMaxEvents,
-      signal,
-      onProgress,
-    });
+    loadKinds({ config, lake, warehouse, signal, onProgress });
 }
 
 /** How often the real-time cycle's dbt run includes the frequent path's data tests. */

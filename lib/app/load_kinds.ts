@@ -1,0 +1,78 @@
+/**
+ * Loading every kind of event (quotes, then trades) from the lake in one
+ * step, as the real-time cycle and the demo do: each kind's topic prefix in
+ * turn, with its own discovery marks, into its own RAW table.
+ *
+ * @module
+ */
+import { EVENT_KINDS, type EventKind } from "../contract/kinds.ts";
+import type { Lake } from "../lake/lake.ts";
+import { loadNewObjects, type LoadTotals } from "../load/loader.ts";
+import type { Config } from "../runtime/config.ts";
+import type { Warehouse } from "../warehouse/warehouse.ts";
+import { laneOf } from "./wiring.ts";
+
+/** Options for {@linkcode loadKinds}. */
+export interface LoadKindsOptions {
+  /** Settings: each kind's topic, `LOAD_MAX_FILES`, `LOAD_MAX_EVENTS`. */
+  config: Config;
+  /** The lake. */
+  lake: Lake;
+  /** The warehouse. */
+  warehouse: Warehouse;
+  /**
+   * The kinds to load.
+   *
+   * @default {every kind}
+   */
+  kinds?: readonly EventKind[];
+  /** Stops between transactions. */
+  signal?: AbortSignal;
+  /** Called after each transaction with the totals so far, over the kinds. */
+  onProgress?: (totals: LoadTotals) => void;
+}
+
+/**
+ * Loads the new objects of each kind in turn.
+ *
+ * @param options Settings, lake, warehouse and kinds.
+ * @returns The totals over the kinds.
+ */
+export async function loadKinds(
+  options: LoadKindsOptions,
+): Promise<LoadTotals> {
+  const { config, lake, warehouse, kinds = EVENT_KINDS, signal, onProgress } =
+    options;
+  const sum: LoadTotals = {
+    listed: 0,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  };
+  const plus = (a: LoadTotals, b: LoadTotals): LoadTotals => {
+    const total = { ...a };
+    for (const name of Object.keys(total) as (keyof LoadTotals)[]) {
+      total[name] += b[name];
+    }
+    return total;
+  };
+  let done = sum;
+  for (const kind of kinds) {
+    if (signal?.aborted) break;
+    const before = done;
+    const totals = await loadNewObjects({
+      lake,
+      warehouse,
+      topic: laneOf(config, kind).topic,
+      kind,
+      filesPerLoad: config.loadMaxFiles,
+      eventsPerLoad: config.loadMaxEvents,
+      signal,
+      onProgress: onProgress && ((so) => onProgress(plus(before, so))),
+    });
+    done = plus(before, totals);
+  }
+  return done;
+}
