@@ -201,6 +201,8 @@ async function throughput(
     ...env,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: `bench-${run}`,
+    KAFKA_TRADES_TOPIC: `${topic}-trades`,
+    KAFKA_TRADES_GROUP_ID: `bench-${run}-trades`,
     DUCKDB_PATH: warehouse,
   };
 
@@ -384,6 +386,8 @@ async function freshness(
     LAKE_DIR: join(dir, "lake"),
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: topic,
+    KAFKA_TRADES_TOPIC: `${topic}-trades`,
+    KAFKA_TRADES_GROUP_ID: `${topic}-trades`,
     DUCKDB_PATH: join(dir, "warehouse.duckdb"),
     SYMBOLS: FRESHNESS_SYMBOLS.join(","),
   });

@@ -108,6 +108,7 @@ DAILY_BUILD = ("build",)
 #: processes have them; the names are the keys of .env.example.
 FORWARDED = (
     "KAFKA_TOPIC",
+    "KAFKA_TRADES_TOPIC",
     "S3_BUCKET",
     "S3_ENDPOINT",
     "S3_REGION",

@@ -25,6 +25,8 @@ export async function scenario(name: string) {
     ...services,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: `${topic}-lake`,
+    KAFKA_TRADES_TOPIC: `${topic}-trades`,
+    KAFKA_TRADES_GROUP_ID: `${topic}-trades-lake`,
     DUCKDB_PATH: `${dir}/warehouse.duckdb`,
     STREAM_DIR: `${dir}/unused-stream`,
     LAKE_DIR: `${dir}/unused-lake`,

@@ -481,6 +481,8 @@ async function landEvents(services: ServicesEnv, n: number, dir: string) {
     ...services,
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: `${topic}-lake`,
+    KAFKA_TRADES_TOPIC: `${topic}-trades`,
+    KAFKA_TRADES_GROUP_ID: `${topic}-trades-lake`,
     STREAM_DIR: `${dir}/unused-stream`,
     LAKE_DIR: `${dir}/unused-lake`,
   };
@@ -586,6 +588,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, stocks_b
     }),
     AIRFLOW_VAR_STOCKS_DBT_IMAGE: "stocks-dbt:ci",
     KAFKA_TOPIC: topic,
+    KAFKA_TRADES_TOPIC: `${topic}-trades`,
     S3_BUCKET: services.S3_BUCKET,
     S3_ENDPOINT: services.S3_ENDPOINT,
     DUCKDB_PATH: "/app/data/warehouse.duckdb",
@@ -613,6 +616,7 @@ Deno.test("airflow dags test runs stocks_realtime's containers to gold, stocks_b
       load.Env.map((pair) => pair.split(/=(.*)/s).slice(0, 2)),
     );
     assert.equal(loadEnv.KAFKA_TOPIC, topic);
+    assert.equal(loadEnv.KAFKA_TRADES_TOPIC, `${topic}-trades`);
     assert.equal(loadEnv.AWS_ACCESS_KEY_ID, services.AWS_ACCESS_KEY_ID);
     assert.equal(loadEnv.AWS_SECRET_ACCESS_KEY, secret, "from stocks_lake");
     assert.equal(build.Image, "stocks-dbt:ci", "the Variable's image");

@@ -280,7 +280,14 @@ Deno.test("follow runs deno task follow from the warehouse volume, healthy while
   assert.equal(follow.restart, "unless-stopped");
   // The same warehouse as the loader and dbt; the lake, as the consumer lands it.
   assert.equal(env(follow, "DUCKDB_PATH"), env(services.loader, "DUCKDB_PATH"));
-  for (const name of ["S3_BUCKET", "S3_ENDPOINT", "KAFKA_TOPIC"]) {
+  for (
+    const name of [
+      "S3_BUCKET",
+      "S3_ENDPOINT",
+      "KAFKA_TOPIC",
+      "KAFKA_TRADES_TOPIC",
+    ]
+  ) {
     assert.equal(env(follow, name), env(services.consumer, name), name);
   }
   assert.deepEqual(follow.depends_on, {
