@@ -13,6 +13,7 @@ import type { Stream } from "../stream/stream.ts";
 import { parseCommandLine } from "./command_line.ts";
 import { findResumePoints } from "./resume.ts";
 import { FinnhubSource } from "../produce/sources/finnhub.ts";
+import { FinnhubTradesSource } from "../produce/sources/finnhub_trades.ts";
 import { ReplaySource } from "../produce/sources/replay.ts";
 import { SimulatedSource } from "../produce/sources/simulated.ts";
 import { SimulatedTradesSource } from "../produce/sources/simulated_trades.ts";
@@ -45,6 +46,7 @@ export const SOURCES = [
   "finnhub",
   "replay",
   "simulated-trades",
+  "finnhub-trades",
 ] as const;
 
 /** A source's name on the command line. */
@@ -56,6 +58,7 @@ const SOURCE_KINDS: Record<SourceName, EventKind | undefined> = {
   finnhub: "quotes",
   replay: undefined,
   "simulated-trades": "trades",
+  "finnhub-trades": "trades",
 };
 
 /** Usage text of the source options. */
@@ -65,6 +68,8 @@ export const SOURCE_USAGE = `Source options:
                         finnhub           quotes: Finnhub's REST /quote, polled (FINNHUB_API_KEY)
                         replay            quotes or trades (--kind) from files
                         simulated-trades  trades: seeded random arrivals, prices and sizes
+                        finnhub-trades    trades: Finnhub's trades WebSocket (FINNHUB_API_KEY,
+                                          FINNHUB_WS_URL); reconnects after FINNHUB_WS_IDLE_MS of silence
                       quotes go to KAFKA_TOPIC, trades to KAFKA_TRADES_TOPIC
   --kind quotes|trades  replay: the kind of event the files hold (default: quotes);
                       a CSV of trades writes 'c' as codes separated by spaces
@@ -239,7 +244,7 @@ export function sourceKind(
  * @param stream The stream of the source's kind ({@linkcode sourceKind}),
  * where its events go; only the simulated quotes source reads it.
  * @returns The source.
- * @throws {FatalError} When Finnhub is asked for without an API key.
+ * @throws {FatalError} When Finnhub (either source) is asked for without an API key.
  * @throws {Error} When the stream cannot be read.
  */
 export async function buildSource(
@@ -279,6 +284,13 @@ export async function buildSource(
         rate: args.rate ?? config.symbols.length * 2,
         seed: args.seed ?? config.simSeed,
         count: args.count,
+      });
+    case "finnhub-trades":
+      return new FinnhubTradesSource({
+        apiKey: config.finnhubApiKey ?? "",
+        symbols: config.symbols,
+        url: config.finnhubWsUrl,
+        idleMs: config.finnhubWsIdleMs,
       });
   }
 }
