@@ -1,6 +1,7 @@
 /**
- * `deno task produce [options]`: publishes quotes from a source to the stream
- * (Kafka when `KAFKA_BROKERS` is set, else the embedded stream) until the
+ * `deno task produce [options]`: publishes events from a source to the topic
+ * of their kind (quotes to `KAFKA_TOPIC`, trades to `KAFKA_TRADES_TOPIC`; on
+ * Kafka when `KAFKA_BROKERS` is set, else the embedded stream) until the
  * source ends, the bound is reached, or SIGINT/SIGTERM.
  *
  * @module
@@ -10,6 +11,7 @@ import {
   parseSourceArgs,
   runSignal,
   SOURCE_USAGE,
+  sourceKind,
 } from "./lib/app/cli.ts";
 import { loadConfig } from "./lib/runtime/config.ts";
 import { openLake, openStream } from "./lib/app/wiring.ts";
@@ -31,19 +33,24 @@ await runMain(async () => {
   const config = loadConfig();
   await preflight(config, { stream: true, lake: true });
   const signal = runSignal(shutdownSignal(), args.durationMs);
-  const stream = openStream(config);
+  const stream = openStream(config, sourceKind(args));
   const lake = openLake(config);
   const source = await buildSource(args, config, stream);
   await stream.ensureTopic();
   const producer = await stream.producer();
   log.info("producing", {
     source: source.name,
+    kind: source.kind,
     stream: stream.location,
     topic: stream.topic,
   });
   const stats: PublishStats = { published: 0, rejected: 0 };
   const stop = reportProgress(
-    () => ({ published: stats.published, rejected: stats.rejected }),
+    () => ({
+      published: stats.published,
+      rejected: stats.rejected,
+      ...skipFields(source.stats),
+    }),
     (counts) => log.info("progress", counts),
     { rateOf: "published" },
   );

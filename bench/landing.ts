@@ -144,7 +144,7 @@ async function quotes(symbols: string[], events: number): Promise<string[]> {
     paced: false,
   });
   const lines: string[] = [];
-  for await (const quote of source.quotes(new AbortController().signal)) {
+  for await (const quote of source.events(new AbortController().signal)) {
     lines.push(JSON.stringify(quote));
   }
   return lines;

@@ -152,7 +152,7 @@ async function writeQuotes(path: string, events: number): Promise<string[]> {
     paced: false,
   });
   const lines: string[] = [];
-  for await (const quote of source.quotes(new AbortController().signal)) {
+  for await (const quote of source.events(new AbortController().signal)) {
     lines.push(JSON.stringify(quote));
   }
   await Deno.writeTextFile(path, lines.join("\n") + "\n");

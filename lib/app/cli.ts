@@ -7,23 +7,28 @@
  */
 import type { Config } from "../runtime/config.ts";
 import type { LoadSelection } from "../load/loader.ts";
-import type { QuoteSource } from "../produce/source.ts";
+import { type EventKind, parseKind } from "../contract/kinds.ts";
+import type { Source } from "../produce/source.ts";
 import type { Stream } from "../stream/stream.ts";
 import { parseCommandLine, selectedKinds } from "./command_line.ts";
 import type { EventKind } from "../contract/kinds.ts";
 import { findResumePoints } from "./resume.ts";
 import { FinnhubSource } from "../produce/sources/finnhub.ts";
+import { FinnhubTradesSource } from "../produce/sources/finnhub_trades.ts";
 import { ReplaySource } from "../produce/sources/replay.ts";
 import { SimulatedSource } from "../produce/sources/simulated.ts";
+import { SimulatedTradesSource } from "../produce/sources/simulated_trades.ts";
 
 export { type OptionSpec, parseCommandLine } from "./command_line.ts";
 
 /** The parsed source options. */
 export interface SourceArgs {
-  /** `simulated`, `finnhub` or `replay`. */
-  source: "simulated" | "finnhub" | "replay";
+  /** Which source. */
+  source: SourceName;
   /** Files or directories to replay. */
   files: string[];
+  /** The kind of event replayed (`--kind`); the other sources have their own. */
+  kind?: EventKind;
   /** Simulated events per second. */
   rate?: number;
   /** Simulated seed. */
@@ -36,18 +41,47 @@ export interface SourceArgs {
   flags: Record<string, boolean>;
 }
 
-const SOURCES = ["simulated", "finnhub", "replay"] as const;
+/** The sources, quotes' first. */
+export const SOURCES = [
+  "simulated",
+  "finnhub",
+  "replay",
+  "simulated-trades",
+  "finnhub-trades",
+] as const;
+
+/** A source's name on the command line. */
+export type SourceName = typeof SOURCES[number];
+
+/** The kind of event each source yields; replay's comes from `--kind`. */
+const SOURCE_KINDS: Record<SourceName, EventKind | undefined> = {
+  simulated: "quotes",
+  finnhub: "quotes",
+  replay: undefined,
+  "simulated-trades": "trades",
+  "finnhub-trades": "trades",
+};
 
 /** Usage text of the source options. */
 export const SOURCE_USAGE = `Source options:
-  --source simulated|finnhub|replay   where quotes come from (default: simulated)
-  --file PATH                         replay: an NDJSON/CSV file (.gz too) or a directory; repeatable
-  --rate N                            simulated: events per second (default: SIM_RATE, else
-                                      one quote per symbol per second)
-  --seed N                            simulated: random-walk seed (default: SIM_SEED, 42); every
-                                      run continues each symbol from its last quote
-  --count N                           stop after N events
-  --duration D                        stop after D, e.g. 20s, 5m, 1h (replay ends with its input)`;
+  --source NAME       where events come from (default: simulated):
+                        simulated         quotes: a seeded random walk per symbol
+                        finnhub           quotes: Finnhub's REST /quote, polled (FINNHUB_API_KEY)
+                        replay            quotes or trades (--kind) from files
+                        simulated-trades  trades: seeded random arrivals, prices and sizes
+                        finnhub-trades    trades: Finnhub's trades WebSocket (FINNHUB_API_KEY,
+                                          FINNHUB_WS_URL); reconnects after FINNHUB_WS_IDLE_MS of silence
+                      quotes go to KAFKA_TOPIC, trades to KAFKA_TRADES_TOPIC
+  --kind quotes|trades  replay: the kind of event the files hold (default: quotes);
+                      a CSV of trades writes 'c' as codes separated by spaces
+  --file PATH         replay: an NDJSON/CSV file (.gz too) or a directory; repeatable
+  --rate N            simulated: quotes per second (default: SIM_RATE, else one quote per
+                      symbol per second); simulated-trades: trades per second, all symbols
+                      together (default: two per symbol per second)
+  --seed N            simulated, simulated-trades: seed (default: SIM_SEED, 42); every
+                      simulated run continues each symbol from its last quote
+  --count N           stop after N events
+  --duration D        stop after D, e.g. 20s, 5m, 1h (replay ends with its input)`;
 
 /**
  * Parses the source options; unknown options are an error.
@@ -67,6 +101,7 @@ export function parseSourceArgs(
   const parsed = parseCommandLine(command, args, {
     source: { type: "string", default: "simulated" },
     file: { type: "string", multiple: true, default: [] },
+    kind: { type: "string" },
     rate: { type: "string" },
     seed: { type: "string" },
     count: { type: "string" },
@@ -97,11 +132,22 @@ export function parseSourceArgs(
       }`,
     );
   }
+  const kindText = values.kind as string | undefined;
+  const kind = kindText === undefined ? undefined : parseKind(kindText);
+  const own = SOURCE_KINDS[source as SourceName];
+  if (kind !== undefined && own !== undefined && kind !== own) {
+    throw new RangeError(
+      `Cannot start as '--kind' must be ${own} for --source ${source}, which yields only ${own}: current value is ${
+        JSON.stringify(kindText)
+      }`,
+    );
+  }
   const flags: Record<string, boolean> = { help: values.help === true };
   for (const name of booleans) flags[name] = values[name] === true;
   return {
-    source: source as SourceArgs["source"],
+    source: source as SourceName,
     files,
+    kind: kind ?? own,
     rate: optionalNumber("--rate", values.rate as string | undefined, false),
     seed: optionalNumber("--seed", values.seed as string | undefined, true),
     count: optionalNumber("--count", values.count as string | undefined, true),
@@ -175,22 +221,38 @@ export function simulatedRate(
 }
 
 /**
+ * The kind of event the source of `args` yields, so the caller opens that
+ * kind's stream (`openStream(config, kind)`) before building it.
+ *
+ * @param args Parsed source options (or any with `source` and `kind`).
+ * @returns The kind: the source's own, or replay's `--kind` (default quotes).
+ */
+export function sourceKind(
+  args: Pick<SourceArgs, "source" | "kind">,
+): EventKind {
+  return SOURCE_KINDS[args.source] ?? args.kind ?? "quotes";
+}
+
+/**
  * Builds the source the options ask for. A simulated source continues each
  * symbol from its last quote in the stream, or else in the warehouse
- * (lib/app/resume.ts).
+ * (lib/app/resume.ts). Each call builds a new source with its own state, so
+ * one process may run a quotes source and a trades source side by side,
+ * each with the stream of its kind.
  *
  * @param args Parsed source options.
  * @param config Configuration (symbols, defaults, Finnhub settings).
- * @param stream The stream the source's quotes go to.
+ * @param stream The stream of the source's kind ({@linkcode sourceKind}),
+ * where its events go; only the simulated quotes source reads it.
  * @returns The source.
- * @throws {FatalError} When Finnhub is asked for without an API key.
+ * @throws {FatalError} When Finnhub (either source) is asked for without an API key.
  * @throws {Error} When the stream cannot be read.
  */
 export async function buildSource(
   args: SourceArgs,
   config: Config,
   stream: Stream,
-): Promise<QuoteSource> {
+): Promise<Source> {
   switch (args.source) {
     case "simulated": {
       const rate = simulatedRate(args, config);
@@ -216,7 +278,21 @@ export async function buildSource(
         timeoutMs: config.finnhubTimeoutMs,
       });
     case "replay":
-      return new ReplaySource({ paths: args.files });
+      return new ReplaySource({ paths: args.files, kind: sourceKind(args) });
+    case "simulated-trades":
+      return new SimulatedTradesSource({
+        symbols: config.symbols,
+        rate: args.rate ?? config.symbols.length * 2,
+        seed: args.seed ?? config.simSeed,
+        count: args.count,
+      });
+    case "finnhub-trades":
+      return new FinnhubTradesSource({
+        apiKey: config.finnhubApiKey ?? "",
+        symbols: config.symbols,
+        url: config.finnhubWsUrl,
+        idleMs: config.finnhubWsIdleMs,
+      });
   }
 }
 

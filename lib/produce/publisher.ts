@@ -1,8 +1,10 @@
 /**
- * Publishing: quotes from a source to the stream, keyed by symbol, in small
+ * Publishing: events of any kind from a source to the stream (the topic of
+ * the source's kind, which the caller opened), keyed by symbol, in small
  * batches (sent when full or after a short linger), each acknowledged by the
  * stream before the next is sent. Inputs the source rejects are written to the
- * lake's dead-letter prefix with their reason.
+ * lake's dead-letter prefix with their reason, under the source's name
+ * (`dead-letter/source=<name>/`), so each source's rejects stay apart.
  *
  * @module
  */
@@ -10,13 +12,13 @@ import { DEAD_LETTER_PREFIX } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { encodeLines } from "../lake/ndjson.ts";
 import { logger } from "../runtime/log.ts";
-import type { QuoteSource, SourceReject } from "./source.ts";
+import type { Source, SourceReject } from "./source.ts";
 import type { OutgoingMessage, StreamProducer } from "../stream/stream.ts";
 
 /** Options for {@linkcode publish}. */
 export interface PublishOptions {
-  /** Where quotes come from. */
-  source: QuoteSource;
+  /** Where events come from. */
+  source: Source;
   /** Where they go. */
   producer: StreamProducer;
   /** Where the source's rejects go (dead-letter prefix). */
@@ -29,10 +31,10 @@ export interface PublishOptions {
    * @default {500}
    */
   batchSize?: number;
-  /** Most quotes to publish; unbounded by default. */
+  /** Most events to publish; unbounded by default. */
   limit?: number;
   /**
-   * Longest a quote waits for its batch to fill, in milliseconds.
+   * Longest an event waits for its batch to fill, in milliseconds.
    *
    * @default {20}
    */
@@ -51,7 +53,7 @@ const log = logger("producer");
 const REJECTS_PER_OBJECT = 1000;
 
 /**
- * Publishes every quote of the source until it ends or the signal aborts.
+ * Publishes every event of the source until it ends or the signal aborts.
  *
  * @param options Source, producer, lake and batching.
  * @param stats Totals, updated as messages are acknowledged (for progress lines).
@@ -111,9 +113,9 @@ export async function publish(
   };
 
   try {
-    for await (const quote of source.quotes(signal, onReject)) {
+    for await (const event of source.events(signal, onReject)) {
       if (failed) break;
-      batch.push({ key: quote.symbol, value: JSON.stringify(quote) });
+      batch.push({ key: event.symbol, value: JSON.stringify(event) });
       // Stop at the limit now: a polling source may not yield again for a long time.
       if (++taken >= limit) break;
       if (batch.length >= batchSize) {

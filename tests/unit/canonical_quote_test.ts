@@ -48,7 +48,7 @@ Deno.test("readCanonicalQuote() takes the producer's events as canonical, valid 
     paced: false,
   });
   let canonical = 0;
-  for await (const quote of source.quotes(new AbortController().signal)) {
+  for await (const quote of source.events(new AbortController().signal)) {
     const text = JSON.stringify(quote);
     const read = readCanonicalQuote(new TextEncoder().encode(text));
     assert.deepEqual(read.validation, parseQuote(text));

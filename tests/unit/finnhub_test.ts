@@ -83,7 +83,7 @@ async function take(
   const quotes: Quote[] = [];
   try {
     if (count === 0) return quotes;
-    for await (const quote of source.quotes(controller.signal, onReject)) {
+    for await (const quote of source.events(controller.signal, onReject)) {
       quotes.push(quote);
       if (quotes.length >= count) break;
     }
@@ -98,7 +98,7 @@ async function failure(source: FinnhubSource): Promise<unknown> {
   const controller = new AbortController();
   const guard = setTimeout(() => controller.abort(), 3_000);
   try {
-    for await (const _ of source.quotes(controller.signal)) {
+    for await (const _ of source.events(controller.signal)) {
       // keep polling
     }
   } catch (error) {
@@ -508,7 +508,7 @@ Deno.test("FinnhubSource ends quietly when the signal aborts during a request", 
   }).then(() => controller.abort());
   const quotes: Quote[] = [];
   const started = performance.now();
-  for await (const quote of source.quotes(controller.signal)) {
+  for await (const quote of source.events(controller.signal)) {
     quotes.push(quote);
   }
   await inFlight;

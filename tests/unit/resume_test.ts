@@ -209,7 +209,7 @@ Deno.test("at the default rate, 10 symbols' quote times stay within a second of 
   const controller = new AbortController();
   let emitted = 0;
   let worst = 0;
-  for await (const q of source.quotes(controller.signal)) {
+  for await (const q of source.events(controller.signal)) {
     const clock = began + (emitted * 1000) / rate;
     worst = Math.max(worst, Math.abs(clock - q.t * 1000));
     if (++emitted === 20 * rate) controller.abort();

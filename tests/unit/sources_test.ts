@@ -1,22 +1,31 @@
 import assert from "node:assert/strict";
 import { encodeLines } from "../../lib/lake/ndjson.ts";
 import type { Quote } from "../../lib/contract/quote.ts";
-import type { QuoteSource, SourceReject } from "../../lib/produce/source.ts";
+import { CONTRACTS, type MarketEvent } from "../../lib/contract/kinds.ts";
+import type { Trade } from "../../lib/contract/trade.ts";
+import {
+  parseSourceArgs,
+  SOURCE_USAGE,
+  sourceKind,
+  SOURCES,
+} from "../../lib/app/cli.ts";
+import type { Source, SourceReject } from "../../lib/produce/source.ts";
 import { ReplaySource } from "../../lib/produce/sources/replay.ts";
 import { SimulatedSource } from "../../lib/produce/sources/simulated.ts";
+import { SimulatedTradesSource } from "../../lib/produce/sources/simulated_trades.ts";
 
 const START = Date.UTC(2026, 10, 20, 20, 59, 50);
 const SYMBOLS = ["AAPL", "MSFT", "TSLA"];
 
-async function collect(
-  source: QuoteSource,
+async function collect<E extends MarketEvent>(
+  source: Source<E>,
   onReject?: (r: SourceReject) => void,
-): Promise<Quote[]> {
-  const quotes: Quote[] = [];
+): Promise<E[]> {
+  const events: E[] = [];
   for await (
-    const quote of source.quotes(new AbortController().signal, onReject)
-  ) quotes.push(quote);
-  return quotes;
+    const event of source.events(new AbortController().signal, onReject)
+  ) events.push(event);
+  return events;
 }
 
 function simulated(
@@ -130,7 +139,7 @@ Deno.test("SimulatedSource paces events at the rate and stops when aborted", asy
   const controller = new AbortController();
   const started = performance.now();
   let n = 0;
-  for await (const _ of source.quotes(controller.signal)) {
+  for await (const _ of source.events(controller.signal)) {
     if (++n === 20) controller.abort();
   }
   assert.equal(n, 20);
@@ -342,12 +351,190 @@ Deno.test("SimulatedSource paced never gives a quote time ahead of the clock", a
     resume: new Map([["AAPL", { c: 100, o: 100, h: 100, l: 100, pc: 100, t }]]),
   });
   const seen: { t: number; fetched: number; clock: number }[] = [];
-  for await (const q of source.quotes(new AbortController().signal)) {
+  for await (const q of source.events(new AbortController().signal)) {
     seen.push({ t: q.t, fetched: q.fetched_at, clock: Date.now() });
   }
   assert.deepEqual(seen.map((q) => q.t), [t + 1, t + 1, t + 2, t + 2]);
   for (const q of seen) {
     assert.ok(q.t * 1000 <= q.clock, `quote time ${q.t} s ahead of ${q.clock}`);
     assert.ok(q.fetched >= q.t * 1000 && q.fetched <= q.clock);
+  }
+});
+
+function simulatedTrades(
+  options: Partial<ConstructorParameters<typeof SimulatedTradesSource>[0]> = {},
+) {
+  let clock = START;
+  return new SimulatedTradesSource({
+    symbols: SYMBOLS,
+    count: 2_000,
+    paced: false,
+    now: () => (clock += 7),
+    ...options,
+  });
+}
+
+Deno.test("SimulatedTradesSource gives valid trades: tick prices, round and odd lots, codes", async () => {
+  const trades = await collect(simulatedTrades());
+  assert.equal(trades.length, 2_000);
+  for (const trade of trades) {
+    const result = CONTRACTS.trades.validate(trade, { now: trade.fetched_at });
+    assert.ok(result.ok, JSON.stringify(trade));
+    assert.deepEqual(result.event, trade, "in contract order");
+    assert.equal(Math.round(trade.p * 100) / 100, trade.p, "on the 0.01 grid");
+    assert.ok(Number.isSafeInteger(trade.v) && trade.v > 0);
+    assert.equal(trade.source, "simulated-trades");
+    assert.equal(trade.t, trade.fetched_at);
+  }
+  const roundLots = trades.filter((t) => t.v % 100 === 0).length;
+  assert.ok(roundLots > 0.75 * trades.length, `${roundLots} round lots`);
+  assert.ok(trades.some((t) => t.v < 100), "some odd lots");
+  assert.ok(trades.some((t) => t.v >= 1_000), "a heavy tail");
+  for (const c of [[], ["1"], ["1", "12"]]) {
+    assert.ok(trades.some((t) => JSON.stringify(t.c) === JSON.stringify(c)));
+  }
+  for (const symbol of SYMBOLS) {
+    const n = trades.filter((t) => t.symbol === symbol).length;
+    assert.ok(n > 500 && n < 830, `${symbol}: ${n} of 2000`);
+  }
+  // A random walk: consecutive prices of a symbol stay close.
+  const aapl = trades.filter((t) => t.symbol === "AAPL").map((t) => t.p);
+  assert.ok(Math.abs(aapl[0] - 190) < 1, String(aapl[0]));
+  for (let i = 1; i < aapl.length; i++) {
+    assert.ok(
+      Math.abs(aapl[i] - aapl[i - 1]) < 0.5,
+      `${aapl[i - 1]} → ${aapl[i]}`,
+    );
+  }
+});
+
+Deno.test("SimulatedTradesSource is deterministic for a seed and clock readings, and differs across seeds", async () => {
+  const a = await collect(simulatedTrades({ seed: 7, count: 300 }));
+  const b = await collect(simulatedTrades({ seed: 7, count: 300 }));
+  const c = await collect(simulatedTrades({ seed: 8, count: 300 }));
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(
+    a.map((t) => [t.symbol, t.p, t.v]),
+    c.map((t) => [t.symbol, t.p, t.v]),
+  );
+});
+
+Deno.test("SimulatedTradesSource paces trades at the rate overall", async () => {
+  const source = new SimulatedTradesSource({
+    symbols: SYMBOLS,
+    rate: 200,
+    seed: 3,
+  });
+  const controller = new AbortController();
+  const started = performance.now();
+  let n = 0;
+  for await (const _ of source.events(controller.signal)) {
+    if (++n === 100) controller.abort();
+  }
+  const elapsed = performance.now() - started;
+  assert.equal(n, 100);
+  // 100 exponential gaps of mean 5 ms: about 500 ms, within a wide margin.
+  assert.ok(elapsed >= 250 && elapsed < 1_500, `${elapsed} ms`);
+  assert.deepEqual(source.stats, { emitted: 100, skipped: {} });
+});
+
+Deno.test("ReplaySource --kind trades reads NDJSON, CSV (codes separated by spaces) and gzip, and dead-letters bad lines", async () => {
+  const dir = await Deno.makeTempDir();
+  const trades = await collect(simulatedTrades({ count: 6 }));
+  trades[2] = { ...trades[2], c: ["1", "12"] };
+  trades[3] = { ...trades[3], c: [] };
+  await Deno.writeTextFile(
+    `${dir}/a.ndjson`,
+    [
+      JSON.stringify(trades[0]),
+      "{oops",
+      JSON.stringify({ ...trades[1], t: Math.floor(trades[1].t / 1000) }),
+      JSON.stringify(trades[1]),
+    ].join("\n") + "\n",
+  );
+  const row = (t: Trade) =>
+    [t.symbol, t.p, t.v, t.t, t.c.join(" "), t.fetched_at, t.source].join(",");
+  await Deno.writeTextFile(
+    `${dir}/b.csv`,
+    [
+      "symbol,p,v,t,c,fetched_at,source",
+      row(trades[2]),
+      row(trades[3]),
+      row({ ...trades[3], v: -1 }),
+      row({ ...trades[3], c: ["1", "no-dash"] }),
+    ].join("\n"),
+  );
+  await Deno.writeFile(
+    `${dir}/c.ndjson.gz`,
+    await encodeLines(trades.slice(4).map((t) => JSON.stringify(t))),
+  );
+  const rejects: SourceReject[] = [];
+  const source = new ReplaySource({ paths: [dir], kind: "trades" });
+  assert.equal(source.kind, "trades");
+  assert.equal(source.name, "replay-trades");
+  assert.deepEqual(await collect(source, (r) => rejects.push(r)), trades);
+  assert.deepEqual(
+    rejects.map((r) => [r.position.replace(dir, ""), r.rejection.field]),
+    [
+      ["/a.ndjson:2", "event"],
+      ["/a.ndjson:3", "t"],
+      ["/b.csv:4", "v"],
+      ["/b.csv:5", "c"],
+    ],
+  );
+  assert.match(rejects[1].rejection.rule, /epoch seconds are too small/);
+  // A quote file replayed as trades is rejected line by line, not taken.
+  const quotes = await collect(simulated({ count: 2 }));
+  await Deno.writeTextFile(
+    `${dir}/q.ndjson`,
+    quotes.map((q) => JSON.stringify(q)).join("\n"),
+  );
+  const wrong: SourceReject[] = [];
+  assert.deepEqual(
+    await collect(
+      new ReplaySource({ paths: [`${dir}/q.ndjson`], kind: "trades" }),
+      (r) => wrong.push(r),
+    ),
+    [],
+  );
+  assert.equal(wrong.length, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the source options: --kind for replay, each source's own kind, and a clear error on a mismatch", () => {
+  assert.equal(sourceKind(parseSourceArgs([])), "quotes");
+  assert.equal(
+    sourceKind(parseSourceArgs(["--source", "simulated-trades"])),
+    "trades",
+  );
+  assert.equal(
+    sourceKind(parseSourceArgs(["--source", "replay", "--file", "x.csv"])),
+    "quotes",
+  );
+  assert.equal(
+    sourceKind(
+      parseSourceArgs([
+        "--source",
+        "replay",
+        "--kind",
+        "trades",
+        "--file",
+        "x.csv",
+      ]),
+    ),
+    "trades",
+  );
+  assert.throws(
+    () => parseSourceArgs(["--source", "simulated", "--kind", "trades"]),
+    /'--kind' must be quotes for --source simulated, which yields only quotes: current value is "trades"/,
+  );
+  assert.throws(
+    () =>
+      parseSourceArgs(["--source", "replay", "--kind", "bars", "--file", "x"]),
+    /must be one of quotes, trades: current value is "bars"/,
+  );
+  assert.match(SOURCE_USAGE, /--kind quotes\|trades/);
+  for (const name of SOURCES) {
+    assert.match(SOURCE_USAGE, new RegExp(`\\b${name}\\b`));
   }
 });

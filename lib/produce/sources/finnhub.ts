@@ -128,7 +128,7 @@ type CallOutcome =
  *   symbols: ["AAPL", "MSFT"],
  * });
  * const controller = new AbortController();
- * for await (const quote of source.quotes(controller.signal)) {
+ * for await (const quote of source.events(controller.signal)) {
  *   console.log(quote.symbol, quote.c);
  * }
  * ```
@@ -136,6 +136,8 @@ type CallOutcome =
 export class FinnhubSource implements QuoteSource {
   /** The source's name, written into each quote's `source`. */
   readonly name = "finnhub";
+  /** Always `quotes`. */
+  readonly kind = "quotes";
   /** Counters so far. */
   readonly stats: SourceStats = emptyStats();
 
@@ -152,7 +154,7 @@ export class FinnhubSource implements QuoteSource {
   readonly #lastT = new Map<string, number>();
 
   /**
-   * Creates the source; no request is made until {@linkcode FinnhubSource.quotes}.
+   * Creates the source; no request is made until {@linkcode FinnhubSource.events}.
    *
    * @param options Key, symbols, endpoint, budget, timeout, retries, clock and fetch.
    * @throws {FatalError} When `apiKey` is missing or empty.
@@ -242,7 +244,7 @@ export class FinnhubSource implements QuoteSource {
    * @throws {FatalError} When Finnhub rejects the key (401), denies access
    * (403), or the endpoint does not exist (404: check `FINNHUB_BASE_URL`).
    */
-  async *quotes(
+  async *events(
     signal: AbortSignal,
     onReject?: (reject: SourceReject) => void | Promise<void>,
   ): AsyncGenerator<Quote> {

@@ -2,24 +2,31 @@
  * The replay source: reads files of events in the contract's shape, in order,
  * and ends when the input ends.
  *
- * Accepts NDJSON (`.ndjson`, `.jsonl`, `.json`) and CSV (`.csv`, with a header
- * naming the contract's fields), each optionally gzipped (`.gz`), so the lake's
- * own objects replay as they are. A directory replays every such file under
- * it, in path order. Lines that break the contract go to the dead-letter place
- * through `onReject`, with their file and line number.
+ * Replays one kind of event (quotes by default, or trades), each line checked
+ * by that kind's contract (`CONTRACTS[kind]`). Accepts NDJSON (`.ndjson`,
+ * `.jsonl`, `.json`) and CSV (`.csv`, with a header naming the contract's
+ * fields), each optionally gzipped (`.gz`), so the lake's own objects replay
+ * as they are. A directory replays every such file under it, in path order.
+ * Lines that break the contract go to the dead-letter place through
+ * `onReject`, with their file and line number.
+ *
+ * In a CSV of trades, the cell of `c` (the condition codes) holds the codes
+ * separated by spaces, e.g. `1 12`; an empty cell is no codes (`[]`). Codes
+ * are letters and digits only, so a space never occurs inside one.
  *
  * @module
  */
 import { join } from "node:path";
 import {
-  type Quote,
-  QUOTE_FIELDS,
-  validateQuote,
-} from "../../contract/quote.ts";
+  CONTRACTS,
+  type EventKind,
+  type MarketEvent,
+} from "../../contract/kinds.ts";
 import {
   countSkip,
   emptyStats,
-  type QuoteSource,
+  type OnReject,
+  type Source,
   type SourceReject,
   type SourceStats,
 } from "../source.ts";
@@ -30,12 +37,23 @@ const FORMATS = /\.(ndjson|jsonl|json|csv)(\.gz)?$/;
 export interface ReplaySourceOptions {
   /** Files or directories to replay, in order. */
   paths: string[];
+  /**
+   * The kind of event the files hold.
+   *
+   * @default {"quotes"}
+   */
+  kind?: EventKind;
 }
 
-/** Replays files of events. */
-export class ReplaySource implements QuoteSource {
-  /** Always `replay`; each quote keeps the `source` it was recorded with. */
-  readonly name = "replay";
+/** Replays files of events of one kind. */
+export class ReplaySource implements Source {
+  /**
+   * `replay` for quotes, `replay-trades` for trades (its dead letters go
+   * under that name); each event keeps the `source` it was recorded with.
+   */
+  readonly name: string;
+  /** The kind of event replayed. */
+  readonly kind: EventKind;
   /** Counters so far. */
   readonly stats: SourceStats = emptyStats();
   readonly #paths: string[];
@@ -53,6 +71,8 @@ export class ReplaySource implements QuoteSource {
       );
     }
     this.#paths = options.paths;
+    this.kind = options.kind ?? "quotes";
+    this.name = this.kind === "quotes" ? "replay" : `replay-${this.kind}`;
   }
 
   /**
@@ -60,10 +80,15 @@ export class ReplaySource implements QuoteSource {
    *
    * @throws {Error} When a path does not exist or is not a supported format.
    */
-  async *quotes(
+  async *events(
     signal: AbortSignal,
-    onReject?: (reject: SourceReject) => void | Promise<void>,
-  ): AsyncIterable<Quote> {
+    onReject?: OnReject,
+  ): AsyncIterable<MarketEvent> {
+    const contract = CONTRACTS[this.kind];
+    const lists = new Set<string>(this.kind === "trades" ? ["c"] : []);
+    const numeric = new Set<string>(
+      contract.fields.filter((f) => !TEXT_FIELDS.has(f) && !lists.has(f)),
+    );
     for (const path of await expand(this.#paths)) {
       let header: string[] | null = null;
       const csv = /\.csv(\.gz)?$/.test(path);
@@ -79,7 +104,9 @@ export class ReplaySource implements QuoteSource {
           }
           let event: unknown;
           try {
-            event = csv ? fromCsv(header!, line) : JSON.parse(line);
+            event = csv
+              ? fromCsv(header!, line, numeric, lists)
+              : JSON.parse(line);
           } catch (error) {
             await this.#reject(onReject, `${path}:${number}`, line, {
               field: "event",
@@ -90,7 +117,7 @@ export class ReplaySource implements QuoteSource {
             });
             continue;
           }
-          const result = validateQuote(event);
+          const result = contract.validate(event);
           if (!result.ok) {
             await this.#reject(
               onReject,
@@ -101,14 +128,14 @@ export class ReplaySource implements QuoteSource {
             continue;
           }
           this.stats.emitted++;
-          yield result.quote;
+          yield result.event;
         }
       }
     }
   }
 
   async #reject(
-    onReject: ((reject: SourceReject) => void | Promise<void>) | undefined,
+    onReject: OnReject | undefined,
     position: string,
     input: string,
     rejection: SourceReject["rejection"],
@@ -183,19 +210,24 @@ async function* readLineChunks(path: string): AsyncIterable<string[]> {
   if (rest !== "") yield [rest.endsWith("\r") ? rest.slice(0, -1) : rest];
 }
 
-const NUMERIC = new Set<string>(
-  QUOTE_FIELDS.filter((f) => f !== "symbol" && f !== "source"),
-);
+/** The fields read as text from a CSV cell; the others are numbers, or lists (a trade's `c`). */
+const TEXT_FIELDS = new Set<string>(["symbol", "source"]);
 
 /** A plain decimal number, as a CSV cell of a numeric field must be. */
 const DECIMAL = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
 /**
- * One CSV row as an event: numeric fields as numbers, empty cells left out.
- * A numeric field's cell that is not a number is kept as text, so the
- * contract's rejection shows the value received.
+ * One CSV row as an event: numeric fields as numbers, list fields as their
+ * space-separated items (an empty cell is an empty list), other empty cells
+ * left out. A numeric field's cell that is not a number is kept as text, so
+ * the contract's rejection shows the value received.
  */
-function fromCsv(header: string[], line: string): Record<string, unknown> {
+function fromCsv(
+  header: string[],
+  line: string,
+  numeric: ReadonlySet<string>,
+  lists: ReadonlySet<string>,
+): Record<string, unknown> {
   const cells = line.split(",");
   if (cells.length !== header.length) {
     throw new SyntaxError(
@@ -205,8 +237,12 @@ function fromCsv(header: string[], line: string): Record<string, unknown> {
   const event: Record<string, unknown> = {};
   header.forEach((name, i) => {
     const cell = unquote(cells[i].trim());
+    if (lists.has(name)) {
+      event[name] = cell.split(" ").filter((item) => item !== "");
+      return;
+    }
     if (cell === "") return;
-    event[name] = NUMERIC.has(name) && DECIMAL.test(cell) ? Number(cell) : cell;
+    event[name] = numeric.has(name) && DECIMAL.test(cell) ? Number(cell) : cell;
   });
   return event;
 }

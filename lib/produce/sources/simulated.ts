@@ -102,6 +102,8 @@ const STEP_VOLATILITY = 0.0001;
 export class SimulatedSource implements QuoteSource {
   /** Always `simulated`. */
   readonly name = "simulated";
+  /** Always `quotes`. */
+  readonly kind = "quotes";
   /** Counters so far. */
   readonly stats: SourceStats = emptyStats();
   readonly #options: Required<Omit<SimulatedSourceOptions, "start">> & {
@@ -139,7 +141,7 @@ export class SimulatedSource implements QuoteSource {
   }
 
   /** Yields quotes until `count` is reached or `signal` aborts. */
-  async *quotes(signal: AbortSignal): AsyncIterable<Quote> {
+  async *events(signal: AbortSignal): AsyncIterable<Quote> {
     const { symbols, rate, seed, count, resume, paced, now } = this.#options;
     const began = now();
     // A bounded run faster than real time starts early enough to end now.
@@ -219,7 +221,7 @@ class Walk {
     this.#symbol = symbol;
     if (resume === undefined) {
       this.#random = mulberry32(hash(`${seed}:${symbol}`));
-      this.#price = START_PRICES[symbol] ?? 20 + (hash(symbol) % 480);
+      this.#price = startPrice(symbol);
       this.#prevClose = cents(this.#price * Math.exp(0.01 * this.#gaussian()));
       return;
     }
@@ -279,8 +281,13 @@ function cents(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
+/** A symbol's typical price, or a price between 20 and 500 drawn from its name. */
+export function startPrice(symbol: string): number {
+  return START_PRICES[symbol] ?? 20 + (hash(symbol) % 480);
+}
+
 /** 32-bit FNV-1a hash of a string. */
-function hash(text: string): number {
+export function hash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
