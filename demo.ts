@@ -21,14 +21,21 @@ import {
   parseSourceArgs,
   runSignal,
   SOURCE_USAGE,
+  type SourceArgs,
+  sourceKind,
 } from "./lib/app/cli.ts";
 import { type Config, loadConfig } from "./lib/runtime/config.ts";
 import {
   flushLimits,
+  laneOf,
   openLake,
   openStream,
   openWarehouse,
 } from "./lib/app/wiring.ts";
+import type { Lake } from "./lib/lake/lake.ts";
+import type { FlushLimits } from "./lib/land/partition_writer.ts";
+import type { Source } from "./lib/produce/source.ts";
+import type { Stream, StreamProducer } from "./lib/stream/stream.ts";
 import {
   type CycleStats,
   emptyCycleStats,
@@ -37,7 +44,7 @@ import {
   runContinuous,
 } from "./lib/app/continuous.ts";
 import { DbtWorker, runDbt } from "./lib/transform/dbt.ts";
-import { startLanding } from "./lib/land/landing.ts";
+import { type Landing, startLanding } from "./lib/land/landing.ts";
 import { loadKinds } from "./lib/app/load_kinds.ts";
 import { logger } from "./lib/runtime/log.ts";
 import { preflight } from "./lib/app/preflight.ts";
@@ -97,27 +104,43 @@ await runMain(async () => {
     limits.maxAgeMs = CONTINUOUS_FLUSH_AGE_MS;
   }
 
-  const stream = openStream(config);
   const lake = openLake(config);
-  const source = await buildSource(args, config, stream);
+  // The simulated quotes come with simulated trades, so the demo shows both
+  // (trades at their source's default rate, for as long as quotes are
+  // published); any other source runs alone.
+  const lanes: DemoLane[] = [];
+  try {
+    for (
+      const laneArgs of [
+        args,
+        ...(args.source === "simulated"
+          ? [{
+            ...args,
+            source: "simulated-trades" as const,
+            rate: undefined,
+            count: undefined,
+          }]
+          : []),
+      ]
+    ) {
+      lanes.push(await startLane(config, laneArgs, lake, limits));
+    }
+  } catch (error) {
+    await Promise.allSettled(lanes.map((lane) => lane.stop()));
+    throw error;
+  }
+  const [main] = lanes;
   log.info("starting", {
-    source: source.name,
-    stream: stream.location,
+    sources: lanes.map((lane) => lane.source.name).join(","),
+    stream: main.stream.location,
     lake: lake.location,
     warehouse: config.duckdbPath,
     continuous,
   });
 
   // 1. Source → stream → lake, concurrently.
-  const landing = await startLanding({
-    stream,
-    lake,
-    groupId: config.groupId,
-    limits,
-  });
-  const producer = await stream.producer();
-  const published: PublishStats = { published: 0, rejected: 0 };
-  const { stats: landed } = landing.sink;
+  const published = main.published;
+  const landed = main.landing.sink.stats;
   // Continuous mode: load and transform while landing, until it has drained.
   const cycleStats = emptyCycleStats();
   const landingDrained = new AbortController();
@@ -135,50 +158,67 @@ await runMain(async () => {
       published: published.published,
       landed: landed.events,
       objects: landed.objects,
+      ...(lanes.length > 1
+        ? {
+          trades_published: lanes[1].published.published,
+          trades_landed: lanes[1].landing.sink.stats.events,
+        }
+        : {}),
       ...(dbt ? continuousCounts(cycleStats) : {}),
     }),
     (counts) => log.info("progress", counts),
     { rateOf: "published" },
   );
+  const landings = lanes.map((lane) => lane.landing.done);
   try {
-    await Promise.race([
+    const stopped = AbortSignal.any([
+      runSignal(shutdown, args.durationMs),
+      cyclesFailed.signal,
+    ]);
+    // The other lanes publish while the first does.
+    const mainDone = new AbortController();
+    const publishing = lanes.map((lane, i) =>
       publish(
         {
-          source,
-          producer,
+          source: lane.source,
+          producer: lane.producer,
           lake,
-          signal: AbortSignal.any([
-            runSignal(shutdown, args.durationMs),
-            cyclesFailed.signal,
+          signal: i === 0 ? stopped : AbortSignal.any([
+            stopped,
+            mainDone.signal,
           ]),
-          limit: args.count,
+          limit: i === 0 ? args.count : undefined,
         },
-        published,
-      ),
-      landing.done,
-    ]);
-    await producer.close();
+        lane.published,
+      )
+    );
+    publishing[0].finally(() => mainDone.abort()).catch(() => {});
+    await Promise.race([Promise.all(publishing), ...landings]);
+    await Promise.all(lanes.map((lane) => lane.producer.close()));
     // (a failed cycle ends the wait too; its error is thrown below)
     await Promise.race([
-      landing.drain(),
-      landing.done,
+      Promise.all(lanes.map((lane) => lane.landing.drain())),
+      ...landings,
       ...(cycles ? [cycles] : []),
     ]);
   } finally {
     stopProgress();
-    await producer.close();
-    await landing.stop();
+    await Promise.allSettled(lanes.map((lane) => lane.stop()));
     landingDrained.abort();
   }
-  await landing.done;
-  log.info("landed", {
-    published: published.published,
-    source_rejects: published.rejected,
-    ...skipFields(source.stats),
-    events: landed.events,
-    dead_letters: landed.deadLetters,
-    objects: landed.objects,
-  });
+  await Promise.all(landings);
+  for (const lane of lanes) {
+    const stats = lane.landing.sink.stats;
+    log.info("landed", {
+      published: lane.published.published,
+      source_rejects: lane.published.rejected,
+      ...skipFields(lane.source.stats),
+      events: stats.events,
+      dead_letters: stats.deadLetters,
+      objects: stats.objects,
+      kind: lane.source.kind,
+    });
+  }
   if (dbt) {
     // 2–3. The last cycle has taken what landed: build (models and tests) once more.
     try {
@@ -220,6 +260,59 @@ await runMain(async () => {
   console.log(formatSummary(await readGoldSummary(config.duckdbPath)));
   if (copy) console.log(goldCopyLine(copy.path));
 });
+
+/** One source's way through the demo: its stream, landing and producer. */
+interface DemoLane {
+  /** The source. */
+  source: Source;
+  /** Its kind's stream. */
+  stream: Stream;
+  /** The landing of that stream. */
+  landing: Landing;
+  /** The producer publishing the source to it. */
+  producer: StreamProducer;
+  /** What was published. */
+  published: PublishStats;
+  /** Closes the producer and stops the landing. */
+  stop(): Promise<void>;
+}
+
+/** Builds a source and starts the landing and the producer of its kind's stream. */
+async function startLane(
+  config: Config,
+  args: SourceArgs,
+  lake: Lake,
+  limits: FlushLimits,
+): Promise<DemoLane> {
+  const kind = sourceKind(args);
+  const stream = openStream(config, kind);
+  const source = await buildSource(args, config, stream);
+  const landing = await startLanding({
+    kind,
+    stream,
+    lake,
+    groupId: laneOf(config, kind).groupId,
+    limits,
+  });
+  let producer: StreamProducer;
+  try {
+    producer = await stream.producer();
+  } catch (error) {
+    await landing.stop();
+    throw error;
+  }
+  return {
+    source,
+    stream,
+    landing,
+    producer,
+    published: { published: 0, rejected: 0 },
+    async stop() {
+      await producer.close();
+      await landing.stop();
+    },
+  };
+}
 
 /** The continuous mode's counts for a progress line. */
 function continuousCounts(stats: CycleStats): Record<string, number> {

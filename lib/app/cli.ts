@@ -11,7 +11,6 @@ import { type EventKind, parseKind } from "../contract/kinds.ts";
 import type { Source } from "../produce/source.ts";
 import type { Stream } from "../stream/stream.ts";
 import { parseCommandLine, selectedKinds } from "./command_line.ts";
-import type { EventKind } from "../contract/kinds.ts";
 import { findResumePoints } from "./resume.ts";
 import { FinnhubSource } from "../produce/sources/finnhub.ts";
 import { FinnhubTradesSource } from "../produce/sources/finnhub_trades.ts";
