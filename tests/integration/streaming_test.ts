@@ -68,6 +68,80 @@ Deno.test({
 
 Deno.test({
   name:
+    "(a') N trades produced on real Kafka and MinIO land on the trades topic and load into RAW's trades table exactly once, beside the quotes",
+  sanitizeResources: false,
+  async fn() {
+    const { env, db, dir, topic } = await scenario("a-trades");
+    const trades = 3_000;
+    const quotes = 200;
+    assertSuccess(
+      await run("producer.ts", [
+        "--source",
+        "simulated-trades",
+        "--count",
+        String(trades),
+        "--rate",
+        "100000",
+      ], env),
+      "produce trades",
+    );
+    assertSuccess(
+      await run(
+        "producer.ts",
+        ["--count", String(quotes), "--rate", "100000"],
+        env,
+      ),
+      "produce quotes",
+    );
+    const consumed = await run("consumer.ts", ["--drain"], env);
+    assertSuccess(consumed, "consume");
+    assert.match(
+      consumed.stderr,
+      new RegExp(
+        `msg="consumer finished" consumed=${trades} events=${trades} deadLetters=0 .*kind=trades`,
+      ),
+    );
+    assertSuccess(await run("loader.ts", [], env), "load");
+    await withWarehouse(db, async (query) => {
+      assert.deepEqual(
+        await query(
+          `select count(*), count(distinct (stream_partition, stream_offset)), min(stream_topic), max(stream_topic)
+           from raw.source_stock_trades`,
+        ),
+        [[
+          BigInt(trades),
+          BigInt(trades),
+          `${topic}-trades`,
+          `${topic}-trades`,
+        ]],
+      );
+      assert.deepEqual(
+        await query("select count(*) from raw.source_stock_quotes"),
+        [[BigInt(quotes)]],
+      );
+    });
+    const reconciled = await run(
+      "scripts/reconcile.ts",
+      ["--kind", "trades", "--json"],
+      env,
+    );
+    assertSuccess(reconciled, "reconcile --kind trades");
+    const report = JSON.parse(reconciled.stdout);
+    assert.deepEqual(
+      [
+        report.topic,
+        report.totals.events,
+        report.totals.lost,
+        report.totals.duplicated,
+      ],
+      [`${topic}-trades`, trades, 0, 0],
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
     "two live consumers in one group split the partitions, and the survivor takes them all back when one dies, without loss",
   sanitizeResources: false,
   async fn() {
