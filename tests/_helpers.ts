@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 
 /** The project's root directory. */
@@ -256,4 +257,27 @@ export function lineReader(stream: ReadableStream<Uint8Array>) {
 
 function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
+}
+
+/** Every file under `dir`, recursively. */
+export async function* files(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) yield* files(path);
+    else if (entry.isFile) yield path;
+  }
+}
+
+/** Whether a file holds `text`, as bytes (gzip objects are read decompressed too). */
+export async function holds(path: string, text: string): Promise<boolean> {
+  const bytes = await Deno.readFile(path);
+  const decoder = new TextDecoder("latin1");
+  if (decoder.decode(bytes).includes(text)) return true;
+  if (path.endsWith(".gz")) {
+    const plain = await new Response(
+      new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+    ).arrayBuffer();
+    return decoder.decode(plain).includes(text);
+  }
+  return false;
 }

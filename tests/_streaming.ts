@@ -121,11 +121,53 @@ export async function assertLoadedOnce(
   return report;
 }
 
-/** Runs `deno task reconcile --json` on a scenario; it must exit 0. */
+/**
+ * Asserts that the scenario's `n` trades landed under its trades topic
+ * (distinct coordinates), sit in RAW's trades table once each (after a
+ * load), and that `reconcile --kind trades` finds none lost or duplicated;
+ * returns its report.
+ */
+export async function assertTradesOnce(
+  { services, topic, env, db }: {
+    services: ServicesEnv;
+    topic: string;
+    env: Record<string, string>;
+    db: string;
+  },
+  n: number,
+): Promise<Reconciliation> {
+  const trades = `${topic}-trades`;
+  assert.equal((await landedLines(services, trades)).distinct, n, "landed");
+  assert.deepEqual(
+    [
+      await count(db, "select count(*) from raw.source_stock_trades"),
+      await count(
+        db,
+        "select count(distinct (stream_partition, stream_offset)) from raw.source_stock_trades",
+      ),
+    ],
+    [n, n],
+    "RAW's trades",
+  );
+  const report = await reconcileRun(env, "trades");
+  assert.deepEqual(
+    [report.totals.events, report.totals.lost, report.totals.duplicated],
+    [n, 0, 0],
+    "trades reconciled",
+  );
+  return report;
+}
+
+/** Runs `deno task reconcile --kind K --json` on a scenario; it must exit 0. */
 export async function reconcileRun(
   env: Record<string, string>,
+  kind = "quotes",
 ): Promise<Reconciliation> {
-  const result = await run("scripts/reconcile.ts", ["--json"], env);
+  const result = await run(
+    "scripts/reconcile.ts",
+    ["--kind", kind, "--json"],
+    env,
+  );
   assert.equal(
     result.code,
     0,

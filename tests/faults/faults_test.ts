@@ -37,6 +37,7 @@ import {
 import {
   assertExactlyOnce,
   assertLoadedOnce,
+  assertTradesOnce,
   committedTotal,
   loadAndBuild,
   scenario,
@@ -94,7 +95,7 @@ function record(fault: string, report: Reconciliation, recoverMs: number) {
 
 Deno.test({
   name:
-    "(b) SIGKILL of the consumer mid-batch, five times, loses and duplicates nothing downstream",
+    "(b) SIGKILL of the consumer mid-batch, five times, loses and duplicates nothing downstream, of quotes and of trades",
   sanitizeResources: false,
   async fn() {
     const { services, topic, env, db, dir } = await scenario("b");
@@ -112,6 +113,16 @@ Deno.test({
       String(n),
       "--rate",
       "40",
+    ], env);
+    // Trades on their own topic, landed by the same consumer processes.
+    const trades = 2_000;
+    const tradesProducer = spawn("producer.ts", [
+      "--source",
+      "simulated-trades",
+      "--count",
+      String(trades),
+      "--rate",
+      "30",
     ], env);
     for (let kill = 0; kill < 5; kill++) {
       // Kill only once this consumer has landed and committed something, then
@@ -134,6 +145,7 @@ Deno.test({
       await consumer.finished;
     }
     assertSuccess(await producer.finished, "produce");
+    assertSuccess(await tradesProducer.finished, "produce trades");
     const recovering = performance.now();
     const drained = await run("consumer.ts", ["--drain"], consumerEnv);
     assertSuccess(drained, "final consume");
@@ -141,6 +153,11 @@ Deno.test({
 
     const landed = await assertExactlyOnce({ services, topic, env, db }, n);
     record("consumer SIGKILLed mid-batch, 5 times", landed.report, recovered);
+    record(
+      "consumer SIGKILLed mid-batch, 5 times: trades",
+      await assertTradesOnce({ services, topic, env, db }, trades),
+      recovered,
+    );
     assert.ok(landed.lines.length >= n);
     console.log(
       `    (b) ${

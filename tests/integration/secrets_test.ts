@@ -8,30 +8,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SETTINGS } from "../../lib/runtime/config.ts";
 import { finnhubQuote, startFakeFinnhub } from "../fake_finnhub.ts";
-import { assertSuccess, ROOT, run, stateIn, SYMBOLS } from "../_helpers.ts";
-
-/** Every file under `dir`, recursively. */
-async function* files(dir: string): AsyncGenerator<string> {
-  for await (const entry of Deno.readDir(dir)) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) yield* files(path);
-    else if (entry.isFile) yield path;
-  }
-}
-
-/** Whether a file holds `text`, as bytes (gzip objects are read decompressed too). */
-async function holds(path: string, text: string): Promise<boolean> {
-  const bytes = await Deno.readFile(path);
-  const decoder = new TextDecoder("latin1");
-  if (decoder.decode(bytes).includes(text)) return true;
-  if (path.endsWith(".gz")) {
-    const plain = await new Response(
-      new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
-    ).arrayBuffer();
-    return decoder.decode(plain).includes(text);
-  }
-  return false;
-}
+import {
+  assertSuccess,
+  files,
+  holds,
+  ROOT,
+  run,
+  stateIn,
+  SYMBOLS,
+} from "../_helpers.ts";
 
 Deno.test({
   name:
