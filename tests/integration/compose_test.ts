@@ -137,6 +137,7 @@ Deno.test("the pipeline's services use the one Dockerfile and run a deno task; d
     "follow",
     "loader",
     "producer",
+    "trades-producer",
   ]);
   // One image per stage of the Dockerfile: follow's adds Python and dbt.
   assert.deepEqual(
@@ -145,6 +146,7 @@ Deno.test("the pipeline's services use the one Dockerfile and run a deno task; d
     ),
     {
       producer: ["pipeline", "stocks-pipeline:latest"],
+      "trades-producer": ["pipeline", "stocks-pipeline:latest"],
       consumer: ["pipeline", "stocks-pipeline:latest"],
       loader: ["pipeline", "stocks-pipeline:latest"],
       follow: ["follow", "stocks-follow:latest"],
@@ -202,7 +204,7 @@ Deno.test("Kafka is apache/kafka:4.1.1 in KRaft mode, reachable from containers 
     kafka.ports?.map((p) => [p.published, p.target]),
     [["9092", 9092]],
   );
-  for (const name of ["producer", "consumer", "loader"]) {
+  for (const name of ["producer", "trades-producer", "consumer", "loader"]) {
     assert.equal(env(services[name], "KAFKA_BROKERS"), internal, name);
   }
   assert.equal(env(services.kafdrop, "KAFKA_BROKERCONNECT"), internal);
@@ -474,6 +476,7 @@ Deno.test("every credential comes from .env, none is written in the compose file
       "minio-init.MINIO_ROOT_PASSWORD",
       "producer.AWS_SECRET_ACCESS_KEY",
       "producer.FINNHUB_API_KEY",
+      "trades-producer.FINNHUB_API_KEY",
       "consumer.AWS_SECRET_ACCESS_KEY",
       "loader.AWS_SECRET_ACCESS_KEY",
       "follow.AWS_SECRET_ACCESS_KEY",
