@@ -190,7 +190,10 @@ Deno.test({
           `${id} has no columns in the catalog`,
         );
       }
-      assert.deepEqual(Object.keys(catalog.sources as object), [SOURCE]);
+      assert.deepEqual(Object.keys(catalog.sources as object).sort(), [
+        SOURCE,
+        "source.dbt_stocks.raw.source_stock_trades",
+      ]);
       assert.deepEqual(catalog.errors, null);
       await Deno.stat(join(dir, "index.html"));
     } finally {
