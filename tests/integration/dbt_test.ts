@@ -319,6 +319,8 @@ const INCREMENTAL_MODELS = [
   "gold.gold_volatility",
   "gold.gold_latest_kpi",
   "gold.gold_treechart",
+  "silver.silver_clean_stock_trades",
+  "gold.gold_trade_candles",
 ];
 
 /**
@@ -382,6 +384,30 @@ function extraRows(
     where stream_id not like 'test:%' and stream_offset % ${every} = 0 ${late}`;
 }
 
+/**
+ * RAW trade rows made from landed quotes (one in `every`), under a log of
+ * their own (`test:<name>`), stamped `loadedAt` (SQL), `shiftSeconds` before
+ * the quote: price the quote's, volume 0 (a price update) for one in 7, and
+ * each line twice when `twice` (identical prints, distinct coordinates).
+ */
+function tradeRows(
+  name: string,
+  every: number,
+  loadedAt: string,
+  shiftSeconds = 0,
+  twice = false,
+): string {
+  return `insert into raw.source_stock_trades
+    select json_object('symbol', v->>'symbol', 'p', (v->>'c')::double,
+        'v', (stream_offset % 7) * 10, 't', ((v->>'t')::bigint - ${shiftSeconds}) * 1000 + stream_offset % 1000,
+        'c', json_array('1'), 'fetched_at', (v->>'fetched_at')::bigint, 'source', 'test'),
+      'test:${name}', 'stock-trades', stream_partition,
+      row_number() over (order by stream_offset, copy), stream_timestamp,
+      'test/${name}.ndjson', ${loadedAt}
+    from raw.source_stock_quotes as landed, range(${twice ? 2 : 1}) as copies(copy)
+    where stream_id not like 'test:%' and stream_offset % ${every} = 0`;
+}
+
 /** Quotes (symbol, t) of one test log. */
 function newKeys(db: string, streamId: string): Promise<number> {
   return count(
@@ -412,6 +438,7 @@ Deno.test({
         extraRows("revised", "revised", 4, "now()"),
         extraRows("replayed", "replayed", 5, "now()"),
         extraRows("invalid", "invalid", 9, "now()"),
+        tradeRows("trades", 2, "now()", 0, true),
       ]);
       await build(FREQUENT_BUILD);
       const late = await newKeys(db, "test:late");
@@ -428,6 +455,7 @@ Deno.test({
       await execute(db, [
         extraRows("late", "late-commit", 1_000_000, stamp, 150),
         extraRows("invalid", "invalid-late-commit", 7, stamp),
+        tradeRows("trades-late-commit", 3, stamp, 150),
       ]);
       const lateCommit = await newKeys(db, "test:late-commit");
       assert.ok(lateCommit > 0, "no late-committed quotes to add");
