@@ -397,6 +397,7 @@ function tradeRows(
   shiftSeconds = 0,
   twice = false,
 ): string {
+  const copies = twice ? 2 : 1;
   return `insert into raw.source_stock_trades
     select json_object('symbol', v->>'symbol', 'p', (v->>'c')::double,
         'v', (stream_offset % 7) * 10, 't', ((v->>'t')::bigint - ${shiftSeconds}) * 1000 + stream_offset % 1000,
@@ -404,7 +405,7 @@ function tradeRows(
       'test:${name}', 'stock-trades', stream_partition,
       row_number() over (order by stream_offset, copy), stream_timestamp,
       'test/${name}.ndjson', ${loadedAt}
-    from raw.source_stock_quotes as landed, range(${twice ? 2 : 1}) as copies(copy)
+    from raw.source_stock_quotes as landed, range(${copies}) as copies(copy)
     where stream_id not like 'test:%' and stream_offset % ${every} = 0`;
 }
 
