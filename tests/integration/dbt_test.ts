@@ -183,7 +183,17 @@ Deno.test({
         string,
         { columns: Record<string, unknown> }
       >;
-      assert.deepEqual(Object.keys(nodes).sort(), models);
+      assert.deepEqual(
+        Object.keys(nodes).filter((id) => id.startsWith("model.")).sort(),
+        models,
+      );
+      assert.deepEqual(
+        Object.keys(nodes).filter((id) => id.startsWith("seed.")).sort(),
+        [
+          "seed.dbt_stocks.exchange_symbols",
+          "seed.dbt_stocks.trading_sessions",
+        ],
+      );
       for (const id of models) {
         assert.ok(
           Object.keys(nodes[id].columns).length > 0,
@@ -560,6 +570,8 @@ Deno.test({
           }', ${offset})`
         ).join(", ")
       }) as t(v, o)`,
+      // trades, identical prints and v = 0 price updates among them
+      tradeRows("trades", 2, "now()", 0, true),
     ]);
     const { dir, args } = await scratchPaths();
     try {
