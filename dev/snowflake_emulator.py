@@ -72,6 +72,9 @@ create table if not exists RAW.SOURCE_STOCK_QUOTES (
 )
 """
 
+#: RAW's tables of events: quotes, and trades with the same columns.
+RAW_TABLES = ("SOURCE_STOCK_QUOTES", "SOURCE_STOCK_TRADES")
+
 # Snowflake allows no parse_json in a VALUES clause: insert ... select.
 INSERT_RAW = """
 insert into RAW.SOURCE_STOCK_QUOTES
@@ -101,8 +104,8 @@ def allow_qualified_temporary_tables() -> None:
     fakesnow.cursor.FakeSnowflakeCursor.execute = patched
 
 
-def read_raw(path: str, limit: int | None) -> list[tuple]:
-    """The RAW rows of a DuckDB warehouse, in load order.
+def read_raw(path: str, limit: int | None, table: str = "source_stock_quotes") -> list[tuple]:
+    """The RAW rows of a DuckDB warehouse's table (quotes by default), in load order.
 
     The times go as text at UTC+05:30, the same instants: bronze must turn a
     TIMESTAMP_TZ of any offset into UTC wall clock, not keep the local one.
@@ -118,7 +121,7 @@ def read_raw(path: str, limit: int | None) -> list[tuple]:
                 {at_0530.format("stream_timestamp")},
                 file_name,
                 {at_0530.format("loaded_at")}
-            from raw.source_stock_quotes
+            from raw.{table}
             order by loaded_at, stream_id, stream_topic, stream_partition, stream_offset
             {f"limit {int(limit)}" if limit else ""}
             """
@@ -147,15 +150,16 @@ def create_raw() -> None:
     with connect() as conn:
         cur = conn.cursor()
         cur.execute("create schema if not exists RAW")
-        cur.execute(CREATE_RAW)
+        for table in RAW_TABLES:
+            cur.execute(CREATE_RAW.replace("SOURCE_STOCK_QUOTES", table))
 
 
-def land(rows: list[tuple]) -> int:
-    """Inserts RAW rows; returns the table's row count."""
+def land(rows: list[tuple], table: str = "SOURCE_STOCK_QUOTES") -> int:
+    """Inserts RAW rows into a RAW table; returns the table's row count."""
     with connect() as conn:
         cur = conn.cursor()
-        cur.executemany(INSERT_RAW, rows)
-        cur.execute("select count(*) from RAW.SOURCE_STOCK_QUOTES")
+        cur.executemany(INSERT_RAW.replace("SOURCE_STOCK_QUOTES", table), rows)
+        cur.execute(f"select count(*) from RAW.{table}")
         return int(cur.fetchone()[0])
 
 
@@ -279,6 +283,8 @@ def main(argv: list[str]) -> int:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
     rows = read_raw(opts.raw_from, opts.limit)
+    # the trades, all landed with the first load
+    trades = read_raw(opts.raw_from, None, "source_stock_trades")
     if not rows:
         parser.error(f"{opts.raw_from} has no rows in raw.source_stock_quotes")
     loads: list[list[tuple]] = []
@@ -294,6 +300,8 @@ def main(argv: list[str]) -> int:
     code = 0
     with fakesnow.patch(db_path=opts.db_path):
         create_raw()
+        if trades:
+            log(f"landed {len(trades)} trades, RAW.SOURCE_STOCK_TRADES has {land(trades, 'SOURCE_STOCK_TRADES')}")
         for number, load in enumerate(loads, 1):
             total = land(load)
             log(f"load {number} of {len(loads)}: landed {len(load)} rows, RAW.SOURCE_STOCK_QUOTES has {total}")

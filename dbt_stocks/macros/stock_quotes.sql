@@ -35,6 +35,8 @@
         'prev_close',
         'change_abs',
         'change_pct',
+        'exchange',
+        'trading_date',
         'fetched_at',
         'source',
         'stream_id',

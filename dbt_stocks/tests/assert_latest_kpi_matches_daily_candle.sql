@@ -1,6 +1,7 @@
 -- gold_latest_kpi's figures of a day must be those of the symbol's 1d candle
--- of that day in gold_candles: day open, high and low, the latest price as
--- the close so far, and the day's quote count; and its previous close must
+-- of that trading_date in gold_candles: day high and low, the latest price
+-- as the close so far, and the day's quote count (not the open: the KPI's
+-- is the exchange's official open, the quote's o); and its previous close must
 -- be the close of the symbol's previous 1d candle, when there is one.
 -- Returns one row per symbol that disagrees, with both sides.
 
@@ -68,7 +69,6 @@ compared as (
 
 select * from compared
 where candle_open is null
-    or day_open <> candle_open
     or day_high <> candle_high
     or day_low <> candle_low
     or price <> candle_close

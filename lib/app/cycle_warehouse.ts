@@ -18,6 +18,7 @@ import {
   type DbtWorker,
   FREQUENT_BUILD,
   FREQUENT_MODELS,
+  SEEDS,
 } from "../transform/dbt.ts";
 import { waitForLock } from "../warehouse/duckdb/lock_wait.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
@@ -96,7 +97,8 @@ export function lakeLoad<W extends Warehouse>(
 export const DEFAULT_TEST_EVERY_MS = 60_000;
 
 /**
- * The transform step, through the long-lived dbt: the frequent path's models
+ * The transform step, through the long-lived dbt: the seeds once
+ * ({@linkcode SEEDS}), then the frequent path's models
  * ({@linkcode FREQUENT_MODELS}) every time, and its whole build, models and
  * the data tests on recently transformed rows ({@linkcode FREQUENT_BUILD}),
  * at the first run and then at most every `testEveryMs`: the tests' window
@@ -114,7 +116,14 @@ export function dbtTransform(
   testEveryMs = DEFAULT_TEST_EVERY_MS,
 ): () => Promise<void> {
   let testedAt = -Infinity;
+  let seeded = false;
   const run = async () => {
+    if (!seeded) {
+      // once per process: the frequent path leaves the seeds out
+      const seed = await dbt.run(SEEDS);
+      if (!seed.success) throw new Error(`dbt seed failed\n${seed.output}`);
+      seeded = true;
+    }
     const started = Date.now();
     const args = started - testedAt >= testEveryMs
       ? FREQUENT_BUILD

@@ -20,6 +20,10 @@ export interface SymbolSummary {
   quotes: number;
   /** Candles by timeframe. */
   candles: Record<string, number>;
+  /** Volume of the trading date's regular session; null without trades. */
+  dayVolume: number | null;
+  /** VWAP of the trading date's regular session; null without trades. */
+  dayVwap: number | null;
 }
 
 const SUMMARY = `
@@ -32,7 +36,9 @@ select
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1m')::integer as c1m,
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '5m')::integer as c5m,
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1h')::integer as c1h,
-  (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1d')::integer as c1d
+  (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1d')::integer as c1d,
+  k.day_volume::double as day_volume,
+  k.day_vwap
 from gold.gold_latest_kpi as k
 order by k.symbol
 `;
@@ -62,6 +68,8 @@ export async function readGoldSummary(path: string): Promise<SymbolSummary[]> {
         "1h": row[7] as number,
         "1d": row[8] as number,
       },
+      dayVolume: row[9] === null ? null : Number(row[9]),
+      dayVwap: row[10] === null ? null : Number(row[10]),
     }));
   } finally {
     connection.closeSync();
@@ -83,6 +91,8 @@ export function formatSummary(rows: SymbolSummary[]): string {
     "latest quote (UTC)",
     "quotes",
     "candles 1m/5m/1h/1d",
+    "day volume",
+    "day VWAP",
   ];
   const lines = rows.map((r) => [
     r.symbol,
@@ -91,6 +101,9 @@ export function formatSummary(rows: SymbolSummary[]): string {
     r.quoteTs,
     String(r.quotes),
     ["1m", "5m", "1h", "1d"].map((t) => r.candles[t]).join("/"),
+    // blank where the symbol has no trades on its trading date
+    r.dayVolume === null ? "" : String(Math.round(r.dayVolume * 1e8) / 1e8),
+    r.dayVwap === null ? "" : r.dayVwap.toFixed(2),
   ]);
   const widths = header.map((h, i) =>
     Math.max(h.length, ...lines.map((l) => l[i].length))

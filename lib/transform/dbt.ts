@@ -34,17 +34,39 @@ export const FREQUENT_TEST_WINDOW_MINUTES = 5;
  * `stocks_realtime` DAG): every model, and the data tests that read only
  * recently transformed rows. Left out: tests tagged `daily` (whole scans of
  * RAW, of silver, and the reconciliation against a full recompute) and the
- * unit tests (they check the SQL, which does not change between cycles).
- * The daily build, {@linkcode DAILY_BUILD}, runs them all.
+ * unit tests (they check the SQL, which does not change between cycles),
+ * and the seeds (reference data that changes with the code, not the
+ * cycle: {@linkcode SEEDS} loads them once per process instead, so a cycle
+ * never pays for them). The daily build, {@linkcode DAILY_BUILD}, runs them
+ * all.
  */
 export const FREQUENT_BUILD: readonly string[] = [
   "build",
   "--exclude",
   "tag:daily",
   "test_type:unit",
+  "resource_type:seed",
   "--vars",
   `{"data_test_window_minutes": ${FREQUENT_TEST_WINDOW_MINUTES}}`,
 ];
+
+/**
+ * Loads the seeds (dbt_stocks/seeds: the symbols' exchanges and the
+ * exchanges' sessions, a few thousand rows, well under a second on DuckDB):
+ * what a long-lived process runs once before its first frequent build, as
+ * {@linkcode FREQUENT_BUILD} leaves them out.
+ */
+export const SEEDS: readonly string[] = ["seed"];
+
+/**
+ * A one-shot frequent build (`deno task transform` without arguments): the
+ * frequent path with the seeds, in one dbt process (a separate `dbt seed`
+ * would cost a second dbt start-up, seconds, where the seeds cost well
+ * under one).
+ */
+export const ONE_SHOT_BUILD: readonly string[] = FREQUENT_BUILD.filter((arg) =>
+  arg !== "resource_type:seed"
+);
 
 /**
  * The frequent path's models alone: what the real-time cycle runs between

@@ -3,6 +3,7 @@ import {
   type DbtWorker,
   FREQUENT_BUILD,
   FREQUENT_MODELS,
+  SEEDS,
 } from "../../lib/transform/dbt.ts";
 import assert from "node:assert/strict";
 import {
@@ -322,7 +323,7 @@ Deno.test("sessionAccess() opens one session for every step and closes it once t
   assert.deepEqual({ opened, closed }, { opened: 1, closed: 1 });
 });
 
-Deno.test("the cycle's dbt runs the frequent build with its tests first, then its models alone until the tests are due", async () => {
+Deno.test("the cycle's dbt loads the seeds once, runs the frequent build with its tests first, then its models alone until the tests are due", async () => {
   const runs: (readonly string[])[] = [];
   const dbt = {
     run(args: readonly string[]) {
@@ -335,10 +336,15 @@ Deno.test("the cycle's dbt runs the frequent build with its tests first, then it
   await transform();
   await transform();
   await transform();
-  assert.deepEqual(runs, [FREQUENT_BUILD, FREQUENT_MODELS, FREQUENT_MODELS]);
+  assert.deepEqual(runs, [
+    SEEDS,
+    FREQUENT_BUILD,
+    FREQUENT_MODELS,
+    FREQUENT_MODELS,
+  ]);
   runs.length = 0;
   const always = dbtTransform(config, dbt, 0);
   await always();
   await always();
-  assert.deepEqual(runs, [FREQUENT_BUILD, FREQUENT_BUILD]);
+  assert.deepEqual(runs, [SEEDS, FREQUENT_BUILD, FREQUENT_BUILD]);
 });

@@ -9,16 +9,18 @@
 
 {#-
     1m candles come from silver quotes; each coarser timeframe rolls up the
-    one before it (label, bucket length, unit, finer label). Every bucket
-    lies inside one UTC day.
+    one before it (label, the bucket of a finer candle {t}, finer label). A
+    1d candle is one trading_date (the date in the exchange's time zone,
+    silver), its bucket_start that date at midnight; every finer bucket lies
+    inside one trading_date (the seed's zones are whole hours from UTC).
 -#}
 {%- set rollups = [
-    ('5m', 5, 'minute', '1m'),
-    ('1h', 1, 'hour', '5m'),
-    ('1d', 1, 'day', '1h'),
+    ('5m', time_bucket_start('{t}.bucket_start', 5, 'minute'), '1m'),
+    ('1h', time_bucket_start('{t}.bucket_start', 1, 'hour'), '5m'),
+    ('1d', 'cast({t}.trading_date as timestamp)', '1h'),
 ] %}
 {%- set columns = [
-    'symbol', 'timeframe', 'bucket_start', 'open', 'high', 'low', 'close',
+    'symbol', 'timeframe', 'bucket_start', 'trading_date', 'open', 'high', 'low', 'close',
     'quote_count', 'first_quote_ts', 'last_quote_ts', 'return_count',
     'log_return_sum_e12', 'log_return_sq_sum_e24', 'loaded_at', 'transformed_at',
 ] %}
@@ -31,7 +33,7 @@ with
 
 quotes as (
 
-    select symbol, quote_ts, price, loaded_at, transformed_at
+    select symbol, quote_ts, trading_date, price, loaded_at, transformed_at
     from {{ ref('silver_clean_stock_quotes') }}
 
     {% if is_incremental() %}
@@ -49,14 +51,16 @@ touched_minutes as (
 
     select distinct
         symbol,
-        {{ time_bucket_start('quote_ts', 1, 'minute') }} as bucket_start
+        {{ time_bucket_start('quote_ts', 1, 'minute') }} as bucket_start,
+        trading_date
     from quotes
     where transformed_at > {{ changes.changed_after }}
 
 ),
 
 -- the candles held for the touched symbols from the earliest changed hour
--- on, and their 1h candles from the earliest changed day on: every candle a
+-- on, and their 1h candles from the UTC day before the earliest changed one
+-- on (a trading_date starts at most a day before its UTC date): every candle a
 -- rebuilt bucket rolls up, and the close before each rebuilt minute (the
 -- previous minute with quotes, or before the hour, the previous 1h candle's)
 current_candles as (
@@ -70,7 +74,7 @@ current_candles as (
 
     select {{ columns | join(', ') }}
     from {{ this }}
-    where bucket_start >= {{ changes.first_day }}
+    where bucket_start >= {{ dbt.dateadd('day', -1, changes.first_day) }}
         and bucket_start < {{ changes.first_hour }}
         and timeframe = '1h'
         and symbol in (select symbol from touched_minutes)
@@ -78,18 +82,18 @@ current_candles as (
 ),
 
 -- a minute's first return starts from the close of the symbol's previous
--- minute with quotes that day: the minute after a touched one is rebuilt too
+-- minute with quotes that trading_date: the minute after a touched one is rebuilt too
 minute_sequence as (
 
-    select symbol, bucket_start, max(is_touched) as is_touched
+    select symbol, bucket_start, trading_date, max(is_touched) as is_touched
     from (
-        select symbol, bucket_start, 1 as is_touched from touched_minutes
+        select symbol, bucket_start, trading_date, 1 as is_touched from touched_minutes
         union all
-        select symbol, bucket_start, 0 as is_touched
+        select symbol, bucket_start, trading_date, 0 as is_touched
         from current_candles
         where timeframe = '1m'
     ) as minutes
-    group by symbol, bucket_start
+    group by symbol, bucket_start, trading_date
 
 ),
 
@@ -102,7 +106,7 @@ rebuilt_minutes as (
             bucket_start,
             is_touched,
             lag(is_touched) over (
-                partition by symbol, {{ time_bucket_start('bucket_start', 1, 'day') }}
+                partition by symbol, trading_date
                 order by bucket_start
             ) as follows_touched
         from minute_sequence
@@ -138,6 +142,7 @@ minute_returns as (
     select
         symbol,
         {{ time_bucket_start('quote_ts', 1, 'minute') }} as bucket_start,
+        trading_date,
         quote_ts,
         price,
         loaded_at,
@@ -155,6 +160,7 @@ minute_candles as (
         symbol,
         '1m' as timeframe,
         bucket_start,
+        min(trading_date) as trading_date,
         min_by(price, quote_ts) as open,
         max(price) as high,
         min(price) as low,
@@ -196,13 +202,12 @@ day_minutes as (
 ),
 
 -- each minute's first return: from the close of the symbol's previous
--- minute with quotes, the same UTC day (none for the day's first minute)
+-- minute with quotes, the same trading_date (none for the date's first minute)
 bridged as (
 
     select
         day_minutes.*,
-        {{ scaled_log_return('open', 'lag(close) over (partition by symbol, '
-            ~ time_bucket_start('bucket_start', 1, 'day') ~ ' order by bucket_start)') }} as bridge_e12
+        {{ scaled_log_return('open', 'lag(close) over (partition by symbol, trading_date order by bucket_start)') }} as bridge_e12
     from day_minutes
 
 ),
@@ -213,6 +218,7 @@ candles_1m as (
         symbol,
         timeframe,
         bucket_start,
+        trading_date,
         open,
         high,
         low,
@@ -231,7 +237,7 @@ candles_1m as (
 
 ),
 
-{% for label, count, unit, finer in rollups %}
+{% for label, bucket, finer in rollups %}
 
 -- {{ label }}: the buckets of the rebuilt {{ finer }} candles, each from all of its {{ finer }} candles
 children_{{ label }} as (
@@ -251,8 +257,8 @@ children_{{ label }} as (
         and exists (
             select 1 from candles_{{ finer }}
             where candles_{{ finer }}.symbol = current_candles.symbol
-                and {{ time_bucket_start('candles_' ~ finer ~ '.bucket_start', count, unit) }}
-                    = {{ time_bucket_start('current_candles.bucket_start', count, unit) }}
+                and {{ bucket | replace('{t}', 'candles_' ~ finer) }}
+                    = {{ bucket | replace('{t}', 'current_candles') }}
         )
     {% endif %}
 
@@ -263,7 +269,8 @@ candles_{{ label }} as (
     select
         symbol,
         '{{ label }}' as timeframe,
-        {{ time_bucket_start('bucket_start', count, unit) }} as bucket_start,
+        {{ bucket | replace('{t}', 'children_' ~ label) }} as bucket_start,
+        min(trading_date) as trading_date,
         min_by(open, first_quote_ts) as open,
         max(high) as high,
         min(low) as low,
@@ -277,7 +284,7 @@ candles_{{ label }} as (
         max(loaded_at) as loaded_at,
         max(transformed_at) as transformed_at
     from children_{{ label }}
-    group by symbol, {{ time_bucket_start('bucket_start', count, unit) }}
+    group by symbol, {{ bucket | replace('{t}', 'children_' ~ label) }}
 
 ),
 

@@ -6,7 +6,16 @@
     read only from the oldest of the symbols' latest quotes on (a literal
     bound, read first), to find each latest quote's own row.
 -#}
+{#-
+    Trades, where a symbol has any: the last trade price (the newest print
+    by trade time then stream coordinate, v = 0 price updates included)
+    and the day's volume, VWAP and trade count from the symbol's 1d trade
+    candle of the same trading_date (the regular session). Silver trades are
+    read from the oldest of the symbols' newest 1m trade candles on (a
+    literal bound, read first).
+-#}
 {%- set candles = ref('gold_candles') %}
+{%- set trade_candles = ref('gold_trade_candles') %}
 {%- if execute and model.resource_type != 'unit_test' and load_relation(candles) is none %}
     {#- gold_candles not built yet (dbt compile or docs on a new warehouse): nothing to read -#}
     {%- set oldest_latest_quote = 'cast(null as timestamp)' %}
@@ -14,6 +23,14 @@
     {%- set oldest_latest_quote = gold_bound(
         'select min(last_quote_ts) from (select max(last_quote_ts) as last_quote_ts from '
         ~ candles ~ " where timeframe = '1d' group by symbol) as latest"
+    ) %}
+{%- endif %}
+{%- if execute and model.resource_type != 'unit_test' and load_relation(trade_candles) is none %}
+    {%- set oldest_latest_trade = 'cast(null as timestamp)' %}
+{%- else %}
+    {%- set oldest_latest_trade = gold_bound(
+        'select min(bucket_start) from (select max(bucket_start) as bucket_start from '
+        ~ trade_candles ~ " where timeframe = '1m' group by symbol) as latest"
     ) %}
 {%- endif %}
 
@@ -61,32 +78,73 @@ latest_quotes as (
 
 ),
 
+-- each symbol's newest print, from the start of its newest 1m trade candle on
+latest_trades as (
+
+    select symbol, trade_ts, price
+    from (
+        select
+            symbol,
+            trade_ts,
+            price,
+            row_number() over (
+                partition by symbol
+                order by trade_ts desc, stream_id desc, stream_topic desc, stream_partition desc, stream_offset desc
+            ) as recency_rank
+        from {{ ref('silver_clean_stock_trades') }}
+        where trade_ts >= {{ oldest_latest_trade }}
+    ) as ranked
+    where recency_rank = 1
+
+),
+
+day_trades as (
+
+    select symbol, trading_date, volume, vwap, trade_count
+    from {{ trade_candles }}
+    where timeframe = '1d'
+
+),
+
 final as (
 
     select
         latest_day.symbol,
         latest_quotes.quote_ts,
         latest_quotes.fetched_at,
-        cast(latest_day.bucket_start as date) as quote_date,
+        latest_day.trading_date,
+        -- the same trading_date, under its former name
+        latest_day.trading_date as quote_date,
         latest_quotes.price,
         -- no earlier day in the warehouse: the previous close the quote reports
         coalesce(previous_day.close, latest_quotes.prev_close) as prev_close,
         latest_quotes.price - coalesce(previous_day.close, latest_quotes.prev_close) as change_abs,
         100 * (latest_quotes.price - coalesce(previous_day.close, latest_quotes.prev_close))
             / coalesce(previous_day.close, latest_quotes.prev_close) as change_pct,
-        latest_day.open as day_open,
+        -- the exchange's official open, as the latest quote reports it (o)
+        latest_quotes.open as day_open,
         latest_day.high as day_high,
         latest_day.low as day_low,
         latest_day.first_quote_ts as day_first_quote_ts,
-        latest_quotes.price - latest_day.open as change_since_open_abs,
-        100 * (latest_quotes.price - latest_day.open) / latest_day.open as change_since_open_pct,
+        latest_quotes.price - latest_quotes.open as change_since_open_abs,
+        100 * (latest_quotes.price - latest_quotes.open) / latest_quotes.open as change_since_open_pct,
         latest_day.quote_count as day_quote_count,
-        latest_quotes.source
+        latest_quotes.source,
+        latest_trades.price as last_trade_price,
+        latest_trades.trade_ts as last_trade_ts,
+        day_trades.volume as day_volume,
+        day_trades.vwap as day_vwap,
+        day_trades.trade_count as day_trade_count
     from latest_day
     inner join latest_quotes
         on latest_day.symbol = latest_quotes.symbol
     left join previous_day
         on latest_day.symbol = previous_day.symbol
+    left join latest_trades
+        on latest_day.symbol = latest_trades.symbol
+    left join day_trades
+        on latest_day.symbol = day_trades.symbol
+        and latest_day.trading_date = day_trades.trading_date
 
 )
 

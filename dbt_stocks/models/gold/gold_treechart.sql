@@ -18,10 +18,10 @@ latest_volatility as (
     select
         symbol,
         quote_date,
-        realized_volatility,
+        annualized_volatility,
         row_number() over (partition by symbol order by quote_date desc) as recency_rank
     from volatility
-    where realized_volatility is not null
+    where annualized_volatility is not null
 
 ),
 
@@ -32,7 +32,7 @@ final as (
         kpis.price,
         kpis.change_abs,
         kpis.change_pct,
-        latest_volatility.realized_volatility as volatility,
+        latest_volatility.annualized_volatility as volatility,
         latest_volatility.quote_date as volatility_date,
         kpis.quote_ts
     from kpis

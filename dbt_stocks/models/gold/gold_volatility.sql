@@ -7,26 +7,99 @@
     )
 }}
 
+{#-
+    Realized volatility per symbol and trading_date from fixed-interval
+    returns: the log returns between the closes (last price) of consecutive
+    5m candles of the trading date in gold_candles, annualized by the square
+    root of the exchange's 5-minute returns per year (seed exchange_symbols:
+    252 x 78 for a 6.5-hour session, 365 x 288 for 24-hour venues). Each
+    return is a whole number of 1e-12 (scaled_log_return), so the sums, and
+    the figure, do not depend on how or in how many runs they were built.
+-#}
 {%- set window_days = var('volatility_rolling_days') | int %}
 
 {%- if is_incremental() %}
-    {%- set changes = gold_change_window(ref('gold_candles'), event_column='bucket_start', upstream_filter="timeframe = '1d'") %}
+    {%- set changes = gold_change_window(ref('gold_candles'), event_column='bucket_start', upstream_filter="timeframe = '5m'") %}
 {%- endif %}
 
 with
 
--- the 1d candles carry each day's quote count and the exact sums of its
--- log returns (every return between consecutive quotes of the day)
-daily_candles as (
+candles as (
 
-    select * from {{ ref('gold_candles') }}
-    where timeframe = '1d'
+    select symbol, trading_date, bucket_start, close, quote_count, loaded_at, transformed_at
+    from {{ ref('gold_candles') }}
+    where timeframe = '5m'
 
     {% if is_incremental() %}
-    -- the days candles rebuilt since this model last ran
-    and bucket_start >= {{ changes.first_day }}
-    and transformed_at > {{ changes.changed_after }}
+    -- a touched trading date starts at most a day before its UTC date
+    and bucket_start >= {{ dbt.dateadd('day', -1, changes.first_day) }}
     {% endif %}
+
+),
+
+{% if is_incremental() %}
+
+-- the trading dates of the 5m candles rebuilt since this model last ran
+touched_days as (
+
+    select distinct symbol, trading_date
+    from candles
+    where transformed_at > {{ changes.changed_after }}
+
+),
+
+day_candles as (
+
+    select candles.*
+    from candles
+    inner join touched_days
+        on candles.symbol = touched_days.symbol
+        and candles.trading_date = touched_days.trading_date
+
+),
+
+{% else %}
+
+day_candles as (
+
+    select * from candles
+
+),
+
+{% endif %}
+
+-- the return into each 5m bucket from the previous bucket with quotes of
+-- the same trading date (none for the date's first bucket)
+returns as (
+
+    select
+        day_candles.*,
+        {{ scaled_log_return('close', 'lag(close) over (partition by symbol, trading_date order by bucket_start)') }}
+            as log_return_e12
+    from day_candles
+
+),
+
+sums as (
+
+    select
+        symbol,
+        trading_date as quote_date,
+        cast(sum(quote_count) as bigint) as quote_count,
+        cast(count(*) as bigint) as bucket_count,
+        cast(count(log_return_e12) as bigint) as return_count,
+        cast(coalesce(sum(cast(log_return_e12 as decimal(37, 0))), 0) as decimal(37, 0)) as log_return_sum_e12,
+        cast(coalesce(sum({{ exact_square('log_return_e12') }}), 0) as decimal(37, 0)) as log_return_sq_sum_e24,
+        max(loaded_at) as loaded_at,
+        max(transformed_at) as transformed_at
+    from returns
+    group by symbol, trading_date
+
+),
+
+with_exchange as (
+
+    {{ with_exchange('sums') }}
 
 ),
 
@@ -34,14 +107,20 @@ daily as (
 
     select
         symbol,
-        cast(bucket_start as date) as quote_date,
+        quote_date,
         quote_count,
+        bucket_count,
         return_count,
         {{ volatility_from_sums('return_count', 'log_return_sum_e12', 'log_return_sq_sum_e24') }}
             as realized_volatility,
+        round(
+            {{ volatility_from_sums('return_count', 'log_return_sum_e12', 'log_return_sq_sum_e24') }}
+                * sqrt(returns_per_year),
+            8
+        ) as annualized_volatility,
         loaded_at,
         transformed_at
-    from daily_candles
+    from with_exchange
 
 ),
 
@@ -56,8 +135,10 @@ kept_days as (
         current_days.symbol,
         current_days.quote_date,
         current_days.quote_count,
+        current_days.bucket_count,
         current_days.return_count,
         current_days.realized_volatility,
+        current_days.annualized_volatility,
         current_days.loaded_at,
         current_days.transformed_at
     from {{ this }} as current_days
@@ -93,12 +174,12 @@ rolling as (
 
     select
         symbol_days.*,
-        avg(realized_volatility) over (
+        avg(annualized_volatility) over (
             partition by symbol
             order by quote_date
             rows between {{ window_days - 1 }} preceding and current row
         ) as rolling_avg_volatility,
-        count(realized_volatility) over (
+        count(annualized_volatility) over (
             partition by symbol
             order by quote_date
             rows between {{ window_days - 1 }} preceding and current row
@@ -120,9 +201,11 @@ final as (
         symbol,
         quote_date,
         quote_count,
+        bucket_count,
         return_count,
         realized_volatility,
-        round(rolling_avg_volatility, 10) as rolling_avg_volatility,
+        annualized_volatility,
+        round(rolling_avg_volatility, 8) as rolling_avg_volatility,
         rolling_day_count,
         loaded_at,
         transformed_at

@@ -29,11 +29,32 @@ quotes as (
 
 ),
 
+valid_bronze as (
+
+    select * from quotes
+    where {{ quote_rejection_reason() }} is null
+
+),
+
+-- the symbol's exchange (seed exchange_symbols) and the quote's trading
+-- date in the exchange's time zone
+with_exchange as (
+
+    {{ with_exchange('valid_bronze') }}
+
+),
+
 valid_quotes as (
 
-    select {{ columns | join(', ') }}
-    from quotes
-    where {{ quote_rejection_reason() }} is null
+    select
+        {% for column in columns -%}
+        {%- if column == 'trading_date' -%}
+        {{ trading_date('quote_ts', 'time_zone') }} as trading_date
+        {%- else -%}
+        {{ column }}
+        {%- endif %}{{ ', ' if not loop.last }}
+        {% endfor %}
+    from with_exchange
 
 ),
 
