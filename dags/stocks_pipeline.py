@@ -89,18 +89,18 @@ DAILY_SCHEDULE = setting("STOCKS_DAILY_SCHEDULE", "30 2 * * *")
 #: runs just before it, so a retry after a failed test fails again.
 TEST_WINDOW_MINUTES = positive_int("STOCKS_TEST_WINDOW_MINUTES", 5)
 
-#: The frequent ``dbt build`` (the same as FREQUENT_BUILD in
-#: lib/transform/dbt.ts): every model, and the data tests on recently
-#: transformed rows; not the tests tagged ``daily`` (whole scans of RAW and
-#: silver, the reconciliation against a full recompute) nor the unit tests,
-#: nor the seeds (reference data: the daily build loads them, so a new
-#: warehouse needs one stocks_daily run, or ``dbt seed``, before this one).
+#: The frequent ``dbt build`` (the same as ONE_SHOT_BUILD in
+#: lib/transform/dbt.ts): every model, the seeds (the symbols' exchanges and
+#: their sessions, a few thousand rows, under a second; each run is a new dbt
+#: process, so a new warehouse needs nothing first), and the data tests on
+#: recently transformed rows; not the tests tagged ``daily`` (whole scans of
+#: RAW and silver, the reconciliation against a full recompute) nor the unit
+#: tests.
 FREQUENT_BUILD = (
     "build",
     "--exclude",
     "tag:daily",
     "test_type:unit",
-    "resource_type:seed",
     "--vars",
     json.dumps({"data_test_window_minutes": TEST_WINDOW_MINUTES}),
 )

@@ -29,9 +29,8 @@ export const DBT_PROJECT_DIR = join(PROJECT_ROOT, "dbt_stocks");
 export const FREQUENT_TEST_WINDOW_MINUTES = 5;
 
 /**
- * The frequent path, the `dbt build` of every cycle (the continuous mode's
- * {@linkcode DbtWorker}, `deno task transform` without arguments, the
- * `stocks_realtime` DAG): every model, and the data tests that read only
+ * The frequent path, the `dbt build` of every cycle of a long-lived dbt (the
+ * continuous mode's and `follow`'s {@linkcode DbtWorker}): every model, and the data tests that read only
  * recently transformed rows. Left out: tests tagged `daily` (whole scans of
  * RAW, of silver, and the reconciliation against a full recompute) and the
  * unit tests (they check the SQL, which does not change between cycles),
@@ -59,8 +58,8 @@ export const FREQUENT_BUILD: readonly string[] = [
 export const SEEDS: readonly string[] = ["seed"];
 
 /**
- * A one-shot frequent build (`deno task transform` without arguments): the
- * frequent path with the seeds, in one dbt process (a separate `dbt seed`
+ * A one-shot frequent build (`deno task transform` without arguments, and
+ * each run of the `stocks_realtime` DAG): the frequent path with the seeds, in one dbt process (a separate `dbt seed`
  * would cost a second dbt start-up, seconds, where the seeds cost well
  * under one).
  */

@@ -178,7 +178,6 @@ function frequentBuild(target: string): string[] {
     "--exclude",
     "tag:daily",
     "test_type:unit",
-    "resource_type:seed",
     "--vars",
     '{"data_test_window_minutes": 5}',
     "--target",
