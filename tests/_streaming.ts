@@ -123,9 +123,9 @@ export async function assertLoadedOnce(
 
 /**
  * Asserts that the scenario's `n` trades landed under its trades topic
- * (distinct coordinates), sit in RAW's trades table once each (after a
- * load), and that `reconcile --kind trades` finds none lost or duplicated;
- * returns its report.
+ * (distinct coordinates), sit in RAW's trades table and in silver once each
+ * (after a load and a build), and that `reconcile --kind trades` finds none
+ * lost or duplicated; returns its report.
  */
 export async function assertTradesOnce(
   { services, topic, env, db }: {
@@ -148,6 +148,11 @@ export async function assertTradesOnce(
     ],
     [n, n],
     "RAW's trades",
+  );
+  assert.equal(
+    await count(db, "select count(*) from silver.silver_clean_stock_trades"),
+    n,
+    "silver's trades",
   );
   const report = await reconcileRun(env, "trades");
   assert.deepEqual(

@@ -37,7 +37,7 @@ export interface SilverInventory {
   quarantined: number;
   /** This log's RAW rows whose quote is neither in silver nor quarantined. */
   lost: number;
-  /** Silver rows beyond one per (symbol, quote time), all logs. */
+  /** Silver rows beyond one per (symbol, quote time) of quotes, or per stream coordinate of trades, all logs. */
   duplicated: number;
 }
 

@@ -68,7 +68,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "(a') N trades produced on real Kafka and MinIO land on the trades topic and load into RAW's trades table exactly once, beside the quotes",
+    "(a') N trades produced on real Kafka and MinIO land on the trades topic and reach RAW's trades table and silver exactly once, beside the quotes",
   sanitizeResources: false,
   async fn() {
     const { env, db, dir, topic } = await scenario("a-trades");
@@ -120,6 +120,10 @@ Deno.test({
         [[BigInt(quotes)]],
       );
     });
+    assertSuccess(
+      await run("scripts/transform.ts", ["build"], env),
+      "dbt build",
+    );
     const reconciled = await run(
       "scripts/reconcile.ts",
       ["--kind", "trades", "--json"],
@@ -127,6 +131,12 @@ Deno.test({
     );
     assertSuccess(reconciled, "reconcile --kind trades");
     const report = JSON.parse(reconciled.stdout);
+    assert.deepEqual(report.silver, {
+      rows: trades,
+      quarantined: 0,
+      lost: 0,
+      duplicated: 0,
+    });
     assert.deepEqual(
       [
         report.topic,

@@ -491,15 +491,15 @@ select count(*) from information_schema.tables
 where table_schema = '${SILVER_RECONCILIATION.schema}' and table_name = '${SILVER_RECONCILIATION.name}'`;
 
 /**
- * Silver's side of one log (params: stream id, topic), as the dbt model
- * silver_reconciliation counts it, in one pass over the model.
+ * Silver's side of one log (params: stream id, topic, kind), as the dbt
+ * model silver_reconciliation counts it, in one pass over the model.
  */
 export const INVENTORY_SILVER = `
 select
   coalesce(sum(case when stream_id = $1 and stream_topic = $2 then silver_row_count end), 0),
   coalesce(sum(case when stream_id = $1 and stream_topic = $2 then quarantined_row_count end), 0),
   coalesce(sum(case when stream_id = $1 and stream_topic = $2 then lost_row_count end), 0),
-  coalesce(max(duplicated_row_count), 0)
+  coalesce(max(case when event_kind = $3 then duplicated_row_count end), 0)
 from ${SILVER_RECONCILIATION.schema}.${SILVER_RECONCILIATION.name}`;
 
 /** Whether dbt has built the model gold_latest_kpi (1 relation). */

@@ -494,9 +494,12 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
       .getRows();
     let silver: SilverInventory | null = null;
     if (Number(built) === 1) {
-      const [[rowsFromLog, quarantined, lost, duplicated]] = await rows(
-        INVENTORY_SILVER,
-      );
+      const [[rowsFromLog, quarantined, lost, duplicated]] =
+        (await this.#connection.runAndReadAll(INVENTORY_SILVER, [
+          streamId,
+          topic,
+          kind,
+        ])).getRows();
       silver = {
         rows: Number(rowsFromLog),
         quarantined: Number(quarantined),

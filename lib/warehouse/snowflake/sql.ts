@@ -346,13 +346,14 @@ where table_schema = '${SILVER_RECONCILIATION.schema.toUpperCase()}'
 
 /**
  * Silver's side of one log, as the dbt model silver_reconciliation counts
- * it, in one pass over the model (binds: id, topic three times).
+ * it, in one pass over the model (binds: id and topic three times, then the
+ * kind).
  */
 export const INVENTORY_SILVER = `select
   coalesce(sum(case when stream_id = ? and stream_topic = ? then silver_row_count end), 0) as silver_rows,
   coalesce(sum(case when stream_id = ? and stream_topic = ? then quarantined_row_count end), 0) as quarantined,
   coalesce(sum(case when stream_id = ? and stream_topic = ? then lost_row_count end), 0) as lost,
-  coalesce(max(duplicated_row_count), 0) as duplicated
+  coalesce(max(case when event_kind = ? then duplicated_row_count end), 0) as duplicated
 from ${SILVER_RECONCILIATION.schema.toUpperCase()}.${SILVER_RECONCILIATION.name.toUpperCase()}`;
 
 /** Whether dbt has built the model gold_latest_kpi (1 relation). */

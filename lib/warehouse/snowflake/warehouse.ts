@@ -468,6 +468,7 @@ on_error = ${this.#options.onError}${reload ? "\nforce = true" : ""}${
         topic,
         streamId,
         topic,
+        kind,
       ])).rows;
       silver = {
         rows: Number(row.SILVER_ROWS),
