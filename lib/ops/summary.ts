@@ -20,10 +20,10 @@ export interface SymbolSummary {
   quotes: number;
   /** Candles by timeframe. */
   candles: Record<string, number>;
-  /** Volume of the trading date's regular session; null without trades. */
-  dayVolume: number | null;
-  /** VWAP of the trading date's regular session; null without trades. */
-  dayVwap: number | null;
+  /** Volume of every trade of the trading date; null without trades. */
+  volume: number | null;
+  /** VWAP of every trade of the trading date; null without trades. */
+  vwap: number | null;
 }
 
 const SUMMARY = `
@@ -37,8 +37,8 @@ select
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '5m')::integer as c5m,
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1h')::integer as c1h,
   (select count(*) from gold.gold_candles c where c.symbol = k.symbol and c.timeframe = '1d')::integer as c1d,
-  k.day_volume::double as day_volume,
-  k.day_vwap
+  k.all_hours_volume::double as volume,
+  k.all_hours_vwap
 from gold.gold_latest_kpi as k
 order by k.symbol
 `;
@@ -68,8 +68,8 @@ export async function readGoldSummary(path: string): Promise<SymbolSummary[]> {
         "1h": row[7] as number,
         "1d": row[8] as number,
       },
-      dayVolume: row[9] === null ? null : Number(row[9]),
-      dayVwap: row[10] === null ? null : Number(row[10]),
+      volume: row[9] === null ? null : Number(row[9]),
+      vwap: row[10] === null ? null : Number(row[10]),
     }));
   } finally {
     connection.closeSync();
@@ -91,8 +91,8 @@ export function formatSummary(rows: SymbolSummary[]): string {
     "latest quote (UTC)",
     "quotes",
     "candles 1m/5m/1h/1d",
-    "day volume",
-    "day VWAP",
+    "volume",
+    "VWAP",
   ];
   const lines = rows.map((r) => [
     r.symbol,
@@ -102,8 +102,8 @@ export function formatSummary(rows: SymbolSummary[]): string {
     String(r.quotes),
     ["1m", "5m", "1h", "1d"].map((t) => r.candles[t]).join("/"),
     // blank where the symbol has no trades on its trading date
-    r.dayVolume === null ? "" : String(Math.round(r.dayVolume * 1e8) / 1e8),
-    r.dayVwap === null ? "" : r.dayVwap.toFixed(2),
+    r.volume === null ? "" : String(Math.round(r.volume * 1e8) / 1e8),
+    r.vwap === null ? "" : r.vwap.toFixed(2),
   ]);
   const widths = header.map((h, i) =>
     Math.max(h.length, ...lines.map((l) => l[i].length))
@@ -118,5 +118,11 @@ export function formatSummary(rows: SymbolSummary[]): string {
     "Gold layer: latest KPIs per symbol",
     format(header),
     ...lines.map(format),
+    ...(rows.some((r) => r.volume !== null)
+      ? [
+        "volume, VWAP: every trade of the trading date, pre- and post-market included",
+        "(gold_latest_kpi's day_volume and day_vwap: the regular session only).",
+      ]
+      : []),
   ].join("\n");
 }

@@ -98,11 +98,31 @@ latest_trades as (
 
 ),
 
+-- the regular session: the 1d trade candle of the trading date
 day_trades as (
 
     select symbol, trading_date, volume, vwap, trade_count
     from {{ trade_candles }}
     where timeframe = '1d'
+        and trading_date >= (select min(trading_date) from latest_day)
+
+),
+
+-- every trade of the trading date, pre- and post-market included: its 1h
+-- candles (a UTC hour lies within one trading date, the zones' offsets being
+-- whole hours)
+all_hours_trades as (
+
+    select
+        symbol,
+        trading_date,
+        sum(volume) as volume,
+        round(cast(sum(turnover) as double) / cast(nullif(sum(volume), 0) as double), 6) as vwap,
+        sum(trade_count) as trade_count
+    from {{ trade_candles }}
+    where timeframe = '1h'
+        and trading_date >= (select min(trading_date) from latest_day)
+    group by symbol, trading_date
 
 ),
 
@@ -134,7 +154,10 @@ final as (
         latest_trades.trade_ts as last_trade_ts,
         day_trades.volume as day_volume,
         day_trades.vwap as day_vwap,
-        day_trades.trade_count as day_trade_count
+        day_trades.trade_count as day_trade_count,
+        all_hours_trades.volume as all_hours_volume,
+        all_hours_trades.vwap as all_hours_vwap,
+        all_hours_trades.trade_count as all_hours_trade_count
     from latest_day
     inner join latest_quotes
         on latest_day.symbol = latest_quotes.symbol
@@ -145,6 +168,9 @@ final as (
     left join day_trades
         on latest_day.symbol = day_trades.symbol
         and latest_day.trading_date = day_trades.trading_date
+    left join all_hours_trades
+        on latest_day.symbol = all_hours_trades.symbol
+        and latest_day.trading_date = all_hours_trades.trading_date
 
 )
 
