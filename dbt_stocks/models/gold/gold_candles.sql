@@ -26,6 +26,7 @@
 ] %}
 
 {%- if is_incremental() %}
+    {%- do require_columns(this, columns) %}
     {%- set changes = gold_change_window(ref('silver_clean_stock_quotes')) %}
 {%- endif %}
 

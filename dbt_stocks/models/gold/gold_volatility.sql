@@ -19,6 +19,7 @@
 {%- set window_days = var('volatility_rolling_days') | int %}
 
 {%- if is_incremental() %}
+    {%- do require_columns(this, ['bucket_count', 'return_count', 'annualized_volatility']) %}
     {%- set changes = gold_change_window(ref('gold_candles'), event_column='bucket_start', upstream_filter="timeframe = '5m'") %}
 {%- endif %}
 

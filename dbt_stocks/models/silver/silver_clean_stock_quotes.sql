@@ -12,7 +12,7 @@
 
 {%- set columns = silver_quote_columns() %}
 {%- if is_incremental() %}
-    {%- do require_columns(this, ['loaded_at', 'transformed_at']) %}
+    {%- do require_columns(this, columns + ['loaded_at', 'transformed_at']) %}
 {%- endif %}
 
 with

@@ -9,7 +9,7 @@
 
 {%- set columns = silver_trade_columns() %}
 {%- if is_incremental() %}
-    {%- do require_columns(this, ['loaded_at', 'transformed_at']) %}
+    {%- do require_columns(this, columns + ['loaded_at', 'transformed_at']) %}
 {%- endif %}
 
 with
