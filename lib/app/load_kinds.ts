@@ -7,7 +7,11 @@
  */
 import { EVENT_KINDS, type EventKind } from "../contract/kinds.ts";
 import type { Lake } from "../lake/lake.ts";
-import { loadNewObjects, type LoadTotals } from "../load/loader.ts";
+import {
+  emptyLoadTotals,
+  loadNewObjects,
+  type LoadTotals,
+} from "../load/loader.ts";
 import type { Config } from "../runtime/config.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { laneOf } from "./wiring.ts";
@@ -43,14 +47,6 @@ export async function loadKinds(
 ): Promise<LoadTotals> {
   const { config, lake, warehouse, kinds = EVENT_KINDS, signal, onProgress } =
     options;
-  const sum: LoadTotals = {
-    listed: 0,
-    files: 0,
-    rows: 0,
-    inserted: 0,
-    duplicates: 0,
-    rejected: 0,
-  };
   const plus = (a: LoadTotals, b: LoadTotals): LoadTotals => {
     const total = { ...a };
     for (const name of Object.keys(total) as (keyof LoadTotals)[]) {
@@ -58,7 +54,7 @@ export async function loadKinds(
     }
     return total;
   };
-  let done = sum;
+  let done = emptyLoadTotals();
   for (const kind of kinds) {
     if (signal?.aborted) break;
     const before = done;

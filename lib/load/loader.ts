@@ -109,6 +109,18 @@ export interface LoadTotals extends LoadResult {
   listed: number;
 }
 
+/** Totals of a load that has loaded nothing yet. */
+export function emptyLoadTotals(): LoadTotals {
+  return {
+    listed: 0,
+    files: 0,
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+    rejected: 0,
+  };
+}
+
 /**
  * Loads every object under `<topic>/` that the ledger does not hold yet, or
  * the objects a selection names.
@@ -140,14 +152,7 @@ export async function loadNewObjects(
     ? undefined
     : await warehouse.discoveryState(topic, lookbackDays);
   const marks = new MarkTracker();
-  const totals: LoadTotals = {
-    listed: 0,
-    files: 0,
-    rows: 0,
-    inserted: 0,
-    duplicates: 0,
-    rejected: 0,
-  };
+  const totals = emptyLoadTotals();
   let pending: LakeObject[] = [];
   let pendingBytes = 0;
   let pendingEvents = 0;

@@ -11,7 +11,7 @@ import {
   parseLandedLine,
 } from "../../lib/contract/landed_line.ts";
 import { type Quote, validateQuote } from "../../lib/contract/quote.ts";
-import { type Trade, validateTrade } from "../../lib/contract/trade.ts";
+import { validateTrade } from "../../lib/contract/trade.ts";
 import { CONTRACTS, type EventKind } from "../../lib/contract/kinds.ts";
 import { lineRules } from "../../lib/warehouse/duckdb/line_rules.ts";
 
@@ -212,38 +212,7 @@ Deno.test("the SQL line check accepts no line the contract refuses, and every va
     }));
   }
 
-  const sql = await sqlVerdicts(lines);
-  let accepted = 0;
-  let writerLines = 0;
-  for (const [index, line] of lines.entries()) {
-    const ts = parseLandedLine(line, { now: NOW });
-    const verdict = sql[index];
-    if (verdict !== null) {
-      accepted++;
-      assert.ok(!("reason" in ts), `SQL accepted a refused line: ${line}`);
-      assert.deepEqual(verdict, [
-        ts.streamId,
-        ts.topic,
-        ts.partition,
-        ts.offset,
-        ts.timestamp,
-      ], line);
-    }
-    if ("reason" in ts) continue;
-    // A valid line as the writer spells it must pass the SQL too, unless its
-    // stream id or topic needs an escape or its partition is beyond Kafka's
-    // (32-bit) partitions.
-    const parsed = JSON.parse(line);
-    const quoteOf = validateQuote(parsed, { now: NOW });
-    assert.ok(quoteOf.ok);
-    if (
-      formatLandedLine(quoteOf.quote, parsed._stream) === line &&
-      !line.includes("\\") && parsed._stream.partition < 2 ** 31
-    ) {
-      writerLines++;
-      assert.notEqual(verdict, null, `SQL refused a writer's line: ${line}`);
-    }
-  }
+  const { accepted, writerLines } = await compareVerdicts(lines, "quotes");
   // The generator reaches both sides.
   assert.ok(accepted > 2_000, `accepted ${accepted}`);
   assert.ok(writerLines > 2_000, `writer's lines ${writerLines}`);
@@ -329,11 +298,30 @@ Deno.test("the SQL line check of trades accepts no line the contract refuses, an
     lines.push(line);
     if (i % 2 === 0) lines.push(r.pick(TRADE_MUTATIONS)(line));
   }
-  const sql = await sqlVerdicts(lines, "trades");
+  const { accepted, writerLines } = await compareVerdicts(lines, "trades");
+  assert.ok(accepted > 1_500, `accepted ${accepted}`);
+  assert.ok(writerLines > 1_500, `writer's lines ${writerLines}`);
+  assert.ok(
+    lines.length - accepted > 3_000,
+    `refused ${lines.length - accepted}`,
+  );
+});
+
+/**
+ * Holds the SQL's verdict on each line to the TypeScript contract's: a line
+ * the SQL accepts is valid, with the same coordinates; a valid line as the
+ * writer spells it passes the SQL too, unless its stream id or topic needs an
+ * escape or its partition is beyond Kafka's (32-bit) partitions.
+ *
+ * @returns How many lines the SQL accepted, and how many writer's lines there were.
+ */
+async function compareVerdicts(lines: string[], kind: EventKind) {
+  const contract = CONTRACTS[kind];
+  const sql = await sqlVerdicts(lines, kind);
   let accepted = 0;
   let writerLines = 0;
   for (const [index, line] of lines.entries()) {
-    const ts = parseLandedLine(line, { now: NOW }, CONTRACTS.trades);
+    const ts = parseLandedLine(line, { now: NOW }, contract);
     const verdict = sql[index];
     if (verdict !== null) {
       accepted++;
@@ -348,23 +336,18 @@ Deno.test("the SQL line check of trades accepts no line the contract refuses, an
     }
     if ("reason" in ts) continue;
     const parsed = JSON.parse(line);
-    const valid = validateTrade(parsed, { now: NOW });
+    const valid = contract.validate(parsed, { now: NOW });
     assert.ok(valid.ok);
     if (
-      formatLandedLine(valid.trade as Trade, parsed._stream) === line &&
+      formatLandedLine(valid.event, parsed._stream) === line &&
       !line.includes("\\") && parsed._stream.partition < 2 ** 31
     ) {
       writerLines++;
       assert.notEqual(verdict, null, `SQL refused a writer's line: ${line}`);
     }
   }
-  assert.ok(accepted > 1_500, `accepted ${accepted}`);
-  assert.ok(writerLines > 1_500, `writer's lines ${writerLines}`);
-  assert.ok(
-    lines.length - accepted > 3_000,
-    `refused ${lines.length - accepted}`,
-  );
-});
+  return { accepted, writerLines };
+}
 
 /** Each line's coordinates when the SQL accepts it, else null. */
 async function sqlVerdicts(
