@@ -116,9 +116,9 @@ all_hours_trades as (
     select
         symbol,
         trading_date,
-        sum(volume) as volume,
+        cast(sum(volume) as decimal(38, 8)) as volume,
         round(cast(sum(turnover) as double) / cast(nullif(sum(volume), 0) as double), 6) as vwap,
-        sum(trade_count) as trade_count
+        cast(sum(trade_count) as bigint) as trade_count
     from {{ trade_candles }}
     where timeframe = '1h'
         and trading_date >= (select min(trading_date) from latest_day)
