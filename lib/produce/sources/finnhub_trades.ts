@@ -58,8 +58,6 @@ import {
   sleep,
 } from "../../runtime/retry.ts";
 import { Connection, handshakeStatus } from "./finnhub_ws.ts";
-
-export { handshakeStatus };
 import {
   count,
   countSkip,
@@ -68,6 +66,8 @@ import {
   type SourceStats,
   type TradeSource,
 } from "../source.ts";
+
+export { handshakeStatus };
 
 const log = logger("finnhub-trades");
 
