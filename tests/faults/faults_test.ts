@@ -560,7 +560,7 @@ Deno.test("the fault table: 0 lost and 0 duplicated in every row", () => {
     ),
   ];
   console.log(`\n${lines.join("\n")}\n`);
-  assert.equal(ROWS.length, 7, "every fault ran");
+  assert.equal(ROWS.length, 8, "every fault ran");
   for (const row of ROWS) {
     assert.deepEqual([row.lost, row.duplicated], [0, 0], row.fault);
   }

@@ -13,6 +13,9 @@ Deno.test({
     await (await DuckDBWarehouse.open(db)).close(); // RAW, empty
     const worker = await DbtWorker.start({ duckdbPath: db });
     try {
+      // The models read the seeds (exchanges and sessions), as each cycle's first run loads them.
+      const seeded = await worker.run(["seed"]);
+      assert.equal(seeded.success, true, seeded.output);
       const first = await worker.run(["run"]);
       assert.equal(first.success, true, first.output);
       assert.match(first.summary, /^Done\. PASS=\d+ WARN=0 ERROR=0/);
