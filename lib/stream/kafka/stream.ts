@@ -11,9 +11,14 @@
  *
  * @module
  */
-import { Kafka, type KafkaConfig, type RetryOptions } from "kafkajs";
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  type RetryOptions,
+} from "kafkajs";
 import { type Level, logger } from "../../runtime/log.ts";
-import { retry } from "../../runtime/retry.ts";
+import { retry, sleep } from "../../runtime/retry.ts";
 import type {
   MessageBatch,
   Stream,
@@ -39,6 +44,11 @@ import { KafkaProducer } from "./producer.ts";
 import { readTail } from "./tail.ts";
 
 const log = logger("kafka");
+
+/** Longest wait for the leaders of a topic another process has just created. */
+const LEADER_WAIT_MS = 30_000;
+/** How often that wait reads the topic's metadata. */
+const LEADER_POLL_MS = 100;
 
 /** Options of {@linkcode KafkaStream}. */
 export interface KafkaStreamOptions {
@@ -168,13 +178,20 @@ export class KafkaStream implements Stream {
 
   /**
    * Creates the topic with the configured partitions and replication factor,
-   * and waits for its partitions to have leaders; does nothing when the topic
-   * exists (whatever its partition count).
+   * and waits for its partitions to have leaders; when the topic exists
+   * (whatever its partition count), only waits for those. A topic another
+   * process is creating at the same moment may be unknown to the broker
+   * answering for a moment: the whole step is tried again, as the admin
+   * reads are ({@linkcode ADMIN_RETRY}).
    *
    * @throws {RetriableError} When the cluster cannot be reached.
    * @throws {FatalError} When the cluster refuses (e.g. a replication factor above the broker count).
    */
-  async ensureTopic(): Promise<void> {
+  ensureTopic(): Promise<void> {
+    return retry(() => this.#ensureTopic(), ADMIN_RETRY);
+  }
+
+  async #ensureTopic(): Promise<void> {
     const admin = this.#kafka.admin(
       this.#retry === undefined ? {} : { retry: this.#retry },
     );
@@ -194,6 +211,11 @@ export class KafkaStream implements Stream {
           partitions: this.#partitions,
           location: this.location,
         });
+      } else {
+        // Another process may have created it a moment ago (a producer and
+        // a consumer starting together): its partitions may have no leader
+        // yet, and a consumer subscribing now would fail.
+        await this.#waitForLeaders(admin);
       }
     } catch (error) {
       throw streamError(
@@ -202,6 +224,32 @@ export class KafkaStream implements Stream {
       );
     } finally {
       await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /** Waits until every partition of the topic has a leader, up to {@linkcode LEADER_WAIT_MS}. */
+  async #waitForLeaders(admin: Admin): Promise<void> {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      const led = await admin.fetchTopicMetadata({ topics: [this.topic] })
+        .then(
+          ({ topics }) =>
+            (topics[0]?.partitions.length ?? 0) > 0 &&
+            topics[0].partitions.every((p) => p.leader >= 0),
+          (error) => {
+            if (Date.now() >= deadline) throw error;
+            return false;
+          },
+        );
+      if (led) return;
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `the partitions of topic '${this.topic}' have no leader after ${
+            LEADER_WAIT_MS / 1000
+          } s`,
+        );
+      }
+      await sleep(LEADER_POLL_MS);
     }
   }
 
