@@ -45,6 +45,25 @@ import { readTail } from "./tail.ts";
 
 const log = logger("kafka");
 
+/**
+ * Whether an error (or one it wraps) says the broker does not know the
+ * topic, or its partitions have no leader, yet: what a topic being created
+ * by another process answers for a moment.
+ */
+function topicNotKnownYet(error: unknown): boolean {
+  for (let e = error; e instanceof Error;) {
+    const type = (e as { type?: unknown }).type;
+    if (
+      type === "UNKNOWN_TOPIC_OR_PARTITION" || type === "LEADER_NOT_AVAILABLE"
+    ) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause ??
+      (e as { originalError?: unknown }).originalError;
+  }
+  return false;
+}
+
 /** Longest wait for the leaders of a topic another process has just created. */
 const LEADER_WAIT_MS = 30_000;
 /** How often that wait reads the topic's metadata. */
@@ -181,14 +200,18 @@ export class KafkaStream implements Stream {
    * and waits for its partitions to have leaders; when the topic exists
    * (whatever its partition count), only waits for those. A topic another
    * process is creating at the same moment may be unknown to the broker
-   * answering for a moment: the whole step is tried again, as the admin
-   * reads are ({@linkcode ADMIN_RETRY}).
+   * answering for a moment: then the whole step is tried again, as the admin
+   * reads are ({@linkcode ADMIN_RETRY}); any other failure (no broker
+   * listening, say) is thrown at once.
    *
    * @throws {RetriableError} When the cluster cannot be reached.
    * @throws {FatalError} When the cluster refuses (e.g. a replication factor above the broker count).
    */
   ensureTopic(): Promise<void> {
-    return retry(() => this.#ensureTopic(), ADMIN_RETRY);
+    return retry(() => this.#ensureTopic(), {
+      ...ADMIN_RETRY,
+      isRetriable: topicNotKnownYet,
+    });
   }
 
   async #ensureTopic(): Promise<void> {
