@@ -281,7 +281,7 @@ export async function buildSource(
     case "simulated-trades":
       return new SimulatedTradesSource({
         symbols: config.symbols,
-        rate: args.rate ?? config.symbols.length * 2,
+        rate: args.rate,
         seed: args.seed ?? config.simSeed,
         count: args.count,
       });

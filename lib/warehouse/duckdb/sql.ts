@@ -12,7 +12,7 @@ import { CONTRACTS, type EventKind } from "../../contract/kinds.ts";
 import { lineRules } from "./line_rules.ts";
 
 /** RAW's table of one kind of event, with its schema. */
-export function raw(kind: EventKind): string {
+function raw(kind: EventKind): string {
   return `raw.${CONTRACTS[kind].rawTable}`;
 }
 
