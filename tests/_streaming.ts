@@ -63,19 +63,25 @@ export async function landedLines(services: ServicesEnv, topic: string) {
   }
 }
 
-/** Loads the topic's lake objects and builds dbt; returns RAW and silver counts. */
+/** Loads the topic's lake objects and builds dbt; returns RAW and silver counts of quotes. */
 export async function loadAndBuild(env: Record<string, string>, db: string) {
   assertSuccess(await run("loader.ts", [], env), "load");
   assertSuccess(await run("scripts/transform.ts", ["build"], env), "dbt build");
+  return await rowCounts(db, "quotes");
+}
+
+/** One kind's rows in RAW, its distinct stream coordinates there, and its rows in silver. */
+async function rowCounts(db: string, kind: "quotes" | "trades") {
+  const raw = `raw.source_stock_${kind}`;
   return {
-    raw: await count(db, "select count(*) from raw.source_stock_quotes"),
+    raw: await count(db, `select count(*) from ${raw}`),
     rawDistinct: await count(
       db,
-      "select count(distinct (stream_topic, stream_partition, stream_offset)) from raw.source_stock_quotes",
+      `select count(distinct (stream_topic, stream_partition, stream_offset)) from ${raw}`,
     ),
     silver: await count(
       db,
-      "select count(*) from silver.silver_clean_stock_quotes",
+      `select count(*) from silver.silver_clean_stock_${kind}`,
     ),
   };
 }
@@ -139,20 +145,9 @@ export async function assertTradesOnce(
   const trades = `${topic}-trades`;
   assert.equal((await landedLines(services, trades)).distinct, n, "landed");
   assert.deepEqual(
-    [
-      await count(db, "select count(*) from raw.source_stock_trades"),
-      await count(
-        db,
-        "select count(distinct (stream_partition, stream_offset)) from raw.source_stock_trades",
-      ),
-    ],
-    [n, n],
-    "RAW's trades",
-  );
-  assert.equal(
-    await count(db, "select count(*) from silver.silver_clean_stock_trades"),
-    n,
-    "silver's trades",
+    await rowCounts(db, "trades"),
+    { raw: n, rawDistinct: n, silver: n },
+    "RAW's and silver's trades",
   );
   const report = await reconcileRun(env, "trades");
   assert.deepEqual(
