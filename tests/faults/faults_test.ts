@@ -129,9 +129,7 @@ Deno.test({
       // within the next batch window: its open batches and uploads die with it.
       const before = await committedTotal(services, topic, group);
       const consumer = spawn("consumer.ts", [], consumerEnv);
-      // The first consumer on a fresh broker also waits for Kafka to create
-      // __consumer_offsets (50 partitions) as its groups first join.
-      const waitMs = kill === 0 ? 90_000 : 30_000;
+      const waitMs = 30_000;
       const deadline = Date.now() + waitMs;
       while (
         await committedTotal(services, topic, group) <= before &&
