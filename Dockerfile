@@ -1,6 +1,6 @@
 # One image for the pipeline's Deno entry points: `deno task produce`,
-# `consume` and `load` (docker-compose.yml picks one per service), and
-# `copy-gold` (the Airflow DAGs' step after dbt build); and, as the stage
+# `consume`, `load` and `dashboard` (docker-compose.yml picks one per
+# service), and `copy-gold` (the Airflow DAGs' step after dbt build); and, as the stage
 # `follow`, the same with Python and dbt for `deno task follow`. The Deno
 # version is the one CI tests with (.ci/run).
 FROM denoland/deno:2.9.6 AS pipeline
@@ -18,9 +18,9 @@ RUN deno install --frozen
 # file this image lacks. tests/compose_test.ts runs these two `deno install`
 # steps on the copied files.
 COPY lib/ lib/
-COPY producer.ts consumer.ts loader.ts ./
+COPY producer.ts consumer.ts loader.ts dashboard.ts ./
 COPY scripts/copy_gold.ts scripts/
-RUN deno install --frozen --entrypoint producer.ts consumer.ts loader.ts scripts/copy_gold.ts
+RUN deno install --frozen --entrypoint producer.ts consumer.ts loader.ts dashboard.ts scripts/copy_gold.ts
 
 # Code and caches stay root-owned; the runtime user writes only data/ (the
 # loader's DuckDB volume and the gold copy beside it).

@@ -11,7 +11,8 @@
  * follow` while quotes are landed (lib/app/continuous.ts), until the bound or
  * Ctrl-C, and reports each quote's freshness to RAW and to `gold_latest_kpi`;
  * the lake's batches are then landed after 250 ms unless `FLUSH_MAX_AGE_MS`
- * says otherwise.
+ * says otherwise. `--dashboard` serves the dashboard (lib/dashboard/) in the
+ * same process meanwhile, reading only the gold copy the cycle publishes.
  *
  * @module
  */
@@ -55,6 +56,7 @@ import { publish, type PublishStats } from "./lib/produce/publisher.ts";
 import { ensureVenv } from "./lib/transform/venv.ts";
 import { formatSummary, readGoldSummary } from "./lib/ops/summary.ts";
 import { dbtUpdatesGold, publishGoldCopy } from "./lib/app/gold_copy.ts";
+import { startDashboard } from "./lib/dashboard/start.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;
@@ -70,11 +72,13 @@ const USAGE = `Usage: deno task demo [--continuous] [options]
 
   --continuous                        load and run dbt on a short cycle while quotes
                                       land, until the bound or Ctrl-C; report freshness
+  --dashboard                         with --continuous: serve the dashboard meanwhile
+                                      (DASHBOARD_HOST:DASHBOARD_PORT, 127.0.0.1:8090)
 
 ${SOURCE_USAGE}`;
 
 await runMain(async () => {
-  const args = parseSourceArgs(Deno.args, ["continuous"], "demo");
+  const args = parseSourceArgs(Deno.args, ["continuous", "dashboard"], "demo");
   if (args.flags.help) {
     console.log(USAGE);
     return;
@@ -86,8 +90,33 @@ await runMain(async () => {
       `Cannot run --continuous as it measures freshness in the DuckDB warehouse: WAREHOUSE is ${config.warehouse}`,
     );
   }
+  if (args.flags.dashboard && !continuous) {
+    throw new RangeError(
+      "Cannot serve the dashboard as '--dashboard' needs '--continuous', which publishes gold while the demo runs: current value is --dashboard alone",
+    );
+  }
   await preflight(config, { stream: true, lake: true, warehouse: true });
   const shutdown = shutdownSignal();
+  // The dashboard reads the gold copy only; it stops when the demo ends.
+  const dashboardStop = new AbortController();
+  const dashboard = args.flags.dashboard
+    ? await startDashboard({ config, signal: dashboardStop.signal })
+    : undefined;
+  try {
+    return await runDemo(config, args, shutdown);
+  } finally {
+    dashboardStop.abort();
+    await dashboard?.finished;
+  }
+});
+
+/** The demo's run, after its settings are checked. */
+async function runDemo(
+  config: Config,
+  args: SourceArgs,
+  shutdown: AbortSignal,
+): Promise<number> {
+  const continuous = args.flags.continuous;
   if (!continuous && args.source !== "replay" && args.count === undefined) {
     args.durationMs ??= DEFAULT_DURATION_MS;
   }
@@ -259,7 +288,8 @@ await runMain(async () => {
   // 4. What the gold layer now says.
   console.log(formatSummary(await readGoldSummary(config.duckdbPath)));
   if (copy) console.log(goldCopyLine(copy.path));
-});
+  return 0;
+}
 
 /** One source's way through the demo: its stream, landing and producer. */
 interface DemoLane {

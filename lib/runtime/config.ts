@@ -54,6 +54,18 @@ function positiveNumber(text: string, key: string): number {
   return value;
 }
 
+function port(text: string, key: string): number {
+  const value = Number(text);
+  if (!DECIMAL_INTEGER.test(text) || value < 1 || value > 65535) {
+    throw new RangeError(
+      `Cannot read configuration as '${key}' must be a TCP port from 1 to 65535: current value is ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return value;
+}
+
 function symbols(text: string, key: string): string[] {
   const list = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   const bad = list.find((s) => !SYMBOL_PATTERN.test(s));
@@ -458,6 +470,20 @@ export const SETTINGS = {
     doc:
       "`deno task follow --status` fails when the status file is older than this (milliseconds): longer than one load transaction or dbt run should take.",
     parse: positiveInt,
+  },
+  dashboardPort: {
+    key: "DASHBOARD_PORT",
+    fallback: "8090",
+    doc:
+      "Port of `deno task dashboard`, the web page of gold and the pipeline.",
+    parse: port,
+  },
+  dashboardHost: {
+    key: "DASHBOARD_HOST",
+    fallback: "127.0.0.1",
+    doc:
+      "Address `deno task dashboard` listens on: loopback by default, 0.0.0.0 in a container whose port is published.",
+    parse: text,
   },
   logLevel: {
     key: "LOG_LEVEL",

@@ -134,6 +134,7 @@ Deno.test("the pipeline's services use the one Dockerfile and run a deno task; d
   );
   assert.deepEqual(built.map(([name]) => name).sort(), [
     "consumer",
+    "dashboard",
     "follow",
     "loader",
     "producer",
@@ -149,6 +150,7 @@ Deno.test("the pipeline's services use the one Dockerfile and run a deno task; d
       "trades-producer": ["pipeline", "stocks-pipeline:latest"],
       consumer: ["pipeline", "stocks-pipeline:latest"],
       loader: ["pipeline", "stocks-pipeline:latest"],
+      dashboard: ["pipeline", "stocks-pipeline:latest"],
       follow: ["follow", "stocks-follow:latest"],
     },
   );
@@ -319,6 +321,36 @@ Deno.test("follow runs deno task follow from the warehouse volume, healthy while
   assert.match(follow.stop_grace_period ?? "", /^1m0s$|^60s$/);
 });
 
+Deno.test("the dashboard reads the warehouse volume read-only, listens on every address of its container and is published on 127.0.0.1:8090", async () => {
+  const { services } = await project();
+  const dashboard = services.dashboard;
+  assert.deepEqual(dashboard.command, ["dashboard"]);
+  // The gold copy and follow's status file, beside the warehouse that
+  // follow writes.
+  assert.equal(
+    env(dashboard, "DUCKDB_PATH"),
+    env(services.follow, "DUCKDB_PATH"),
+  );
+  const volume = dashboard.volumes?.find((v) => v.source === "warehouse");
+  assert.equal(volume?.target, dirname(env(dashboard, "DUCKDB_PATH")));
+  assert.equal(volume?.read_only, true);
+  assert.equal(env(dashboard, "DASHBOARD_HOST"), "0.0.0.0");
+  assert.equal(env(dashboard, "DASHBOARD_PORT"), "8090");
+  assert.deepEqual(
+    dashboard.ports?.map((p) => [p.host_ip, p.published, p.target]),
+    [["127.0.0.1", "8090", 8090]],
+  );
+  assert.deepEqual(dashboard.healthcheck?.test, [
+    "CMD",
+    "deno",
+    "task",
+    "dashboard",
+    "--check",
+  ]);
+  // It needs no credential of the lake or the stream.
+  assert.equal(dashboard.environment?.AWS_SECRET_ACCESS_KEY, undefined);
+});
+
 Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
   const { services } = await project();
   const kafka = services.kafka.healthcheck?.test ?? [];
@@ -359,6 +391,8 @@ Deno.test("data lives in declared named volumes where each service writes it", a
     [`minio:${services.minio.command?.[1]}`]: "minio-data",
     [`loader:${dirname(env(services.loader, "DUCKDB_PATH"))}`]: "warehouse",
     [`follow:${dirname(env(services.follow, "DUCKDB_PATH"))}`]: "warehouse",
+    [`dashboard:${dirname(env(services.dashboard, "DUCKDB_PATH"))}`]:
+      "warehouse",
     [`dbt:${dirname(env(services.dbt, "DUCKDB_PATH"))}`]: "warehouse",
     "postgres:/var/lib/postgresql/data": "airflow-db",
     ...Object.fromEntries(

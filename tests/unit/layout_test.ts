@@ -1,7 +1,7 @@
 /**
  * The house rules of lib/, read from the code's own imports (type imports
- * included): folders by stage, imports that run one way from lib/app/ down
- * to lib/contract/, no cycle, nothing from the development tooling, and no
+ * included): folders by stage, imports that run one way from lib/dashboard/
+ * and lib/app/ down to lib/contract/, no cycle, nothing from the development tooling, and no
  * file too long to read.
  */
 import assert from "node:assert/strict";
@@ -27,6 +27,7 @@ const FLOORS: Record<string, number> = {
   load: 4,
   ops: 4,
   app: 5,
+  dashboard: 6,
 };
 
 const MAX_LINES = 600;
@@ -108,7 +109,7 @@ Deno.test("lib/ has no import cycle, type imports included", async () => {
   assert.equal(cycle, null, `cycle: ${cycle?.join(" -> ")}`);
 });
 
-Deno.test("lib/ imports run one way, from lib/app/ down to lib/contract/", async () => {
+Deno.test("lib/ imports run one way, from lib/dashboard/ and lib/app/ down to lib/contract/", async () => {
   const wrong: string[] = [];
   for (const [name, module] of await readLib()) {
     const from = stage(name);
