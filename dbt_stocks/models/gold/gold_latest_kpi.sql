@@ -126,10 +126,20 @@ all_hours_trades as (
 
 ),
 
+-- each exchange's time zone (seed exchange_symbols), the clock a reader
+-- shows the symbol's times in
+exchange_zones as (
+
+    select distinct exchange, time_zone from {{ ref('exchange_symbols') }}
+
+),
+
 final as (
 
     select
         latest_day.symbol,
+        latest_quotes.exchange,
+        exchange_zones.time_zone,
         latest_quotes.quote_ts,
         latest_quotes.fetched_at,
         latest_day.trading_date,
@@ -171,6 +181,8 @@ final as (
     left join all_hours_trades
         on latest_day.symbol = all_hours_trades.symbol
         and latest_day.trading_date = all_hours_trades.trading_date
+    left join exchange_zones
+        on latest_quotes.exchange = exchange_zones.exchange
 
 )
 

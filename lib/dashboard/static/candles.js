@@ -43,6 +43,10 @@ export function candleChart(container) {
     { priceFormat: { type: "volume" }, priceLineVisible: false },
     1,
   );
+  // The volume pane a quarter of the chart's height.
+  const [pricePane, volumePane] = chart.panes();
+  pricePane.setStretchFactor(3);
+  volumePane.setStretchFactor(1);
   let shown = "";
 
   /** Shows a series from `/api/candles`. */

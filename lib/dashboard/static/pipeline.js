@@ -43,7 +43,11 @@ export function tickPipeline(element, panel, nowMs) {
 function factText(fact, nowMs) {
   const parts = [];
   if (fact.text) parts.push(fact.text);
-  if (fact.ms !== undefined) parts.push(`${(fact.ms / 1000).toFixed(2)} s`);
+  if (fact.ms !== undefined) {
+    parts.push(
+      fact.ms < 60_000 ? `${(fact.ms / 1000).toFixed(2)} s` : age(fact.ms),
+    );
+  }
   if (fact.atMs !== undefined) {
     parts.push(`${utc.format(fact.atMs)} (${age(nowMs - fact.atMs)} ago)`);
   }

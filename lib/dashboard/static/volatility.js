@@ -14,6 +14,7 @@ export function renderVolatility(table, rows) {
       symbol.textContent = row.symbol;
       const figure = numberCell(percent(row.annualized));
       const barCell = document.createElement("td");
+      barCell.className = "bar-col";
       const bar = document.createElement("div");
       bar.className = "bar";
       bar.setAttribute("aria-hidden", "true");
