@@ -32,7 +32,7 @@ async function copyFiles(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-Deno.test("writeGoldCopy() copies gold's tables, under their own names, into a read-only file", async () => {
+Deno.test("writeGoldCopy() copies gold's tables, and its views' rows as tables, under their own names, into a read-only file", async () => {
   const dir = await Deno.makeTempDir();
   const warehouse = await warehouseWithGold(dir, 3);
   const path = `${dir}/gold_copy.duckdb`;
@@ -42,9 +42,10 @@ Deno.test("writeGoldCopy() copies gold's tables, under their own names, into a r
     });
     assert.deepEqual(copy.tables, [
       "gold.gold_candles",
+      "gold.gold_expensive",
       "gold.gold_latest_kpi",
     ]);
-    assert.equal(copy.rows, 6);
+    assert.equal(copy.rows, 7);
     assert.equal(copy.path, path);
     assert.ok(copy.bytes > 0 && copy.ms >= 0);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o444);
@@ -63,10 +64,15 @@ Deno.test("writeGoldCopy() copies gold's tables, under their own names, into a r
         ),
         [
           ["gold", "gold_candles"],
+          ["gold", "gold_expensive"],
           ["gold", "gold_latest_kpi"],
           ["main", "published"],
         ],
-        "tables only: no view, no silver",
+        "the view as a table; no silver",
+      );
+      assert.deepEqual(
+        await reader.query("select symbol, price from gold.gold_expensive"),
+        [["S2", 102]],
       );
       assert.deepEqual(
         await reader.query(
@@ -74,7 +80,7 @@ Deno.test("writeGoldCopy() copies gold's tables, under their own names, into a r
         ),
         [[
           warehouse.location,
-          "gold.gold_candles gold.gold_latest_kpi",
+          "gold.gold_candles gold.gold_expensive gold.gold_latest_kpi",
           true,
         ]],
       );
@@ -101,7 +107,7 @@ Deno.test("writeGoldCopy() replaces the copy at once: a reader keeps the copy it
         "insert into gold.gold_latest_kpi values ('S3', 103.0)",
       );
       const copy = await writeGoldCopy(warehouse, path);
-      assert.equal(copy.rows, 7);
+      assert.equal(copy.rows, 9);
       assert.deepEqual(await before.query(kpis), [[3]], "the copy it opened");
       const after = await startReader(path);
       try {
@@ -151,7 +157,7 @@ Deno.test("writeGoldCopy() leaves the previous copy, and no temporary file, when
       [[0]],
     );
     const copy = await writeGoldCopy(warehouse, path);
-    assert.equal(copy.rows, 7);
+    assert.equal(copy.rows, 8);
   } finally {
     await warehouse.close();
     await Deno.remove(dir, { recursive: true });

@@ -12,7 +12,8 @@
     and the day's volume, VWAP and trade count from the symbol's 1d trade
     candle of the same trading_date (the regular session). Silver trades are
     read from the oldest of the symbols' newest 1m trade candles on (a
-    literal bound, read first).
+    literal bound, read first). The quotes' sampling interval comes from the
+    1h candles of each symbol's latest trading_date.
 -#}
 {%- set candles = ref('gold_candles') %}
 {%- set trade_candles = ref('gold_trade_candles') %}
@@ -75,6 +76,27 @@ latest_quotes as (
         on quotes.symbol = latest_day.symbol
         and quotes.quote_ts = latest_day.last_quote_ts
     where quotes.quote_ts >= {{ oldest_latest_quote }}
+
+),
+
+-- how often the symbol's quotes are sampled: the median over the latest
+-- trading_date's 1h candles holding two quotes or more of the mean spacing of
+-- their quotes (gaps between hours, when the producer stopped, do not count)
+quote_sampling as (
+
+    select
+        hourly.symbol,
+        median({{ dbt.datediff('hourly.first_quote_ts', 'hourly.last_quote_ts', 'millisecond') }}
+            / 1000.0 / (hourly.quote_count - 1)) as quote_sampling_seconds
+    from {{ candles }} as hourly
+    inner join latest_day
+        on hourly.symbol = latest_day.symbol
+        and hourly.trading_date = latest_day.trading_date
+    where hourly.timeframe = '1h'
+        and hourly.quote_count >= 2
+        -- a trading_date starts at most a day before its UTC date
+        and hourly.bucket_start >= {{ dbt.dateadd('day', -1, '(select cast(min(trading_date) as timestamp) from latest_day)') }}
+    group by hourly.symbol
 
 ),
 
@@ -160,6 +182,7 @@ final as (
         100 * (latest_quotes.price - latest_quotes.open) / latest_quotes.open as change_since_open_pct,
         latest_day.quote_count as day_quote_count,
         latest_quotes.source,
+        quote_sampling.quote_sampling_seconds,
         latest_trades.price as last_trade_price,
         latest_trades.trade_ts as last_trade_ts,
         day_trades.volume as day_volume,
@@ -173,6 +196,8 @@ final as (
         on latest_day.symbol = latest_quotes.symbol
     left join previous_day
         on latest_day.symbol = previous_day.symbol
+    left join quote_sampling
+        on latest_day.symbol = quote_sampling.symbol
     left join latest_trades
         on latest_day.symbol = latest_trades.symbol
     left join day_trades

@@ -14,9 +14,9 @@
  * one, and a reader that has the old copy open keeps reading it (on Linux
  * its open file outlives the rename), so neither side waits for the other.
  *
- * The copy holds the tables, not the views, of the schemas it is given,
- * under their own names (`gold.gold_latest_kpi`), so a query runs unchanged
- * on either file; and `main.published` (one row: when, from which
+ * The copy holds the tables of the schemas it is given, and their views'
+ * rows as tables, under their own names (`gold.gold_latest_kpi`,
+ * `gold.gold_market_candles`), so a query runs unchanged on either file; and `main.published` (one row: when, from which
  * warehouse, which tables). DuckDB names an opened database after its file,
  * so the file may not be named after a schema it holds (in `gold.duckdb`,
  * `gold.gold_candles` would be ambiguous).
@@ -57,7 +57,7 @@ export interface GoldCopyOptions {
 export interface GoldCopy {
   /** The copy's path, absolute. */
   path: string;
-  /** Tables copied, `schema.table`. */
+  /** Tables and views copied, `schema.table`, each a table in the copy. */
   tables: string[];
   /** Rows copied, over all tables. */
   rows: number;
@@ -110,8 +110,8 @@ function clashingName(
 }
 
 /**
- * Copies the tables of `schemas` from the open warehouse into a new DuckDB
- * file and renames it over `path`.
+ * Copies the tables of `schemas`, and their views' rows, from the open
+ * warehouse into a new DuckDB file and renames it over `path`.
  *
  * The session must be the warehouse's writer of the moment (the loader's or
  * the demo's own, between two dbt runs); it reads the tables in one
@@ -207,14 +207,15 @@ export async function writeGoldCopy(
   };
 }
 
-/** Base tables of the given schemas in the session's own database. */
+/** Tables and views of the given schemas in the session's own database. */
 function tablesSql(schemas: readonly string[]): string {
+  const where = `where database_name = current_database()
+  and schema_name in (${schemas.map(literal).join(", ")})`;
   return `
-select schema_name, table_name
-from duckdb_tables()
-where database_name = current_database()
-  and schema_name in (${schemas.map(literal).join(", ")})
-order by schema_name, table_name`;
+select schema_name, table_name from duckdb_tables() ${where}
+union all
+select schema_name, view_name from duckdb_views() ${where} and not internal
+order by all`;
 }
 
 /** A SQL string literal. */
