@@ -29,7 +29,7 @@ export function candleChart(container) {
       vertLines: { color: "#eef1f4" },
       horzLines: { color: "#eef1f4" },
     },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    timeScale: { timeVisible: true, secondsVisible: false, maxBarSpacing: 24 },
   });
   const candles = chart.addSeries(CandlestickSeries, {
     upColor: UP,
@@ -77,6 +77,8 @@ export function candleChart(container) {
         })),
     );
     if (key !== shown) {
+      // Fit the chart to the data, but a handful of buckets stay candles,
+      // not blocks across the whole width.
       chart.timeScale().fitContent();
       shown = key;
     }
