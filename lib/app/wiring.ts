@@ -1,8 +1,8 @@
 /**
  * Opens the configured implementation behind each seam: the stream (Kafka or
  * embedded), the lake (S3 or a local directory) and the warehouse (DuckDB or
- * Snowflake), and reads the warehouse's latest quotes from the one
- * configured. Nothing else in the pipeline knows which one runs.
+ * Snowflake), and reads the warehouse's latest quotes, and its status,
+ * from the one configured. Nothing else in the pipeline knows which one runs.
  *
  * @module
  */
@@ -22,6 +22,8 @@ import { readLatestQuotes as readDuckDBLatest } from "../warehouse/duckdb/latest
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import { goldCopyPath } from "../warehouse/duckdb/gold_copy.ts";
+import { DuckDBStatusReader } from "../warehouse/duckdb/status.ts";
+import type { WarehouseStatusReader } from "../warehouse/status.ts";
 
 /** Where one kind of event travels: its topic (also its lake prefix) and the landing's consumer group. */
 export interface Lane {
@@ -118,6 +120,38 @@ export async function openWarehouse(
     await session.close();
     throw error;
   }
+}
+
+/**
+ * The configured warehouse as `deno task status` reads it: the DuckDB file
+ * opened read-only for each reading (gold from its gold copy), or a
+ * Snowflake session kept until closed.
+ *
+ * @param config Settings.
+ * @returns The reader, and how to release it.
+ * @throws {Error} When the Snowflake session cannot be opened.
+ */
+export async function openStatusReader(
+  config: Config,
+): Promise<{ reader: WarehouseStatusReader; close(): Promise<void> }> {
+  if (config.warehouse === "duckdb") {
+    return {
+      reader: new DuckDBStatusReader({
+        path: config.duckdbPath,
+        goldCopy: goldCopyPath(config.duckdbPath, config.duckdbGoldCopyPath),
+      }),
+      close: () => Promise.resolve(),
+    };
+  }
+  const { connectSnowflake } = await import(SNOWFLAKE_DRIVER) as DriverModule;
+  const { SnowflakeStatusReader } = await import(
+    "../warehouse/snowflake/status.ts"
+  );
+  const session = await connectSnowflake(config);
+  return {
+    reader: new SnowflakeStatusReader(session),
+    close: () => session.close(),
+  };
 }
 
 /**
