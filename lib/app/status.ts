@@ -253,6 +253,16 @@ function iso(time: number | null): string | null {
   return time === null ? null : new Date(time).toISOString();
 }
 
+/**
+ * Kafka's retries for the status: a connection tried twice, each read three
+ * times, so that an unreachable broker is reported within seconds, where the
+ * pipeline's stages keep trying for a minute and more.
+ */
+const STATUS_KAFKA = {
+  retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 },
+  adminRetry: { maxAttempts: 3, baseMs: 200, maxMs: 1_000 },
+};
+
 /** The configured sources of the status, and how to release them. */
 export interface OpenStatusSources extends StatusSources {
   /** Releases the warehouse session (Snowflake) and the lake's client. */
@@ -279,7 +289,7 @@ export async function openStatusSources(
   return {
     kinds: kinds.map((kind) => ({
       kind,
-      stream: openStream(config, kind),
+      stream: openStream(config, kind, STATUS_KAFKA),
       groupId: laneOf(config, kind).groupId,
     })),
     lake,

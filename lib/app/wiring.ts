@@ -15,7 +15,10 @@ import { S3Lake } from "../lake/s3.ts";
 import type { Stream } from "../stream/stream.ts";
 import { EmbeddedStream } from "../stream/embedded/stream.ts";
 import { parseBrokers } from "../stream/kafka/config.ts";
-import { KafkaStream } from "../stream/kafka/stream.ts";
+import {
+  KafkaStream,
+  type KafkaStreamOptions,
+} from "../stream/kafka/stream.ts";
 import type { WarehouseInventory } from "../warehouse/inventory.ts";
 import type { LatestQuote } from "../warehouse/latest.ts";
 import { readLatestQuotes as readDuckDBLatest } from "../warehouse/duckdb/latest.ts";
@@ -49,10 +52,20 @@ export function laneOf(config: Config, kind: EventKind): Lane {
 const SNOWFLAKE_DRIVER = "../warehouse/snowflake/driver.ts";
 type DriverModule = typeof import("../warehouse/snowflake/driver.ts");
 
-/** The stream of one kind of event (its lane's topic): Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
+/**
+ * The stream of one kind of event (its lane's topic): Kafka when
+ * `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`.
+ *
+ * @param config Settings.
+ * @param kind The kind, whose topic the stream carries.
+ * @param kafka Kafka's retries, for a reader that would rather fail soon
+ * (`deno task status`) than wait as the pipeline's stages do.
+ * @returns The stream; nothing connects until it is used.
+ */
 export function openStream(
   config: Config,
   kind: EventKind = "quotes",
+  kafka: Pick<KafkaStreamOptions, "retry" | "adminRetry"> = {},
 ): Stream {
   const { topic } = laneOf(config, kind);
   if (config.kafkaBrokers) {
@@ -61,6 +74,7 @@ export function openStream(
       topic,
       partitions: config.partitions,
       clientId: config.clientId,
+      ...kafka,
     });
   }
   const hours = (value: number) => Math.round(value * 60 * 60 * 1000);

@@ -4,7 +4,8 @@
  * gets the exact offsets Kafka itself reports, the exact lag, and an exit
  * code that follows the lag threshold; on the embedded defaults, the same
  * numbers, and a warehouse file held by a writer is reported, by its
- * holder, instead of waited for.
+ * holder, instead of waited for; a broker that cannot be reached is an error
+ * with an exit code of its own.
  */
 import assert from "node:assert/strict";
 import type { PipelineStatus, StatusVerdict } from "../../lib/ops/status.ts";
@@ -237,6 +238,18 @@ Deno.test({
       held.partitions.map(() => [null, null, null]),
     );
     assert.equal(held.lag, 30, "what is known: the messages not landed");
+
+    // No broker where KAFKA_BROKERS points: a clear error and its own code.
+    const unreachable = await run("scripts/status.ts", [], {
+      ...env,
+      KAFKA_BROKERS: "127.0.0.1:1",
+    });
+    assert.equal(unreachable.code, 2, unreachable.stderr);
+    assert.equal(unreachable.stdout, "");
+    assert.match(
+      unreachable.stderr,
+      /level=error component=main msg="Cannot describe the cluster at kafka:\/\/127\.0\.0\.1:1: Connection error: connect ECONNREFUSED/,
+    );
     await Deno.remove(dir, { recursive: true });
   },
 });
