@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { EventKind } from "../contract/kinds.ts";
 import type { DbtRun } from "../transform/run_results.ts";
 import type { Holder, RuleCount } from "../warehouse/status.ts";
 import type { LakeDeadLetters } from "./dead_letters.ts";
@@ -48,7 +49,7 @@ export interface LayerFreshness {
 /** One kind of event (its topic and the lake group) at every stage. */
 export interface KindStatus {
   /** The kind. */
-  kind: string;
+  kind: EventKind;
   /** The topic. */
   topic: string;
   /** The lake consumer's group. */
