@@ -117,6 +117,23 @@ export class StatusFile {
 }
 
 /**
+ * Reads the status file as it is, without judging it.
+ *
+ * @param path The status file.
+ * @returns The status, or null when the file does not exist or cannot be
+ * read (no service ran here with this path).
+ */
+export async function readStatusFile(
+  path: string,
+): Promise<FollowStatus | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Reads the status file and judges the service's health.
  *
  * @param path The status file.

@@ -1,8 +1,8 @@
 /**
  * Opens the configured implementation behind each seam: the stream (Kafka or
  * embedded), the lake (S3 or a local directory) and the warehouse (DuckDB or
- * Snowflake), and reads the warehouse's latest quotes from the one
- * configured. Nothing else in the pipeline knows which one runs.
+ * Snowflake), and reads the warehouse's latest quotes, and its status,
+ * from the one configured. Nothing else in the pipeline knows which one runs.
  *
  * @module
  */
@@ -15,13 +15,18 @@ import { S3Lake } from "../lake/s3.ts";
 import type { Stream } from "../stream/stream.ts";
 import { EmbeddedStream } from "../stream/embedded/stream.ts";
 import { parseBrokers } from "../stream/kafka/config.ts";
-import { KafkaStream } from "../stream/kafka/stream.ts";
+import {
+  KafkaStream,
+  type KafkaStreamOptions,
+} from "../stream/kafka/stream.ts";
 import type { WarehouseInventory } from "../warehouse/inventory.ts";
 import type { LatestQuote } from "../warehouse/latest.ts";
 import { readLatestQuotes as readDuckDBLatest } from "../warehouse/duckdb/latest.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import { goldCopyPath } from "../warehouse/duckdb/gold_copy.ts";
+import { DuckDBStatusReader } from "../warehouse/duckdb/status.ts";
+import type { WarehouseStatusReader } from "../warehouse/status.ts";
 
 /** Where one kind of event travels: its topic (also its lake prefix) and the landing's consumer group. */
 export interface Lane {
@@ -47,10 +52,20 @@ export function laneOf(config: Config, kind: EventKind): Lane {
 const SNOWFLAKE_DRIVER = "../warehouse/snowflake/driver.ts";
 type DriverModule = typeof import("../warehouse/snowflake/driver.ts");
 
-/** The stream of one kind of event (its lane's topic): Kafka when `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`. */
+/**
+ * The stream of one kind of event (its lane's topic): Kafka when
+ * `KAFKA_BROKERS` is set, else the embedded stream under `STREAM_DIR`.
+ *
+ * @param config Settings.
+ * @param kind The kind, whose topic the stream carries.
+ * @param kafka Kafka's retries, for a reader that would rather fail soon
+ * (`deno task status`) than wait as the pipeline's stages do.
+ * @returns The stream; nothing connects until it is used.
+ */
 export function openStream(
   config: Config,
   kind: EventKind = "quotes",
+  kafka: Pick<KafkaStreamOptions, "retry" | "adminRetry"> = {},
 ): Stream {
   const { topic } = laneOf(config, kind);
   if (config.kafkaBrokers) {
@@ -59,6 +74,7 @@ export function openStream(
       topic,
       partitions: config.partitions,
       clientId: config.clientId,
+      ...kafka,
     });
   }
   const hours = (value: number) => Math.round(value * 60 * 60 * 1000);
@@ -118,6 +134,38 @@ export async function openWarehouse(
     await session.close();
     throw error;
   }
+}
+
+/**
+ * The configured warehouse as `deno task status` reads it: the DuckDB file
+ * opened read-only for each reading (gold from its gold copy), or a
+ * Snowflake session kept until closed.
+ *
+ * @param config Settings.
+ * @returns The reader, and how to release it.
+ * @throws {Error} When the Snowflake session cannot be opened.
+ */
+export async function openStatusReader(
+  config: Config,
+): Promise<{ reader: WarehouseStatusReader; close(): Promise<void> }> {
+  if (config.warehouse === "duckdb") {
+    return {
+      reader: new DuckDBStatusReader({
+        path: config.duckdbPath,
+        goldCopy: goldCopyPath(config.duckdbPath, config.duckdbGoldCopyPath),
+      }),
+      close: () => Promise.resolve(),
+    };
+  }
+  const { connectSnowflake } = await import(SNOWFLAKE_DRIVER) as DriverModule;
+  const { SnowflakeStatusReader } = await import(
+    "../warehouse/snowflake/status.ts"
+  );
+  const session = await connectSnowflake(config);
+  return {
+    reader: new SnowflakeStatusReader(session),
+    close: () => session.close(),
+  };
 }
 
 /**

@@ -123,6 +123,44 @@ async function* afterMarks(
 }
 
 /**
+ * The newest landed offset of each partition of one log, found as a load
+ * finds what is new: the marks' keys, then the keys listed after them
+ * ({@linkcode unseenObjects}); an object's name gives its last offset, so no
+ * object is read. It costs what a load's listing costs: a few listings per
+ * partition folder plus what landed since the last load (all of the topic
+ * before its first load).
+ *
+ * @param lake The lake.
+ * @param topic The topic.
+ * @param tag The log's stream tag (lib/lake/keys.ts `streamTag`).
+ * @param state Marks and sweep, as the warehouse holds them.
+ * @param lookbackDays Days before the newest marked day listed again.
+ * @returns Per partition, the last offset of the newest object of the log
+ * found; a partition of which none is found is left out.
+ */
+export async function landedEnds(
+  lake: Lake,
+  topic: string,
+  tag: string,
+  state: DiscoveryState,
+  lookbackDays = DEFAULT_LOOKBACK_DAYS,
+): Promise<Map<number, number>> {
+  const ends = new Map<number, number>();
+  const see = (key: string) => {
+    const name = parseObjectKey(key);
+    if (name === null || name.tag !== tag) return;
+    if (!(name.lastOffset <= (ends.get(name.partition) ?? -1))) {
+      ends.set(name.partition, name.lastOffset);
+    }
+  };
+  for (const mark of state.marks) see(mark.key);
+  for await (const object of unseenObjects(lake, topic, state, lookbackDays)) {
+    see(object.key);
+  }
+  return ends;
+}
+
+/**
  * Keeps the last key handled per folder and tag, as a load handles keys in
  * listing order.
  */

@@ -471,6 +471,20 @@ export const SETTINGS = {
       "`deno task follow --status` fails when the status file is older than this (milliseconds): longer than one load transaction or dbt run should take.",
     parse: positiveInt,
   },
+  statusMaxLagMessages: {
+    key: "STATUS_MAX_LAG_MESSAGES",
+    fallback: "10000",
+    doc:
+      "deno task status exits 1 when a kind has more messages than this in its stream and not yet in RAW (end offset minus loaded, summed over partitions).",
+    parse: positiveInt,
+  },
+  statusMaxFreshnessSeconds: {
+    key: "STATUS_MAX_FRESHNESS_SECONDS",
+    fallback: "300",
+    doc:
+      "deno task status exits 1 when a kind's newest load into RAW, or its newest silver or gold transform, is older than this (seconds).",
+    parse: positiveInt,
+  },
   dashboardPort: {
     key: "DASHBOARD_PORT",
     fallback: "8090",

@@ -10,17 +10,33 @@ import { logger, redact } from "./log.ts";
 
 const log = logger("main");
 
+/** Options for {@linkcode runMain}. */
+export interface RunMainOptions {
+  /**
+   * The exit code when the body throws: a task whose own codes mean
+   * something (`deno task status`: 1 when a threshold is passed) gives its
+   * failures another.
+   *
+   * @default {1}
+   */
+  failureCode?: number;
+}
+
 /**
  * Runs an entry point's body and exits: with its returned code, 0 by default,
  * once {@linkcode loadEnvFile} has read `.env`;
- * or 1 after logging its error as one line (the first line of its message;
- * the rest, such as dbt's output, is printed after it as it was).
+ * or `failureCode` (1) after logging its error as one line (the first line
+ * of its message; the rest, such as dbt's output, is printed after it as it
+ * was).
  *
  * @param body The entry point's work.
+ * @param options The exit code of a failure.
  */
 export async function runMain(
   body: () => Promise<number | void>,
+  options: RunMainOptions = {},
 ): Promise<never> {
+  const { failureCode = 1 } = options;
   let code: number;
   try {
     await loadEnvFile();
@@ -38,7 +54,7 @@ export async function runMain(
     if (Deno.env.get("LOG_LEVEL") === "debug" && error instanceof Error) {
       console.error(redact(error.stack ?? ""));
     }
-    code = 1;
+    code = failureCode;
   }
   Deno.exit(code);
 }

@@ -12,7 +12,7 @@
  */
 import type { Admin, Batch, Consumer, EachBatchPayload } from "kafkajs";
 import { logger } from "../../runtime/log.ts";
-import { retry } from "../../runtime/retry.ts";
+import { retry, type RetryOptions } from "../../runtime/retry.ts";
 import type {
   ConsumerHandlers,
   PartitionOffset,
@@ -35,6 +35,7 @@ export class KafkaConsumer implements StreamConsumer {
   readonly #admin: Admin;
   readonly #topic: string;
   readonly #groupId: string;
+  readonly #adminRetry: RetryOptions;
   #state: ConsumerState = "idle";
   #handlers: ConsumerHandlers | undefined;
   /** Partitions handed to the handlers and not revoked yet. */
@@ -60,17 +61,20 @@ export class KafkaConsumer implements StreamConsumer {
    * @param admin An admin client, connected, for offsets.
    * @param topic The topic to read.
    * @param groupId The consumer group.
+   * @param adminRetry Retries of the offset reads.
    */
   constructor(
     consumer: Consumer,
     admin: Admin,
     topic: string,
     groupId: string,
+    adminRetry: RetryOptions = ADMIN_RETRY,
   ) {
     this.#consumer = consumer;
     this.#admin = admin;
     this.#topic = topic;
     this.#groupId = groupId;
+    this.#adminRetry = adminRetry;
     // run()'s callers see the rejection; this only keeps it from being
     // reported as unhandled when it happens while nobody awaits run().
     this.#done.promise.catch(() => {});
@@ -159,13 +163,13 @@ export class KafkaConsumer implements StreamConsumer {
 
   /** Each partition's oldest offset still kept. */
   startOffsets(): Promise<PartitionOffset[]> {
-    return retry(() => this.#topicOffsets("low"), ADMIN_RETRY);
+    return retry(() => this.#topicOffsets("low"), this.#adminRetry);
   }
 
   /** Each partition's next offset. */
   endOffsets(): Promise<PartitionOffset[]> {
     // A fresh cluster answers NOT_COORDINATOR or LEADER_NOT_AVAILABLE at first.
-    return retry(() => this.#topicOffsets("high"), ADMIN_RETRY);
+    return retry(() => this.#topicOffsets("high"), this.#adminRetry);
   }
 
   async #topicOffsets(end: "low" | "high"): Promise<PartitionOffset[]> {
@@ -192,7 +196,7 @@ export class KafkaConsumer implements StreamConsumer {
 
   /** The group's committed offsets (partitions never committed left out). */
   committedOffsets(): Promise<PartitionOffset[]> {
-    return retry(() => this.#committedOffsets(), ADMIN_RETRY);
+    return retry(() => this.#committedOffsets(), this.#adminRetry);
   }
 
   async #committedOffsets(): Promise<PartitionOffset[]> {

@@ -18,7 +18,11 @@ import {
   type RetryOptions,
 } from "kafkajs";
 import { type Level, logger } from "../../runtime/log.ts";
-import { retry, sleep } from "../../runtime/retry.ts";
+import {
+  retry,
+  type RetryOptions as OurRetryOptions,
+  sleep,
+} from "../../runtime/retry.ts";
 import type {
   MessageBatch,
   Stream,
@@ -120,7 +124,20 @@ export interface KafkaStreamOptions {
    * @default {{ retries: 5, initialRetryTime: 300, maxRetryTime: 30000 }}
    */
   retry?: RetryOptions;
+  /**
+   * Attempts and backoff of the admin reads (the log's identity, offsets),
+   * each attempt with kafkajs's own `retry` inside.
+   *
+   * @default {ADMIN_RETRY}
+   */
+  adminRetry?: AdminRetry;
 }
+
+/** Attempts and backoff of {@linkcode KafkaStreamOptions.adminRetry}. */
+export type AdminRetry = Pick<
+  OurRetryOptions,
+  "maxAttempts" | "baseMs" | "maxMs"
+>;
 
 /** A topic on a Kafka cluster. */
 export class KafkaStream implements Stream {
@@ -132,6 +149,7 @@ export class KafkaStream implements Stream {
   readonly #partitions: number;
   readonly #replicationFactor: number;
   readonly #retry: RetryOptions | undefined;
+  readonly #adminRetry: AdminRetry;
   readonly #clientId: string;
 
   /**
@@ -154,6 +172,7 @@ export class KafkaStream implements Stream {
       connectionTimeout,
       requestTimeout,
       retry,
+      adminRetry = ADMIN_RETRY,
     } = options;
     const parsed = parseBrokers(brokers.join(","));
     if (!TOPIC_PATTERN.test(topic) || topic === "." || topic === "..") {
@@ -180,6 +199,7 @@ export class KafkaStream implements Stream {
     this.#partitions = partitions;
     this.#replicationFactor = replicationFactor;
     this.#retry = retry;
+    this.#adminRetry = adminRetry;
     this.#clientId = clientId;
     const config: KafkaConfig = {
       brokers: parsed,
@@ -282,7 +302,7 @@ export class KafkaStream implements Stream {
    * @throws {RetriableError} When the cluster cannot be reached.
    */
   identity(): Promise<string> {
-    return retry(() => this.#identity(), ADMIN_RETRY);
+    return retry(() => this.#identity(), this.#adminRetry);
   }
 
   async #identity(): Promise<string> {
@@ -365,6 +385,12 @@ export class KafkaStream implements Stream {
         error,
       );
     }
-    return new KafkaConsumer(consumer, admin, this.topic, groupId);
+    return new KafkaConsumer(
+      consumer,
+      admin,
+      this.topic,
+      groupId,
+      this.#adminRetry,
+    );
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The DuckDB warehouse's SQL: RAW's tables, the staging of a load, the
  * matching of staged rows with RAW, the load itself, the inventory
- * reads of reconciliation, and the latest quote of each symbol. Literal SQL only: values travel as parameters or
+ * reads of reconciliation, the reads of `deno task status`, and the latest
+ * quote of each symbol. Literal SQL only: values travel as parameters or
  * through appenders, never in the text.
  *
  * @module
@@ -514,3 +515,52 @@ where table_schema = '${GOLD_LATEST_KPI.schema}' and table_name = '${GOLD_LATEST
 export const LATEST_QUOTES = `
 select symbol, price, epoch(quote_ts), day_open, day_high, day_low, prev_close
 from ${GOLD_LATEST_KPI.schema}.${GOLD_LATEST_KPI.name}`;
+
+/**
+ * The tables of RAW, silver and gold, and the gold copy's `main.published`,
+ * as `schema.table`: what `deno task status` may read.
+ */
+export const STATUS_TABLES = `
+select table_schema || '.' || table_name from information_schema.tables
+where table_schema in ('raw', 'silver', 'gold', 'main')`;
+
+/**
+ * Each partition's newest loaded offset of one log's topic and when it was
+ * loaded, from the loaded ranges (about one row per lake object, not RAW's
+ * rows); params: stream id, topic.
+ */
+export const STATUS_LOADED = `
+select stream_partition, max(last_offset), epoch_ms(max(loaded_at))
+from raw.loaded_ranges
+where stream_id = $1 and stream_topic = $2
+group by stream_partition
+order by stream_partition`;
+
+/**
+ * The newest stream timestamp, in epoch ms, of one log's rows loaded at or
+ * after a time: RAW's row groups before it are skipped by their zone maps
+ * (rows are appended in load order); params: stream id, topic, epoch ms.
+ */
+export function statusRawEventSql(kind: EventKind): string {
+  return `
+select epoch_ms(max(stream_timestamp)) from ${raw(kind)}
+where stream_id = $1 and stream_topic = $2
+  and loaded_at >= make_timestamptz($3::bigint * 1000)`;
+}
+
+/** A layer table's newest `transformed_at`, in epoch ms (`table` from LAYER_TABLES). */
+export function statusNewestSql(table: string): string {
+  return `select epoch_ms(max(transformed_at)) from ${table}`;
+}
+
+/** The lines the loader refused of one kind, by field and rule. */
+export function statusRejectedSql(kind: EventKind): string {
+  return `
+select reason_field, reason_rule, count(*) from ${rejected(kind)}
+group by reason_field, reason_rule
+order by 3 desc, 1, 2`;
+}
+
+/** When the gold copy was published, in epoch ms (read in the copy). */
+export const STATUS_PUBLISHED =
+  "select epoch_ms(max(published_at)) from main.published";

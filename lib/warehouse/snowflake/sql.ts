@@ -1,7 +1,8 @@
 /**
  * The Snowflake warehouse's SQL: RAW's tables, the checks and inserts of a
  * load from the staging table, the ledger, the inventory reads of
- * reconciliation, and the latest quote of each symbol. Values travel as binds (`?`), never in the text.
+ * reconciliation, the reads of `deno task status`, and the latest quote of
+ * each symbol. Values travel as binds (`?`), never in the text.
  *
  * @module
  */
@@ -370,3 +371,45 @@ export const LATEST_QUOTES =
   `select symbol, price, date_part(epoch_second, quote_ts) as t,
   day_open, day_high, day_low, prev_close
 from ${GOLD_LATEST_KPI.schema.toUpperCase()}.${GOLD_LATEST_KPI.name.toUpperCase()}`;
+
+/** The tables of RAW, silver and gold, as lower-case `schema.table`: what `deno task status` may read. */
+export const STATUS_TABLES =
+  `select lower(table_schema) || '.' || lower(table_name) as name
+from information_schema.tables
+where table_schema in ('RAW', 'SILVER', 'GOLD')`;
+
+/**
+ * Each partition's newest loaded offset of one log's topic and when it was
+ * loaded, from the loaded ranges (binds: stream id, topic).
+ */
+export const STATUS_LOADED =
+  `select stream_partition as p, max(last_offset) as last_offset,
+  date_part(epoch_millisecond, max(loaded_at)) as loaded_ms
+from RAW.LOADED_RANGES
+where stream_id = ? and stream_topic = ?
+group by stream_partition
+order by stream_partition`;
+
+/**
+ * The newest stream timestamp, in epoch ms, of one log's rows loaded at or
+ * after a time (binds: stream id, topic, epoch ms): pruning skips the
+ * micro-partitions of earlier loads.
+ */
+export function statusRawEventSql(kind: EventKind): string {
+  return `select date_part(epoch_millisecond, max(stream_timestamp)) as t
+from ${raw(kind)}
+where stream_id = ? and stream_topic = ? and loaded_at >= to_timestamp_tz(?::number, 3)`;
+}
+
+/** A layer table's newest `transformed_at`, in epoch ms (`table` from LAYER_TABLES). */
+export function statusNewestSql(table: string): string {
+  return `select date_part(epoch_millisecond, max(transformed_at)) as t from ${table.toUpperCase()}`;
+}
+
+/** The lines the loader refused of one kind, by field and rule. */
+export function statusRejectedSql(kind: EventKind): string {
+  return `select reason_field as field, reason_rule as rule, count(*) as n
+from ${rejected(kind)}
+group by reason_field, reason_rule
+order by n desc, field, rule`;
+}
