@@ -97,10 +97,15 @@ await runMain(async () => {
   }
   await preflight(config, { stream: true, lake: true, warehouse: true });
   const shutdown = shutdownSignal();
-  // The dashboard reads the gold copy only; it stops when the demo ends.
+  // The dashboard reads the gold copy and never the warehouse this process
+  // writes (its pipeline panel leaves RAW out); it stops when the demo ends.
   const dashboardStop = new AbortController();
   const dashboard = args.flags.dashboard
-    ? await startDashboard({ config, signal: dashboardStop.signal })
+    ? await startDashboard({
+      config,
+      signal: dashboardStop.signal,
+      readWarehouse: false,
+    })
     : undefined;
   try {
     return await runDemo(config, args, shutdown);

@@ -1,28 +1,30 @@
 /**
  * The pipeline panel: what the page shows of the pipeline beside gold, as
- * a list of facts and a few tables ({@linkcode PipelinePanel}), which the
- * page draws as they come. {@linkcode readPipelinePanel} is the one place
- * that gathers them; it reads what the running pipeline already publishes
- * without touching the warehouse: the real-time service's status file
- * (lib/app/follow_status.ts, when `deno task follow` runs here) and the gold
- * the page reads (when it was built, how fresh each symbol was then).
+ * facts and tables ({@linkcode PipelinePanel}) that the page draws as they
+ * come. {@linkcode pipelinePanel} makes them from the `PipelineStatus` of
+ * `deno task status` (lib/ops/status.ts, gathered by ./pipeline_status.ts)
+ * and the gold the page reads: per-partition lag, the last load and dbt
+ * run, freshness, dead letters by rule.
  *
  * @module
  */
-import type { FollowStatus } from "../app/follow_status.ts";
+import type { KindStatus, PipelineStatus } from "../ops/status.ts";
 import type { GoldOverview } from "./gold_queries.ts";
 
-/** One fact: a label and a text, a time (shown with its age) or a duration. */
+/** One fact: a label and a text, a duration, and a time (shown with its age). */
 export interface PipelineFact {
   /** What it is. */
   label: string;
   /** Its value as text. */
   text?: string;
-  /** A time, epoch milliseconds. */
-  atMs?: number;
   /** A duration, milliseconds. */
   ms?: number;
+  /** A time, epoch milliseconds. */
+  atMs?: number;
 }
+
+/** A table cell: a text, a number, a time (shown as its age), or unknown. */
+export type PipelineCell = string | number | { atMs: number } | null;
 
 /** One column of a {@linkcode PipelineTable}. */
 export interface PipelineColumn {
@@ -40,8 +42,8 @@ export interface PipelineTable {
   caption: string;
   /** Its columns. */
   columns: PipelineColumn[];
-  /** Its rows, one value per column (null: unknown). */
-  rows: (string | number | null)[][];
+  /** Its rows, one cell per column. */
+  rows: PipelineCell[][];
   /** What to say when it has no row. */
   empty: string;
 }
@@ -58,49 +60,83 @@ export interface PipelinePanel {
 
 /** What {@linkcode readPipelinePanel} reads. */
 export interface PipelinePanelOptions {
-  /** `deno task follow`'s status file (`FOLLOW_STATUS_PATH`); it may not exist. */
-  followStatusPath: string;
-  /** The gold the page shows (the server's cached overview). */
+  /** Gathers the pipeline's status (./pipeline_status.ts). */
+  status: () => Promise<PipelineStatus>;
+  /** The gold the page shows (the server's overview of this version of gold). */
   gold: () => Promise<GoldOverview | undefined>;
 }
 
 /**
- * Gathers the panel.
+ * Gathers the status and the gold overview, and makes the panel.
  *
- * @param options The status file and the gold overview.
- * @returns The panel; a source that is missing leaves its facts out.
+ * @param options Where the status and gold come from.
+ * @returns The panel; a status that cannot be gathered is one fact saying why.
  */
 export async function readPipelinePanel(
   options: PipelinePanelOptions,
 ): Promise<PipelinePanel> {
-  const [follow, gold] = await Promise.all([
-    readFollowStatus(options.followStatusPath),
+  const [status, gold] = await Promise.all([
+    options.status().catch((error: unknown) =>
+      error instanceof Error ? error : new Error(String(error))
+    ),
     options.gold().catch(() => undefined),
   ]);
+  return pipelinePanel(status, gold);
+}
+
+/**
+ * The panel of a status and of the gold the page shows.
+ *
+ * @param status The pipeline's status, or why it could not be gathered.
+ * @param gold The gold overview, if there is gold.
+ * @returns The panel.
+ */
+export function pipelinePanel(
+  status: PipelineStatus | Error,
+  gold: GoldOverview | undefined,
+): PipelinePanel {
   const facts: PipelineFact[] = [];
-  if (follow) {
-    facts.push(
-      {
-        label: "Real-time service",
-        text: `${follow.step}, ${follow.cycles} cycles`,
-        atMs: Date.parse(follow.updated_at),
-      },
-      {
-        label: "Loaded",
-        text: `${follow.objects} objects, ${follow.rows} rows`,
-        ...(follow.raw_as_of ? { atMs: Date.parse(follow.raw_as_of) } : {}),
-      },
-      {
-        label: "Last dbt run",
-        text: `run ${follow.dbt_runs}`,
-        ms: follow.last_dbt_ms,
-      },
-    );
-  } else {
+  const kinds = status instanceof Error ? [] : status.kinds;
+  if (status instanceof Error) {
     facts.push({
-      label: "Real-time service",
-      text: "no status file here (deno task follow writes one)",
+      label: "Pipeline status",
+      text: `cannot be gathered: ${status.message}`,
     });
+  } else {
+    const { follow, dbt, warehouse } = status;
+    facts.push(
+      follow
+        ? {
+          label: "Real-time service",
+          text:
+            `${follow.step}, ${follow.cycles} cycles, ${follow.dbtRuns} dbt runs${
+              follow.error ? `: ${follow.error}` : ""
+            }`,
+          atMs: Date.parse(follow.updatedAt),
+        }
+        : {
+          label: "Real-time service",
+          text: "no status file (deno task follow is not running here)",
+        },
+    );
+    // RAW unread (held, missing, or left out): no load is known.
+    if (warehouse.unavailable) {
+      facts.push({ label: "RAW", text: warehouse.unavailable });
+    } else {
+      for (const kind of kinds) {
+        facts.push(timeFact(`Last load, ${kind.kind}`, kind.freshness.raw.at));
+      }
+    }
+    facts.push(
+      dbt
+        ? {
+          label: "Last dbt run",
+          text: `${dbt.command} ${dbt.success ? "succeeded" : "failed"}`,
+          ms: Math.round(dbt.elapsedSeconds * 1000),
+          atMs: Date.parse(dbt.finishedAt),
+        }
+        : { label: "Last dbt run", text: "none here" },
+    );
   }
   if (gold?.builtMs != null) {
     facts.push({ label: "Gold built", atMs: gold.builtMs });
@@ -108,39 +144,20 @@ export async function readPipelinePanel(
     if (p95 !== undefined) {
       facts.push({
         label: "Gold freshness p95",
-        text: "newest quote or trade per symbol, when gold was built",
+        text: "age of each symbol's newest quote or trade when gold was built",
         ms: p95,
       });
     }
   }
   return {
-    source: follow
-      ? "the real-time service's status file and the gold layer"
-      : "the gold layer",
+    source: status instanceof Error
+      ? "the gold layer"
+      : `deno task status's facts (${status.stream}) and the gold layer`,
     facts,
     tables: [
-      {
-        title: "Lag per partition",
-        caption: "Messages in the stream not yet in RAW, per topic partition.",
-        columns: [
-          { label: "Partition" },
-          { label: "Stream end", numeric: true },
-          { label: "Landed", numeric: true },
-          { label: "Loaded", numeric: true },
-          { label: "Lag", numeric: true },
-        ],
-        rows: [],
-        empty: "Not measured by this panel's sources.",
-      },
-      {
-        title: "Dead letters by rule",
-        caption: "Events refused, by the rule they broke.",
-        columns: [{ label: "Rule" }, { label: "Events", numeric: true }],
-        rows: follow && follow.rejected > 0
-          ? [["refused by the loader (any rule)", follow.rejected]]
-          : [],
-        empty: follow ? "None refused by the loader." : "Not measured here.",
-      },
+      lagTable(kinds),
+      freshnessTable(kinds),
+      deadLetterTable(kinds),
     ],
   };
 }
@@ -163,13 +180,97 @@ export function goldFreshnessP95(gold: GoldOverview): number | undefined {
   return ages[Math.ceil(0.95 * ages.length) - 1];
 }
 
-/** The status file, or undefined when there is none or it is being written. */
-async function readFollowStatus(
-  path: string,
-): Promise<FollowStatus | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch {
-    return undefined;
+function timeFact(label: string, at: string | null): PipelineFact {
+  return at === null ? { label, text: "none yet" } : {
+    label,
+    atMs: Date.parse(at),
+  };
+}
+
+function lagTable(kinds: KindStatus[]): PipelineTable {
+  return {
+    title: "Lag per partition",
+    caption:
+      "Offsets of each topic partition: the stream's end, the lake consumer's commit, the newest landed and loaded; to land and to load are the messages behind.",
+    columns: [
+      { label: "Partition" },
+      { label: "End", numeric: true },
+      { label: "Committed", numeric: true },
+      { label: "Landed", numeric: true },
+      { label: "Loaded", numeric: true },
+      { label: "To land", numeric: true },
+      { label: "To load", numeric: true },
+    ],
+    rows: kinds.flatMap((kind) =>
+      kind.partitions.map((p) => [
+        `${kind.kind} ${p.partition}`,
+        p.end,
+        p.committed,
+        p.landed,
+        p.loaded,
+        p.streamLag,
+        p.loadLag,
+      ])
+    ),
+    empty: "No partition known.",
+  };
+}
+
+function freshnessTable(kinds: KindStatus[]): PipelineTable {
+  const age = (at: string | null): PipelineCell =>
+    at === null ? null : { atMs: Date.parse(at) };
+  return {
+    title: "Freshness",
+    caption:
+      "How long ago each layer last changed: RAW's newest load, silver's and gold's newest transform.",
+    columns: [
+      { label: "Kind" },
+      { label: "RAW", numeric: true },
+      { label: "Silver", numeric: true },
+      { label: "Gold", numeric: true },
+    ],
+    rows: kinds.map((kind) => [
+      kind.kind,
+      age(kind.freshness.raw.at),
+      age(kind.freshness.silver.at),
+      age(kind.freshness.gold.at),
+    ]),
+    empty: "Not known.",
+  };
+}
+
+function deadLetterTable(kinds: KindStatus[]): PipelineTable {
+  const rows: PipelineCell[][] = [];
+  for (const kind of kinds) {
+    const { lake, loader } = kind.deadLetters;
+    for (const rule of lake.byRule) {
+      rows.push([
+        kind.kind,
+        "consumer",
+        `${rule.field}: ${rule.rule}`,
+        rule.count,
+      ]);
+    }
+    for (const rule of loader ?? []) {
+      rows.push([
+        kind.kind,
+        "loader",
+        `${rule.field}: ${rule.rule}`,
+        rule.count,
+      ]);
+    }
   }
+  return {
+    title: "Dead letters by rule",
+    caption:
+      "Events refused, by the rule they broke: by the consumer (the lake's dead letters of the newest day) and by the loader.",
+    columns: [
+      { label: "Kind" },
+      { label: "Refused by" },
+      { label: "Rule" },
+      { label: "Events", numeric: true },
+    ],
+    rows,
+    empty: "None.",
+  };
 }

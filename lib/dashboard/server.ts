@@ -39,8 +39,11 @@ const log = logger("dashboard");
 export const NO_DATA =
   "No data yet — start `deno task demo --continuous` or `deno task follow`";
 
-/** How often the pipeline panel is gathered while a page is open, in milliseconds. */
-const PIPELINE_EVERY_MS = 2_000;
+/**
+ * How often the pipeline panel is gathered while a page is open, in
+ * milliseconds: each gathering lists the lake and reads RAW briefly.
+ */
+const PIPELINE_EVERY_MS = 5_000;
 
 /** Options for {@linkcode serveDashboard}. */
 export interface DashboardServerOptions {

@@ -1,9 +1,10 @@
 /**
  * Starts the dashboard on the configured warehouse: `deno task dashboard`
  * (dashboard.ts) and `deno task demo --continuous --dashboard` call
- * {@linkcode startDashboard}. With DuckDB it reads the gold copy only, so
- * it shares nothing with the pipeline's writer but the copy's path; with
- * `WAREHOUSE=snowflake`, Snowflake's GOLD schema.
+ * {@linkcode startDashboard}. With DuckDB it reads gold from the gold copy
+ * only; with `WAREHOUSE=snowflake`, Snowflake's GOLD schema. Its pipeline
+ * panel gathers `deno task status`'s facts (./pipeline_status.ts), which
+ * read RAW briefly, unless told not to.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import type { Config } from "../runtime/config.ts";
 import { DuckDBGoldSource } from "./duckdb_source.ts";
 import type { GoldSource } from "./gold_source.ts";
 import { readPipelinePanel } from "./pipeline.ts";
+import { pipelineStatus } from "./pipeline_status.ts";
 import { type DashboardServer, serveDashboard } from "./server.ts";
 import { SnowflakeGoldSource } from "./snowflake_source.ts";
 
@@ -21,6 +23,13 @@ export interface StartDashboardOptions {
   config: Config;
   /** Stops the dashboard. */
   signal: AbortSignal;
+  /**
+   * Whether the pipeline panel reads RAW from the warehouse; false inside
+   * a process that writes the warehouse (`demo --dashboard`).
+   *
+   * @default {true}
+   */
+  readWarehouse?: boolean;
 }
 
 /**
@@ -35,25 +44,26 @@ export interface StartDashboardOptions {
 export async function startDashboard(
   options: StartDashboardOptions,
 ): Promise<DashboardServer> {
-  const { config, signal } = options;
+  const { config, signal, readWarehouse = true } = options;
   const source: GoldSource = config.warehouse === "snowflake"
     ? new SnowflakeGoldSource(config)
     : new DuckDBGoldSource(configuredGoldCopy(config));
+  const status = pipelineStatus({ config, readWarehouse });
+  const release = () => Promise.all([source.close(), status.close()]);
   try {
     const server = await serveDashboard({
       source,
-      pipeline: (gold) =>
-        readPipelinePanel({ followStatusPath: config.followStatusPath, gold }),
+      pipeline: (gold) => readPipelinePanel({ status: status.gather, gold }),
       hostname: config.dashboardHost,
       port: config.dashboardPort,
       signal,
     });
     return {
       url: server.url,
-      finished: server.finished.finally(() => source.close()),
+      finished: server.finished.finally(release).then(() => {}),
     };
   } catch (error) {
-    await source.close();
+    await release();
     throw error;
   }
 }

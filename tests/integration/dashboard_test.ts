@@ -129,6 +129,15 @@ Deno.test({
         "the next gold build on the page",
       );
       assert.equal(await page.evaluate("globalThis.loadedOnce"), true);
+      // The pipeline panel: the stream's partitions, RAW left unread in the
+      // demo's own process, and when gold was built.
+      await untilInPage(
+        page,
+        `["quotes 0", "trades 2", "not read by the dashboard", "Gold built"]
+          .every((text) => document.getElementById("pipeline").textContent.includes(text))`,
+        30_000,
+        "the pipeline panel",
+      );
       await page.screenshot({
         path: await artifactPath("dashboard-1280x800.png"),
       });

@@ -15,8 +15,10 @@ import {
 } from "../../lib/dashboard/gold_queries.ts";
 import {
   goldFreshnessP95,
+  pipelinePanel,
   readPipelinePanel,
 } from "../../lib/dashboard/pipeline.ts";
+import type { PipelineStatus } from "../../lib/ops/status.ts";
 import { NO_DATA, serveDashboard } from "../../lib/dashboard/server.ts";
 import { SnowflakeGoldSource } from "../../lib/dashboard/snowflake_source.ts";
 import { ChangeWatcher } from "../../lib/dashboard/watcher.ts";
@@ -104,7 +106,10 @@ async function withDashboard(
   const server = await serveDashboard({
     source,
     pipeline: (gold) =>
-      readPipelinePanel({ followStatusPath: `${path}.status.json`, gold }),
+      readPipelinePanel({
+        status: () => Promise.reject(new Error("no status in this test")),
+        gold,
+      }),
     hostname: "127.0.0.1",
     port: PORT,
     signal: stop.signal,
@@ -307,7 +312,10 @@ Deno.test("an empty warehouse answers 200 with 'No data yet', never an error", a
       assert.equal(healthStatus, 200);
       assert.equal(health.gold, "empty");
       const [, pipeline] = await getJson(`${url}api/pipeline`);
-      assert.equal(pipeline.source, "the gold layer");
+      assert.deepEqual(pipeline.facts, [{
+        label: "Pipeline status",
+        text: "cannot be gathered: no status in this test",
+      }]);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -396,7 +404,71 @@ Deno.test("the change watcher polls only while it has a listener and reports eac
   );
 });
 
-Deno.test("the pipeline panel reads the follow service's status file and gold's freshness", async () => {
+/** A status as `deno task status` gathers it: quotes 30 behind on partition 0, one loader refusal. */
+function status(): PipelineStatus {
+  const fresh = (at: string | null) => ({ at, ageSeconds: 1, measure: "x" });
+  return {
+    at: "2026-12-01T18:15:02.000Z",
+    stream: "embedded:///data/stream/stock-quotes",
+    lake: "file:///data/lake",
+    warehouse: {
+      location: "/data/warehouse.duckdb",
+      unavailable: null,
+      heldBy: null,
+      goldSource: "/data/gold_copy.duckdb",
+      goldPublishedAt: "2026-12-01T18:15:00.000Z",
+    },
+    kinds: [{
+      kind: "quotes",
+      topic: "stock-quotes",
+      groupId: "stock-quotes-lake",
+      streamId: "embedded:x",
+      partitions: [
+        {
+          partition: 0,
+          end: 230,
+          committed: 200,
+          landed: 200,
+          loaded: 200,
+          streamLag: 30,
+          loadLag: 0,
+        },
+        {
+          partition: 1,
+          end: 110,
+          committed: 110,
+          landed: 110,
+          loaded: null,
+          streamLag: 0,
+          loadLag: null,
+        },
+      ],
+      lag: 30,
+      freshness: {
+        raw: fresh("2026-12-01T18:15:01.000Z"),
+        silver: fresh("2026-12-01T18:15:00.000Z"),
+        gold: fresh(null),
+      },
+      newestEventAt: null,
+      deadLetters: {
+        lake: { day: null, objects: 0, lines: 0, byRule: [], truncated: false },
+        loader: [{ field: "c", rule: "must be > 0", count: 3 }],
+      },
+    }],
+    dbt: {
+      command: "build",
+      startedAt: null,
+      finishedAt: "2026-12-01T18:14:59.000Z",
+      elapsedSeconds: 2.1,
+      success: true,
+      counts: {},
+      source: "run_results.json",
+    },
+    follow: null,
+  };
+}
+
+Deno.test("the pipeline panel shows the status's lag per partition, last load and dbt run, freshness and dead letters by rule", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "gold_copy.duckdb");
@@ -405,39 +477,50 @@ Deno.test("the pipeline panel reads the follow service's status file and gold's 
     assert.ok(overview);
     // AAPL's newest event is 1 s old at the build, BTC's 900 s.
     assert.equal(goldFreshnessP95(overview), 900_000);
-    const status = join(dir, "follow_status.json");
-    await Deno.writeTextFile(
-      status,
-      JSON.stringify({
-        pid: 1,
-        started_at: "2026-12-01T18:00:00.000Z",
-        updated_at: "2026-12-01T18:15:01.000Z",
-        step: "load",
-        cycles: 42,
-        objects: 10,
-        rows: 500,
-        rejected: 3,
-        dbt_runs: 20,
-        last_dbt_ms: 2100,
-        raw_as_of: "2026-12-01T18:15:00.500Z",
-      }),
-    );
-    const panel = await readPipelinePanel({
-      followStatusPath: status,
-      gold: () => Promise.resolve(overview),
-    });
+    const panel = pipelinePanel(status(), overview);
     assert.deepEqual(panel.facts.map((f) => f.label), [
       "Real-time service",
-      "Loaded",
+      "Last load, quotes",
       "Last dbt run",
       "Gold built",
       "Gold freshness p95",
     ]);
-    assert.equal(panel.facts[2].ms, 2100);
-    assert.deepEqual(panel.tables[1].rows, [[
-      "refused by the loader (any rule)",
+    assert.equal(panel.facts[1].atMs, Date.parse("2026-12-01T18:15:01Z"));
+    assert.deepEqual(panel.facts[2], {
+      label: "Last dbt run",
+      text: "build succeeded",
+      ms: 2100,
+      atMs: Date.parse("2026-12-01T18:14:59Z"),
+    });
+    const [lag, freshness, deadLetters] = panel.tables;
+    assert.deepEqual(lag.rows, [
+      ["quotes 0", 230, 200, 200, 200, 30, 0],
+      ["quotes 1", 110, 110, 110, null, 0, null],
+    ]);
+    assert.deepEqual(freshness.rows, [[
+      "quotes",
+      { atMs: Date.parse("2026-12-01T18:15:01Z") },
+      { atMs: Date.parse("2026-12-01T18:15:00Z") },
+      null,
+    ]]);
+    assert.deepEqual(deadLetters.rows, [[
+      "quotes",
+      "loader",
+      "c: must be > 0",
       3,
     ]]);
+
+    // A status that cannot be gathered says why; gold's facts stay.
+    const failed = await readPipelinePanel({
+      status: () => Promise.reject(new Error("Kafka is unreachable")),
+      gold: () => Promise.resolve(overview),
+    });
+    assert.deepEqual(failed.facts[0], {
+      label: "Pipeline status",
+      text: "cannot be gathered: Kafka is unreachable",
+    });
+    assert.equal(failed.facts[1].label, "Gold built");
+    assert.deepEqual(failed.tables[0].rows, []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -172,7 +172,7 @@ function setStatus(text) {
 
 function tick() {
   table.tick(now());
-  tickPipeline(element("pipeline"), state.pipeline, now());
+  tickPipeline(element("pipeline"), now());
   const built = element("gold-age");
   if (built) {
     built.textContent = state.builtMs

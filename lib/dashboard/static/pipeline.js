@@ -1,6 +1,7 @@
-// The pipeline panel, from `/api/pipeline`: a list of facts (the last load,
-// the last dbt run, freshness), each with its time shown in UTC and its
-// age, and tables (lag per partition, dead letters by rule).
+// The pipeline panel, from `/api/pipeline`: a list of facts (the real-time
+// service, the last loads, the last dbt run, gold), each time shown in UTC
+// with its age, and tables (lag per partition, freshness, dead letters by
+// rule). Ages are rewritten every second by tickPipeline.
 import { age } from "./format.js";
 
 const utc = new Intl.DateTimeFormat("en-US", {
@@ -22,39 +23,54 @@ export function renderPipeline(element, panel, nowMs) {
     const dt = document.createElement("dt");
     dt.textContent = fact.label;
     const dd = document.createElement("dd");
-    dd.textContent = factText(fact, nowMs);
-    if (fact.atMs !== undefined) dd.dataset.at = String(fact.atMs);
+    const parts = [];
+    if (fact.text) parts.push(fact.text);
+    if (fact.ms !== undefined) parts.push(duration(fact.ms));
+    dd.textContent = parts.join(", ");
+    if (fact.atMs !== undefined) {
+      if (parts.length > 0) dd.append(", ");
+      dd.append(timeElement(fact.atMs, true, nowMs));
+    }
+    if (dd.textContent === "") dd.textContent = "—";
     facts.append(dt, dd);
   }
-  element.replaceChildren(source, facts, ...panel.tables.map(tableElement));
+  element.replaceChildren(
+    source,
+    facts,
+    ...panel.tables.map((spec) => tableElement(spec, nowMs)),
+  );
 }
 
-/** Rewrites the ages of the facts that have a time. */
-export function tickPipeline(element, panel, nowMs) {
-  if (!panel) return;
-  const cells = element.querySelectorAll("dd");
-  panel.facts.forEach((fact, i) => {
-    if (fact.atMs !== undefined && cells[i]) {
-      cells[i].textContent = factText(fact, nowMs);
-    }
-  });
-}
-
-function factText(fact, nowMs) {
-  const parts = [];
-  if (fact.text) parts.push(fact.text);
-  if (fact.ms !== undefined) {
-    parts.push(
-      fact.ms < 60_000 ? `${(fact.ms / 1000).toFixed(2)} s` : age(fact.ms),
+/** Rewrites every age in the panel. */
+export function tickPipeline(element, nowMs) {
+  for (const time of element.querySelectorAll("[data-at]")) {
+    time.textContent = timeText(
+      Number(time.dataset.at),
+      time.dataset.full === "true",
+      nowMs,
     );
   }
-  if (fact.atMs !== undefined) {
-    parts.push(`${utc.format(fact.atMs)} (${age(nowMs - fact.atMs)} ago)`);
-  }
-  return parts.join(", ") || "—";
 }
 
-function tableElement(spec) {
+function duration(ms) {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : age(ms);
+}
+
+function timeElement(atMs, full, nowMs) {
+  const time = document.createElement("time");
+  time.dateTime = new Date(atMs).toISOString();
+  time.dataset.at = String(atMs);
+  time.dataset.full = String(full);
+  time.textContent = timeText(atMs, full, nowMs);
+  return time;
+}
+
+function timeText(atMs, full, nowMs) {
+  const ago = `${age(nowMs - atMs)} ago`;
+  return full ? `${utc.format(atMs)} (${ago})` : ago;
+}
+
+function tableElement(spec, nowMs) {
   const section = document.createElement("section");
   const title = document.createElement("h3");
   title.textContent = spec.title;
@@ -80,11 +96,12 @@ function tableElement(spec) {
       const cell = document.createElement(i === 0 ? "th" : "td");
       if (i === 0) cell.scope = "row";
       if (spec.columns[i]?.numeric) cell.className = "num";
-      cell.textContent = value === null || value === undefined
-        ? "—"
-        : typeof value === "number"
-        ? value.toLocaleString("en-US")
-        : value;
+      if (value === null || value === undefined) cell.textContent = "—";
+      else if (typeof value === "object") {
+        cell.append(timeElement(value.atMs, false, nowMs));
+      } else if (typeof value === "number") {
+        cell.textContent = value.toLocaleString("en-US");
+      } else cell.textContent = value;
       tr.append(cell);
     });
     body.append(tr);
