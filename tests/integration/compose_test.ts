@@ -347,8 +347,10 @@ Deno.test("the dashboard reads the warehouse volume read-only, listens on every 
     "dashboard",
     "--check",
   ]);
-  // It needs no credential of the lake or the stream.
-  assert.equal(dashboard.environment?.AWS_SECRET_ACCESS_KEY, undefined);
+  // Its pipeline panel reads the stream and the lake follow reads.
+  for (const name of ["KAFKA_BROKERS", "S3_BUCKET", "S3_ENDPOINT"]) {
+    assert.equal(env(dashboard, name), env(services.follow, name), name);
+  }
 });
 
 Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
@@ -514,6 +516,7 @@ Deno.test("every credential comes from .env, none is written in the compose file
       "consumer.AWS_SECRET_ACCESS_KEY",
       "loader.AWS_SECRET_ACCESS_KEY",
       "follow.AWS_SECRET_ACCESS_KEY",
+      "dashboard.AWS_SECRET_ACCESS_KEY",
       "postgres.POSTGRES_PASSWORD",
       "airflow-init.AIRFLOW_ADMIN_USER",
       "airflow-init.AIRFLOW_ADMIN_PASSWORD",
