@@ -13,6 +13,9 @@
  * the lake's batches are then landed after 250 ms unless `FLUSH_MAX_AGE_MS`
  * says otherwise.
  *
+ * It serves the metrics of every stage it runs at `/metrics` when
+ * `METRICS_PORT` is set.
+ *
  * @module
  */
 import { relative } from "node:path";
@@ -55,6 +58,8 @@ import { publish, type PublishStats } from "./lib/produce/publisher.ts";
 import { ensureVenv } from "./lib/transform/venv.ts";
 import { formatSummary, readGoldSummary } from "./lib/ops/summary.ts";
 import { dbtUpdatesGold, publishGoldCopy } from "./lib/app/gold_copy.ts";
+import { configuredMetricsEndpoint } from "./lib/ops/metrics/endpoint.ts";
+import { metrics } from "./lib/ops/metrics/registry.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;
@@ -86,6 +91,7 @@ await runMain(async () => {
       `Cannot run --continuous as it measures freshness in the DuckDB warehouse: WAREHOUSE is ${config.warehouse}`,
     );
   }
+  await using _metrics = configuredMetricsEndpoint(config);
   await preflight(config, { stream: true, lake: true, warehouse: true });
   const shutdown = shutdownSignal();
   if (!continuous && args.source !== "replay" && args.count === undefined) {
@@ -301,14 +307,19 @@ async function startLane(
     await landing.stop();
     throw error;
   }
+  const published: PublishStats = { published: 0, rejected: 0 };
+  metrics.watchPublisher(stream.topic, source.name, published);
+  metrics.watchSource(source);
+  const stopWatching = metrics.watchLanding(stream.topic, landing);
   return {
     source,
     stream,
     landing,
     producer,
-    published: { published: 0, rejected: 0 },
+    published,
     async stop() {
       await producer.close();
+      stopWatching();
       await landing.stop();
     },
   };
