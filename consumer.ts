@@ -4,7 +4,8 @@
  * only after each object is durable: every kind's topic (quotes and trades),
  * each with its own consumer group, or the one `--kind` names. Runs until
  * SIGINT/SIGTERM; with `--drain`, lands what the stream holds now and exits
- * (a one-shot job).
+ * (a one-shot job). Serves its metrics at `/metrics` when `METRICS_PORT` is
+ * set.
  *
  * @module
  */
@@ -16,6 +17,8 @@ import { logger } from "./lib/runtime/log.ts";
 import { preflight } from "./lib/app/preflight.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 import { reportProgress } from "./lib/ops/progress.ts";
+import { configuredMetricsEndpoint } from "./lib/ops/metrics/endpoint.ts";
+import { metrics } from "./lib/ops/metrics/registry.ts";
 
 const log = logger("consumer");
 
@@ -39,10 +42,12 @@ await runMain(async () => {
   }
   const kinds = selectedKinds(values.kind);
   const config = loadConfig();
+  await using _metrics = configuredMetricsEndpoint(config);
   await preflight(config, { stream: true, lake: true });
   const shutdown = shutdownSignal();
   const lake = openLake(config);
   const landings: { kind: string; landing: Landing }[] = [];
+  const unwatch: (() => void)[] = [];
   try {
     for (const kind of kinds) {
       const lane = laneOf(config, kind);
@@ -55,6 +60,7 @@ await runMain(async () => {
         limits: flushLimits(config),
       });
       landings.push({ kind, landing });
+      unwatch.push(metrics.watchLanding(lane.topic, landing));
       log.info("consuming", {
         kind,
         stream: stream.location,
@@ -96,6 +102,7 @@ await runMain(async () => {
     }
   } finally {
     stop();
+    for (const stopWatching of unwatch) stopWatching();
     await Promise.allSettled(landings.map(({ landing }) => landing.stop()));
   }
   await done;

@@ -14,6 +14,9 @@
  * says otherwise. `--dashboard` serves the dashboard (lib/dashboard/) in the
  * same process meanwhile, reading only the gold copy the cycle publishes.
  *
+ * It serves the metrics of every stage it runs at `/metrics` when
+ * `METRICS_PORT` is set.
+ *
  * @module
  */
 import { relative } from "node:path";
@@ -57,6 +60,8 @@ import { ensureVenv } from "./lib/transform/venv.ts";
 import { formatSummary, readGoldSummary } from "./lib/ops/summary.ts";
 import { dbtUpdatesGold, publishGoldCopy } from "./lib/app/gold_copy.ts";
 import { startDashboard } from "./lib/dashboard/start.ts";
+import { configuredMetricsEndpoint } from "./lib/ops/metrics/endpoint.ts";
+import { metrics } from "./lib/ops/metrics/registry.ts";
 
 const log = logger("demo");
 const DEFAULT_DURATION_MS = 20_000;
@@ -95,6 +100,7 @@ await runMain(async () => {
       "Cannot serve the dashboard as '--dashboard' needs '--continuous', which publishes gold while the demo runs: current value is --dashboard alone",
     );
   }
+  await using _metrics = configuredMetricsEndpoint(config);
   await preflight(config, { stream: true, lake: true, warehouse: true });
   const shutdown = shutdownSignal();
   // The dashboard reads the gold copy and never the warehouse this process
@@ -336,14 +342,19 @@ async function startLane(
     await landing.stop();
     throw error;
   }
+  const published: PublishStats = { published: 0, rejected: 0 };
+  metrics.watchPublisher(stream.topic, source.name, published);
+  metrics.watchSource(source);
+  const stopWatching = metrics.watchLanding(stream.topic, landing);
   return {
     source,
     stream,
     landing,
     producer,
-    published: { published: 0, rejected: 0 },
+    published,
     async stop() {
       await producer.close();
+      stopWatching();
       await landing.stop();
     },
   };

@@ -3,7 +3,8 @@
  * into the warehouse and runs dbt on a short cycle until SIGTERM or SIGINT,
  * which it takes between steps: the load transaction or dbt run under way
  * finishes, then it exits 0 (lib/app/follow.ts). A restart after a crash
- * continues where the load ledger says. `--status` reads the status file
+ * continues where the load ledger says. It serves its metrics at `/metrics`
+ * when `METRICS_PORT` is set. `--status` reads the status file
  * the service keeps and exits 1 unless it is running and making progress
  * (the compose healthcheck); it loads none of the pipeline's modules, so a
  * check every few seconds costs little.
@@ -43,6 +44,10 @@ await runMain(async () => {
   // Loaded only to run the service: the healthcheck above stays light.
   const { preflight } = await import("./lib/app/preflight.ts");
   const { runFollow } = await import("./lib/app/follow.ts");
+  const { configuredMetricsEndpoint } = await import(
+    "./lib/ops/metrics/endpoint.ts"
+  );
+  await using _metrics = configuredMetricsEndpoint(config);
   await preflight(config, { warehouse: true });
   await runFollow({ config, signal: shutdownSignal() });
 });

@@ -2,7 +2,8 @@
  * `deno task produce [options]`: publishes events from a source to the topic
  * of their kind (quotes to `KAFKA_TOPIC`, trades to `KAFKA_TRADES_TOPIC`; on
  * Kafka when `KAFKA_BROKERS` is set, else the embedded stream) until the
- * source ends, the bound is reached, or SIGINT/SIGTERM.
+ * source ends, the bound is reached, or SIGINT/SIGTERM. Serves its metrics
+ * at `/metrics` when `METRICS_PORT` is set.
  *
  * @module
  */
@@ -21,6 +22,8 @@ import { skipFields } from "./lib/produce/source.ts";
 import { runMain, shutdownSignal } from "./lib/runtime/main.ts";
 import { reportProgress } from "./lib/ops/progress.ts";
 import { publish, type PublishStats } from "./lib/produce/publisher.ts";
+import { configuredMetricsEndpoint } from "./lib/ops/metrics/endpoint.ts";
+import { metrics } from "./lib/ops/metrics/registry.ts";
 
 const log = logger("producer");
 
@@ -31,6 +34,7 @@ await runMain(async () => {
     return;
   }
   const config = loadConfig();
+  await using _metrics = configuredMetricsEndpoint(config);
   await preflight(config, { stream: true, lake: true });
   const signal = runSignal(shutdownSignal(), args.durationMs);
   const stream = openStream(config, sourceKind(args));
@@ -45,6 +49,8 @@ await runMain(async () => {
     topic: stream.topic,
   });
   const stats: PublishStats = { published: 0, rejected: 0 };
+  metrics.watchPublisher(stream.topic, source.name, stats);
+  metrics.watchSource(source);
   const stop = reportProgress(
     () => ({
       published: stats.published,

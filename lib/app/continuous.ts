@@ -1,12 +1,9 @@
 /**
- * The freshness measures of `deno task demo --continuous`, on the real-time
+ * The freshness report of `deno task demo --continuous`, on the real-time
  * cycle of `deno task follow` (./cycle.ts) against the DuckDB warehouse,
- * with the gold copy published as the service does (./gold_copy.ts):
- *
- * - to RAW: from a quote's `fetched_at` to the end of the load that
- *   committed its row (every quote loaded);
- * - to gold: from its `fetched_at` to the end of the dbt run after which it
- *   is its symbol's row in `gold_latest_kpi` (each such row once).
+ * with the gold copy published as the service does (./gold_copy.ts): each
+ * quote's freshness to RAW and to gold (./freshness.ts), kept as samples
+ * for the percentiles of the report (and given to the metrics too).
  *
  * @module
  */
@@ -16,6 +13,12 @@ import type { Lake } from "../lake/lake.ts";
 import type { DuckDBWarehouse } from "../warehouse/duckdb/warehouse.ts";
 import { type CycleObserver, emptyCounters, runCycles } from "./cycle.ts";
 import { dbtTransform, duckdbAccess, lakeLoad } from "./cycle_warehouse.ts";
+import {
+  freshnessObserver,
+  type FreshnessRecorder,
+  publishAsOf,
+  recordFreshness,
+} from "./freshness.ts";
 import { goldCopyObserver } from "./gold_copy.ts";
 
 /** Samples a {@linkcode Latencies} has room for before it first grows. */
@@ -222,21 +225,6 @@ export function emptyCycleStats(): CycleStats {
   };
 }
 
-/** RAW rows committed after a `loaded_at` (epoch microseconds), with their `fetched_at`. */
-const RAW_SINCE = `
-select epoch_us(loaded_at), (v->>'fetched_at')::bigint
-from raw.source_stock_quotes
-where loaded_at > make_timestamptz($1::bigint)`;
-
-/** Whether dbt has built `gold_latest_kpi`. */
-const GOLD_BUILT = `
-select count(*) from information_schema.tables
-where table_schema = 'gold' and table_name = 'gold_latest_kpi'`;
-
-/** Each symbol's quote in `gold_latest_kpi`. */
-const GOLD_LATEST =
-  "select symbol, epoch_ms(fetched_at) from gold.gold_latest_kpi";
-
 /**
  * Loads and transforms on the real-time cycle until `stop` aborts, then
  * once more, measuring each quote's freshness.
@@ -262,79 +250,37 @@ export async function runContinuous(
     transformEveryMs,
     observers: [
       goldCopyObserver(config, (copy) => stats.goldCopies.add(copy.ms)),
-      freshnessObserver(stats),
+      freshnessObserver(recordInto(stats)),
+      cycleTimeObserver(stats),
     ],
     onProgress(counters) {
       stats.cycles = counters.cycles;
       stats.loaded = counters.rows;
       stats.dbtRuns = counters.dbtRuns;
+      publishAsOf(counters);
     },
   }, emptyCounters());
   return stats;
 }
 
-/**
- * Measures freshness to RAW after each load and to gold after each dbt run.
- * Only this run's quotes count: it starts past what the warehouse holds.
- */
-function freshnessObserver(
-  stats: CycleStats,
-): CycleObserver<DuckDBWarehouse> {
-  let watermark: bigint | undefined;
-  const inGold = new Map<string, number>();
-  let dbtFinishedAt = 0;
-  let lastCommit: number | undefined;
-  // Gold changes only when dbt runs: a new row there is as fresh as that run's end.
-  const measureGold = async (warehouse: DuckDBWarehouse) => {
-    for (const fetchedAt of observeGold(await goldLatest(warehouse), inGold)) {
-      stats.toGold.add(dbtFinishedAt - fetchedAt, dbtFinishedAt);
-    }
+/** Records each quote's freshness in the run's stats and in the metrics. */
+function recordInto(stats: CycleStats): FreshnessRecorder {
+  return (layer, ms, at) => {
+    (layer === "raw" ? stats.toRaw : stats.toGold).add(ms, at);
+    recordFreshness(layer, ms, at);
   };
+}
+
+/** Measures the time from one load's commit to the next: the cycle's length. */
+function cycleTimeObserver(stats: CycleStats): CycleObserver<DuckDBWarehouse> {
+  let lastCommit: number | undefined;
   return {
-    async beforeLoad(warehouse) {
-      if (watermark !== undefined) return await measureGold(warehouse);
-      const [[latest]] = await warehouse.query(
-        "select coalesce(max(epoch_us(loaded_at)), 0) from raw.source_stock_quotes",
-      );
-      watermark = BigInt(latest as bigint);
-      observeGold(await goldLatest(warehouse), inGold);
-    },
-    async afterLoad(warehouse, _totals, committedAt) {
+    afterLoad(_warehouse, _totals, committedAt) {
       if (lastCommit !== undefined) {
         stats.cycleTimes.add(committedAt - lastCommit, committedAt);
       }
       lastCommit = committedAt;
-      for (
-        const [loadedAt, fetchedAt] of await warehouse.query(RAW_SINCE, [
-          watermark ?? 0n,
-        ])
-      ) {
-        if ((loadedAt as bigint) > (watermark ?? 0n)) {
-          watermark = loadedAt as bigint;
-        }
-        stats.toRaw.add(committedAt - Number(fetchedAt), committedAt);
-      }
+      return Promise.resolve();
     },
-    afterTransform(finishedAt) {
-      dbtFinishedAt = finishedAt;
-    },
-    atEnd: measureGold,
   };
-}
-
-async function goldLatest(warehouse: DuckDBWarehouse): Promise<unknown[][]> {
-  const [[built]] = await warehouse.query(GOLD_BUILT);
-  return Number(built) > 0 ? await warehouse.query(GOLD_LATEST) : [];
-}
-
-/** Records each symbol's gold quote; returns the `fetched_at` of those not seen before. */
-function observeGold(rows: unknown[][], seen: Map<string, number>): number[] {
-  const fresh: number[] = [];
-  for (const [symbol, fetchedAt] of rows) {
-    const at = Number(fetchedAt);
-    if (seen.get(symbol as string) === at) continue;
-    seen.set(symbol as string, at);
-    fresh.push(at);
-  }
-  return fresh;
 }

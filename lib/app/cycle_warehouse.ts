@@ -12,6 +12,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { metrics } from "../ops/metrics/registry.ts";
 import type { Config } from "../runtime/config.ts";
 import type { Lake } from "../lake/lake.ts";
 import {
@@ -103,7 +104,8 @@ export const DEFAULT_TEST_EVERY_MS = 60_000;
  * the data tests on recently transformed rows ({@linkcode FREQUENT_BUILD}),
  * at the first run and then at most every `testEveryMs`: the tests' window
  * (5 minutes) is longer, so every row is tested. On DuckDB it waits for a
- * process holding the file, as a load does.
+ * process holding the file, as a load does. Each dbt command's duration
+ * goes to the metrics.
  *
  * @param config Settings: `WAREHOUSE`, the DuckDB file and its gold copy.
  * @param dbt The long-lived dbt.
@@ -117,10 +119,18 @@ export function dbtTransform(
 ): () => Promise<void> {
   let testedAt = -Infinity;
   let seeded = false;
+  const timed = async (args: readonly string[]) => {
+    const started = performance.now();
+    try {
+      return await dbt.run(args);
+    } finally {
+      metrics.observeDbtRun(args[0], performance.now() - started);
+    }
+  };
   const run = async () => {
     if (!seeded) {
       // once per process: the frequent path leaves the seeds out
-      const seed = await dbt.run(SEEDS);
+      const seed = await timed(SEEDS);
       if (!seed.success) throw new Error(`dbt seed failed\n${seed.output}`);
       seeded = true;
     }
@@ -128,7 +138,7 @@ export function dbtTransform(
     const args = started - testedAt >= testEveryMs
       ? FREQUENT_BUILD
       : FREQUENT_MODELS;
-    const result = await dbt.run(args);
+    const result = await timed(args);
     if (!result.success) {
       throw new Error(`dbt ${args[0]} failed\n${result.output}`);
     }

@@ -3,7 +3,9 @@
  * configured lake and warehouse (lib/app/wiring.ts), with one long-lived dbt
  * (`DbtWorker`), until stopped. It owns the service's lifecycle: checking
  * that dbt builds the warehouse the loader fills, starting and ending dbt,
- * the status file (./follow_status.ts), and its few log lines.
+ * the status file (./follow_status.ts), its few log lines, and what it
+ * gives the metrics: each layer's as-of time, and on DuckDB each quote's
+ * freshness (./freshness.ts).
  *
  * Logs stay quiet: one line when it starts, a progress line at most every
  * {@linkcode FollowOptions.summaryEveryMs} and only when something was loaded or
@@ -31,6 +33,11 @@ import {
   lakeLoad,
   sessionAccess,
 } from "./cycle_warehouse.ts";
+import {
+  freshnessObserver,
+  publishAsOf,
+  recordFreshness,
+} from "./freshness.ts";
 import { StatusFile } from "./follow_status.ts";
 import { goldCopyObserver } from "./gold_copy.ts";
 import { openLake, openWarehouse } from "./wiring.ts";
@@ -148,7 +155,10 @@ export async function runFollow(
     transformEveryMs: config.followTransformEveryMs,
     // Rows a run before this one loaded but did not transform reach gold now.
     transformAtStart: true,
-    onProgress: (c: CycleCounters) => status.update(c),
+    onProgress: (c: CycleCounters) => {
+      status.update(c);
+      publishAsOf(c);
+    },
   } satisfies Partial<CycleOptions<unknown>>;
   try {
     if (config.warehouse === "duckdb") {
@@ -156,7 +166,10 @@ export async function runFollow(
         ...common,
         warehouse: duckdbAccess(config),
         load: lakeLoad(config, lake),
-        observers: [goldCopyObserver(config)],
+        observers: [
+          goldCopyObserver(config),
+          freshnessObserver(recordFreshness),
+        ],
       }, counters);
     } else {
       await runCycles<Warehouse>({

@@ -1,7 +1,8 @@
 /**
  * Loading every kind of event (quotes, then trades) from the lake in one
  * step, as the real-time cycle and the demo do: each kind's topic prefix in
- * turn, with its own discovery marks, into its own RAW table.
+ * turn, with its own discovery marks, into its own RAW table. Each topic's
+ * rows loaded and load time go to the metrics (lib/ops/metrics/).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import {
   loadNewObjects,
   type LoadTotals,
 } from "../load/loader.ts";
+import { metrics } from "../ops/metrics/registry.ts";
 import type { Config } from "../runtime/config.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { laneOf } from "./wiring.ts";
@@ -58,16 +60,33 @@ export async function loadKinds(
   for (const kind of kinds) {
     if (signal?.aborted) break;
     const before = done;
+    const topic = laneOf(config, kind).topic;
+    const started = performance.now();
+    // Counted after each transaction, so a long load shows as it goes.
+    let counted = emptyLoadTotals();
+    const count = (sofar: LoadTotals) => {
+      metrics.countLoaded(
+        topic,
+        sofar.inserted - counted.inserted,
+        sofar.rejected - counted.rejected,
+      );
+      counted = { ...sofar }; // the loader updates its totals in place
+    };
     const totals = await loadNewObjects({
       lake,
       warehouse,
-      topic: laneOf(config, kind).topic,
+      topic,
       kind,
       filesPerLoad: config.loadMaxFiles,
       eventsPerLoad: config.loadMaxEvents,
       signal,
-      onProgress: onProgress && ((so) => onProgress(plus(before, so))),
+      onProgress: (so) => {
+        count(so);
+        onProgress?.(plus(before, so));
+      },
     });
+    count(totals);
+    metrics.observeLoad(topic, performance.now() - started);
     done = plus(before, totals);
   }
   return done;

@@ -168,6 +168,27 @@ export function describeRejection(rejection: Rejection): string {
   return `'${rejection.field}' ${rejection.rule}: current value is ${rejection.value}`;
 }
 
+/**
+ * The rule a rejection names without the details of the one event in it:
+ * what follows the rule's first ` (` up to its last `)` is left out, as in
+ * `must not exceed h (191.2)` or `must be valid JSON (Unexpected token …)`.
+ * Rejections of the same rule then read the same, so they can be counted
+ * together.
+ *
+ * @param rejection The rejection.
+ * @returns The rule, e.g. `must not exceed h`.
+ *
+ * @example A rule with the event's own value in it
+ * ```ts
+ * import { generalRule } from "./rules.ts";
+ * generalRule({ field: "l", value: "192", rule: "must not exceed h (191.2)" });
+ * // => "must not exceed h"
+ * ```
+ */
+export function generalRule(rejection: Rejection): string {
+  return rejection.rule.replace(/ \(.*\)/s, "");
+}
+
 const MAX_SHOWN_VALUE = 80;
 
 function show(value: unknown): string {

@@ -45,6 +45,14 @@ export interface StartLandingOptions {
   encoders?: EncoderPool;
 }
 
+/** How far a partition's landing is behind its stream. */
+export interface PartitionLag {
+  /** Partition. */
+  partition: number;
+  /** Messages in the stream after the group's committed offset: not landed yet. */
+  messages: number;
+}
+
 /** A running landing: consumer plus sink. */
 export interface Landing {
   /** The sink, with its running totals. */
@@ -56,6 +64,16 @@ export interface Landing {
    * committed offsets reach the end offsets read when it was called.
    */
   drain(): Promise<void>;
+  /**
+   * Each partition's lag now, read from the stream: its end offset minus
+   * the group's committed offset, or minus its oldest offset kept when that
+   * is later (retention) or the group has none. It keeps growing while the
+   * landing is stuck, which a count from the batches consumed would not.
+   *
+   * @returns One entry per partition, partitions ascending.
+   * @throws When the stream cannot be read (e.g. the broker is down).
+   */
+  lag(): Promise<PartitionLag[]>;
   /** Stops consuming; open batches are landed (or dropped uncommitted) first. */
   stop(): Promise<void>;
 }
@@ -147,6 +165,24 @@ export async function startLanding(
           );
         }
       }
+    },
+    async lag() {
+      const [ends, starts, committed] = await Promise.all([
+        consumer.endOffsets(),
+        consumer.startOffsets(),
+        consumer.committedOffsets(),
+      ]);
+      const from = new Map(
+        starts.map(({ partition, offset }) => [partition, offset]),
+      );
+      // Retention may have deleted what a group committed and never read.
+      for (const { partition, offset } of committed) {
+        from.set(partition, Math.max(offset, from.get(partition) ?? 0));
+      }
+      return ends.map(({ partition, offset }) => ({
+        partition,
+        messages: Math.max(0, offset - (from.get(partition) ?? 0)),
+      }));
     },
     async stop() {
       stopping.abort();

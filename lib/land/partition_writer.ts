@@ -14,6 +14,7 @@
  * @module
  */
 import type { EventKind } from "../contract/kinds.ts";
+import type { Rejection } from "../contract/rules.ts";
 import { deadLetterKey, eventKey, landingDay } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { logger } from "../runtime/log.ts";
@@ -46,6 +47,8 @@ export interface FlushResult {
   keys: string[];
   /** Compressed bytes written. */
   bytes: number;
+  /** Why each dead letter was refused, in offset order. */
+  rejections: Rejection[];
 }
 
 const log = logger("writer");
@@ -254,6 +257,7 @@ export class PartitionWriter {
       deadLetters: encoded.deadLetters?.lines ?? 0,
       keys,
       bytes,
+      rejections: encoded.rejections.map(({ reason }) => reason),
     };
     log.debug("landed batch", {
       partition: this.partition,

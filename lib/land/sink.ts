@@ -24,6 +24,7 @@
  * @module
  */
 import type { EventKind } from "../contract/kinds.ts";
+import { generalRule, type Rejection } from "../contract/rules.ts";
 import { UNCOMMITTED_OBJECTS } from "../lake/keys.ts";
 import type { Lake } from "../lake/lake.ts";
 import { logger } from "../runtime/log.ts";
@@ -104,6 +105,35 @@ export interface LandingStats {
   retries: number;
 }
 
+/**
+ * What a sink landed, counted by why (the metrics read them, lib/ops/): like
+ * {@linkcode LandingStats}, only what is committed counts.
+ */
+export interface LandingTallies {
+  /** Objects written, dead letters included, by why their batch was landed. */
+  objectsByReason: Partial<Record<RotationReason, number>>;
+  /**
+   * Dead letters by the field and the rule they broke (the rule without
+   * the event's own details, `generalRule`), keyed by both. Past
+   * {@linkcode MAX_RULE_TALLIES} pairs, any other one counts under field
+   * and rule `other`, so a rule that names its values cannot grow it.
+   */
+  deadLettersByRule: Map<string, RuleTally>;
+}
+
+/** Dead letters that broke one rule of one field. */
+export interface RuleTally {
+  /** The field, or `event` for the whole event. */
+  field: string;
+  /** The rule, without the event's own details. */
+  rule: string;
+  /** How many. */
+  count: number;
+}
+
+/** Most field and rule pairs a sink tallies apart. */
+export const MAX_RULE_TALLIES = 100;
+
 const log = logger("landing");
 
 /** The flushes of one partition sealed and not committed yet. */
@@ -124,6 +154,11 @@ export class LakeSink implements ConsumerHandlers {
     objects: 0,
     bytes: 0,
     retries: 0,
+  };
+  /** Running totals by reason and rule. */
+  readonly tallies: LandingTallies = {
+    objectsByReason: {},
+    deadLettersByRule: new Map(),
   };
   #options: Required<Omit<LakeSinkOptions, "signal" | "encoders">> & {
     signal?: AbortSignal;
@@ -351,7 +386,7 @@ export class LakeSink implements ConsumerHandlers {
       if (attempts === Infinity && isFatal(error)) this.#fail(error);
     });
     const landed = pipeline.tail.then(() => uploaded).then((result) =>
-      this.#commit(writer.partition, result, attempts)
+      this.#commit(writer.partition, result, attempts, reason)
     );
     const { pending } = pipeline;
     pipeline.tail = landed;
@@ -366,6 +401,7 @@ export class LakeSink implements ConsumerHandlers {
     partition: number,
     result: FlushResult,
     attempts: number,
+    reason: RotationReason,
   ): Promise<void> {
     const { consumer } = this.#options;
     await this.#retrying(
@@ -378,6 +414,12 @@ export class LakeSink implements ConsumerHandlers {
     this.stats.deadLetters += result.deadLetters;
     this.stats.objects += result.keys.length;
     this.stats.bytes += result.bytes;
+    const { objectsByReason, deadLettersByRule } = this.tallies;
+    objectsByReason[reason] = (objectsByReason[reason] ?? 0) +
+      result.keys.length;
+    for (const rejection of result.rejections) {
+      tallyRule(deadLettersByRule, rejection);
+    }
   }
 
   /**
@@ -409,6 +451,20 @@ export class LakeSink implements ConsumerHandlers {
       }
     }
   }
+}
+
+/** Counts a dead letter under its field and rule (see {@linkcode LandingTallies}). */
+function tallyRule(tallies: Map<string, RuleTally>, rejection: Rejection) {
+  let field = rejection.field;
+  let rule = generalRule(rejection);
+  let key = `${field}\u0000${rule}`;
+  if (!tallies.has(key) && tallies.size >= MAX_RULE_TALLIES - 1) {
+    field = rule = "other";
+    key = `${field}\u0000${rule}`;
+  }
+  const tally = tallies.get(key);
+  if (tally) tally.count++;
+  else tallies.set(key, { field, rule, count: 1 });
 }
 
 /**

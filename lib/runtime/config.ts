@@ -58,7 +58,7 @@ function port(text: string, key: string): number {
   const value = Number(text);
   if (!DECIMAL_INTEGER.test(text) || value < 1 || value > 65535) {
     throw new RangeError(
-      `Cannot read configuration as '${key}' must be a TCP port from 1 to 65535: current value is ${
+      `Cannot read configuration as '${key}' must be a port number from 1 to 65535: current value is ${
         JSON.stringify(text)
       }`,
     );
@@ -484,6 +484,20 @@ export const SETTINGS = {
     doc:
       "deno task status exits 1 when a kind's newest load into RAW, or its newest silver or gold transform, is older than this (seconds).",
     parse: positiveInt,
+  },
+  metricsPort: {
+    key: "METRICS_PORT",
+    fallback: undefined,
+    doc:
+      "Port where the long-running tasks (produce, consume, follow, demo) serve Prometheus metrics at /metrics; unset: no endpoint.",
+    parse: port,
+  },
+  metricsHost: {
+    key: "METRICS_HOST",
+    fallback: "127.0.0.1",
+    doc:
+      "Address the metrics endpoint listens on: loopback by default; 0.0.0.0 lets a Prometheus in another container or host scrape it.",
+    parse: text,
   },
   dashboardPort: {
     key: "DASHBOARD_PORT",

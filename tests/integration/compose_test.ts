@@ -353,6 +353,46 @@ Deno.test("the dashboard reads the warehouse volume read-only, listens on every 
   }
 });
 
+Deno.test("Prometheus, the official image, scrapes each long-running pipeline task at its METRICS_PORT with the rules of deploy/prometheus/", async () => {
+  const { services } = await project();
+  const prometheus = services.prometheus;
+  assert.equal(prometheus.image, "prom/prometheus:v2.42.0");
+  assert.deepEqual(
+    prometheus.ports?.map((p) => [p.published, p.target]),
+    [["9090", 9090]],
+  );
+  const config = prometheus.volumes?.find((v) => v.type === "bind");
+  assert.deepEqual(
+    [config?.source, config?.target, config?.read_only],
+    [join(ROOT, "deploy", "prometheus"), "/etc/prometheus", true],
+  );
+  assert.ok(
+    prometheus.command?.includes(
+      "--config.file=/etc/prometheus/prometheus.yml",
+    ),
+  );
+  // busybox's wget is what the image has to ask for readiness.
+  assert.deepEqual(prometheus.healthcheck?.test?.slice(0, 2), ["CMD", "wget"]);
+  // Every long-running pipeline service serves /metrics on the network, and
+  // Prometheus scrapes each at that port.
+  const text = await Deno.readTextFile(
+    join(ROOT, "deploy", "prometheus", "prometheus.yml"),
+  );
+  const targets = [...text.matchAll(/^\s+- ([a-z-]+):(\d+)$/gm)].map((
+    [, host, port],
+  ) => `${host}:${port}`).sort();
+  const pipeline = ["consumer", "follow", "producer", "trades-producer"];
+  assert.deepEqual(
+    targets,
+    pipeline.map((name) => `${name}:${env(services[name], "METRICS_PORT")}`),
+  );
+  for (const name of pipeline) {
+    assert.equal(env(services[name], "METRICS_HOST"), "0.0.0.0", name);
+  }
+  // The one-shot loader serves nothing.
+  assert.equal(services.loader.environment?.METRICS_PORT, undefined);
+});
+
 Deno.test("Kafka and MinIO have healthchecks with commands their images ship", async () => {
   const { services } = await project();
   const kafka = services.kafka.healthcheck?.test ?? [];
@@ -376,12 +416,13 @@ Deno.test("data lives in declared named volumes where each service writes it", a
     "airflow-logs",
     "kafka-data",
     "minio-data",
+    "prometheus-data",
     "warehouse",
   ]);
   const mounts: Record<string, string> = {};
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {
-      // Airflow's bind mounts: the DAGs folder and the Docker socket.
+      // Bind mounts: Airflow's DAGs folder and Docker socket, Prometheus' config.
       if (volume.type === "bind") continue;
       assert.equal(volume.type, "volume", `${name} mounts ${volume.target}`);
       assert.ok(declared.includes(volume.source ?? ""), `${name} volume`);
@@ -396,6 +437,7 @@ Deno.test("data lives in declared named volumes where each service writes it", a
     [`dashboard:${dirname(env(services.dashboard, "DUCKDB_PATH"))}`]:
       "warehouse",
     [`dbt:${dirname(env(services.dbt, "DUCKDB_PATH"))}`]: "warehouse",
+    "prometheus:/prometheus": "prometheus-data",
     "postgres:/var/lib/postgresql/data": "airflow-db",
     ...Object.fromEntries(
       ["airflow-init", ...AIRFLOW].map((

@@ -176,7 +176,11 @@ Deno.test("FinnhubSource yields valid quotes with source, symbol and fetched_at"
     },
   ]);
   assert.equal(clock.now(), START);
-  assert.deepEqual(source.stats, { emitted: 2, skipped: {} });
+  assert.deepEqual(source.stats, {
+    emitted: 2,
+    skipped: {},
+    counts: { requests: 2 },
+  });
   assert.deepEqual(fake.requests.map((r) => r.symbol), ["AAPL", "MSFT"]);
 });
 
@@ -218,7 +222,11 @@ Deno.test("FinnhubSource stops with a FatalError naming FINNHUB_API_KEY when the
   );
   assert.ok(!error.message.includes("wrong-key-0a9b8c7d"));
   assert.equal(fake.requests.length, 1);
-  assert.deepEqual(source.stats, { emitted: 0, skipped: {} });
+  assert.deepEqual(source.stats, {
+    emitted: 0,
+    skipped: {},
+    counts: { requests: 1 },
+  });
 });
 
 Deno.test("FinnhubSource never writes the key to a log line, even at debug during a 401", async () => {
@@ -330,6 +338,7 @@ Deno.test("FinnhubSource honours Retry-After on 429 and keeps every 60 s window 
   assert.deepEqual(source.stats, {
     emitted: 6,
     skipped: { rate_limited: 1 },
+    counts: { requests: 7 },
   });
 });
 
@@ -362,7 +371,11 @@ Deno.test("FinnhubSource skips and counts all-zero quotes", async () => {
 
   assert.deepEqual(quotes.map((q) => [q.symbol, q.t]), [["AAPL", T]]);
   assert.equal(fake.requests.length, 3);
-  assert.deepEqual(source.stats, { emitted: 1, skipped: { all_zero: 2 } });
+  assert.deepEqual(source.stats, {
+    emitted: 1,
+    skipped: { all_zero: 2 },
+    counts: { requests: 3 },
+  });
 });
 
 Deno.test("FinnhubSource does not re-publish a quote whose t has not changed", async () => {
@@ -378,7 +391,11 @@ Deno.test("FinnhubSource does not re-publish a quote whose t has not changed", a
   const quotes = await take(source, 2);
 
   assert.deepEqual(quotes.map((q) => [q.t, q.c]), [[T, 261], [T + 5, 263]]);
-  assert.deepEqual(source.stats, { emitted: 2, skipped: { unchanged_t: 1 } });
+  assert.deepEqual(source.stats, {
+    emitted: 2,
+    skipped: { unchanged_t: 1 },
+    counts: { requests: 3 },
+  });
 });
 
 Deno.test("FinnhubSource retries a response slower than timeoutMs", async () => {
@@ -395,7 +412,11 @@ Deno.test("FinnhubSource retries a response slower than timeoutMs", async () => 
   const elapsed = performance.now() - started;
 
   assert.deepEqual(quotes.map((q) => q.t), [T + 1]);
-  assert.deepEqual(source.stats, { emitted: 1, skipped: { timeout: 1 } });
+  assert.deepEqual(source.stats, {
+    emitted: 1,
+    skipped: { timeout: 1 },
+    counts: { requests: 2 },
+  });
   assert.deepEqual(clock.sleeps, [200]);
   assert.equal(fake.requests.length, 2);
   // It waited for the timeout (a quote at T would mean it waited for the answer).
@@ -416,7 +437,11 @@ Deno.test("FinnhubSource retries 5xx with backoff, then yields", async () => {
 
   assert.deepEqual(quotes.map((q) => q.t), [T]);
   assert.deepEqual(clock.sleeps, [200, 400]);
-  assert.deepEqual(source.stats, { emitted: 1, skipped: { server_error: 2 } });
+  assert.deepEqual(source.stats, {
+    emitted: 1,
+    skipped: { server_error: 2 },
+    counts: { requests: 3 },
+  });
 });
 
 Deno.test("FinnhubSource retries a body that is not JSON", async () => {
@@ -456,6 +481,7 @@ Deno.test("FinnhubSource gives up on a symbol after maxRetries and moves on to t
   assert.deepEqual(source.stats, {
     emitted: 1,
     skipped: { server_error: 3, gave_up: 1 },
+    counts: { requests: 4 },
   });
   assert.equal(lines.length, 3);
   assert.match(lines[2], /level=warn/);
@@ -493,7 +519,11 @@ Deno.test("FinnhubSource sends an invalid quote to onReject with a precise rejec
     fetched_at: START,
     source: "finnhub",
   });
-  assert.deepEqual(source.stats, { emitted: 1, skipped: { invalid: 1 } });
+  assert.deepEqual(source.stats, {
+    emitted: 1,
+    skipped: { invalid: 1 },
+    counts: { requests: 2 },
+  });
 });
 
 Deno.test("FinnhubSource ends quietly when the signal aborts during a request", async () => {
@@ -514,7 +544,11 @@ Deno.test("FinnhubSource ends quietly when the signal aborts during a request", 
   await inFlight;
   assert.deepEqual(quotes, []);
   assert.ok(performance.now() - started < 900);
-  assert.deepEqual(source.stats, { emitted: 0, skipped: {} });
+  assert.deepEqual(source.stats, {
+    emitted: 0,
+    skipped: {},
+    counts: { requests: 1 },
+  });
 });
 
 Deno.test("FinnhubSource refuses to start without an API key", () => {

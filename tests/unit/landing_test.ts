@@ -183,6 +183,37 @@ Deno.test("LakeSink dead-letters invalid events with their reason, and commits p
   assert.equal(sink.stats.events, 1);
 });
 
+Deno.test("LakeSink tallies committed objects by why they were landed, and dead letters by field and rule without the event's details", async () => {
+  await using t = await journaled({ maxEvents: 4 });
+  const { sink } = t;
+  const broken = (n: number, h: number) =>
+    JSON.stringify({ ...quote("AAPL", n), l: h + 1, h });
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 0,
+    messages: [
+      message(0, 0, broken(0, 150)),
+      message(0, 1, broken(1, 160)),
+      message(0, 2, "{not json"),
+      message(0, 3, JSON.stringify(quote("AAPL", 3))),
+    ],
+  });
+  await sink.onBatch({
+    topic: "stock-quotes",
+    partition: 0,
+    messages: [message(0, 4, JSON.stringify(quote("AAPL", 4)))],
+  });
+  await sink.flushAll();
+  assert.deepEqual(sink.tallies.objectsByReason, { count: 2, drain: 1 });
+  assert.deepEqual(
+    [...sink.tallies.deadLettersByRule.values()],
+    [
+      { field: "l", rule: "must not exceed h", count: 2 },
+      { field: "event", rule: "must be valid JSON", count: 1 },
+    ],
+  );
+});
+
 Deno.test("LakeSink commits nothing while the lake fails, then rewrites the same keys", async () => {
   await using t = await journaled({ maxEvents: 2 });
   const { journal, lake, sink } = t;
@@ -277,6 +308,49 @@ Deno.test("startLanding drains the embedded stream into the local lake and resum
   await producer.close();
   restore();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a landing's lag is each partition's end offset minus the group's committed offset", async () => {
+  const restore = quiet();
+  const dir = await Deno.makeTempDir();
+  const stream = new EmbeddedStream({
+    dir: `${dir}/stream`,
+    topic: "stock-quotes",
+    pollIntervalMs: 5,
+  });
+  const lake = new LocalLake(`${dir}/lake`);
+  const limits = { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 60_000 };
+  const producer = await stream.producer();
+  const send = (from: number, to: number) =>
+    producer.send(
+      Array.from({ length: to - from }, (_, i) => {
+        const q = quote("AAPL", from + i);
+        return { key: q.symbol, value: JSON.stringify(q) };
+      }),
+    );
+  await send(0, 20);
+  const landing = await startLanding({ stream, lake, groupId: "lake", limits });
+  try {
+    const partition = (await landing.lag()).find((p) => p.messages > 0);
+    assert.deepEqual(
+      partition?.messages,
+      20,
+      "nothing committed yet: all of AAPL's partition",
+    );
+    await landing.drain();
+    assert.ok((await landing.lag()).every((p) => p.messages === 0));
+    await send(20, 25);
+    // The batch is not landed before FLUSH_MAX_AGE_MS: those 5 are the lag.
+    assert.deepEqual(
+      (await landing.lag()).find((p) => p.partition === partition!.partition),
+      { partition: partition!.partition, messages: 5 },
+    );
+  } finally {
+    await landing.stop();
+    await producer.close();
+    restore();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("startLanding: a drain under way when the landing stops settles, with every event landed, instead of spinning", async () => {

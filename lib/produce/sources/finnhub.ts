@@ -29,6 +29,7 @@ import {
   FatalError,
 } from "../../runtime/retry.ts";
 import {
+  count,
   countSkip,
   emptyStats,
   type QuoteSource,
@@ -95,13 +96,30 @@ export interface FinnhubSourceOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * Why a call failed, each counted in `stats.skipped`: `rate_limited` is
+ * HTTP 429; `client_error` another 4xx than 401, 403, 404 and 429 (those
+ * three stop the source).
+ */
+export const FINNHUB_FAILURES = [
+  "rate_limited",
+  "server_error",
+  "client_error",
+  "timeout",
+  "network_error",
+  "bad_response",
+] as const;
+
+/** One of {@linkcode FINNHUB_FAILURES}. */
+export type FinnhubFailure = typeof FINNHUB_FAILURES[number];
+
 /** How one call went: a body to use, or a failure worth retrying. */
 type CallOutcome =
   | { ok: true; body: Record<string, unknown> }
   | {
     ok: false;
     /** Counter name, e.g. `server_error`. */
-    reason: string;
+    reason: FinnhubFailure;
     /** One-line description for the log. */
     detail: string;
     /** HTTP status, when there was an answer. */
@@ -115,10 +133,10 @@ type CallOutcome =
  * each symbol in turn until the signal aborts.
  *
  * Counters in {@linkcode FinnhubSource.stats | stats.skipped}: `all_zero`,
- * `unchanged_t`, `invalid` (skipped answers) and, per failed call,
- * `rate_limited`, `server_error`, `timeout`, `network_error`,
- * `bad_response`, `client_error`; `gave_up` counts symbols skipped for a
- * round after `maxRetries` retries.
+ * `unchanged_t`, `invalid` (skipped answers) and, per failed call, its
+ * reason ({@linkcode FINNHUB_FAILURES}); `gave_up` counts symbols skipped
+ * for a round after `maxRetries` retries. `stats.counts.requests` counts
+ * every request sent, retries included.
  *
  * @example Polling two symbols
  * ```ts ignore
@@ -349,6 +367,7 @@ export class FinnhubSource implements QuoteSource {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
     const call = this.#fetch;
+    count(this.stats, "requests");
     let response: Response;
     let text: string;
     try {
