@@ -32,6 +32,13 @@ export interface LockWaitOptions {
    * @default {60000}
    */
   lockWaitMs?: number;
+  /**
+   * Level of the wait's lines: `debug` for a caller that waits briefly and
+   * often as a matter of course and reports the holder itself (the status).
+   *
+   * @default {"info"}
+   */
+  level?: "info" | "debug";
 }
 
 const log = logger("duckdb");
@@ -56,7 +63,8 @@ export async function waitForLock<T>(
   options: LockWaitOptions,
   attempt: () => Promise<T>,
 ): Promise<T> {
-  const { path, action, goldCopy, lockWaitMs = 60_000 } = options;
+  const { path, action, goldCopy, lockWaitMs = 60_000, level = "info" } =
+    options;
   const started = Date.now();
   const deadline = started + lockWaitMs;
   let logged: { at: number; pid?: number } | undefined;
@@ -64,7 +72,7 @@ export async function waitForLock<T>(
     try {
       const result = await attempt();
       if (logged) {
-        log.info("got the DuckDB file's lock", {
+        log[level]("got the DuckDB file's lock", {
           path,
           waited_ms: Date.now() - started,
         });
@@ -90,7 +98,7 @@ export async function waitForLock<T>(
         logged === undefined || holder?.pid !== logged.pid ||
         now - logged.at >= WAIT_LOG_EVERY_MS
       ) {
-        log.info(
+        log[level](
           logged === undefined
             ? "waiting for the DuckDB file's lock"
             : "still waiting for the DuckDB file's lock",

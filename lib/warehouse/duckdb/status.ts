@@ -98,6 +98,7 @@ export class DuckDBStatusReader implements WarehouseStatusReader {
         action: "read the DuckDB warehouse",
         goldCopy: this.#goldCopy,
         lockWaitMs: this.#lockWaitMs,
+        level: "debug",
       }, () => readOnly(this.location, (query) => readRaw(query, requests)));
       if (kinds === undefined) {
         facts.unavailable = "the warehouse file does not exist yet";
