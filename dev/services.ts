@@ -5,7 +5,8 @@
  * `services.env`.
  *
  * One set of services runs per directory: `.services/` with Kafka on 19092
- * and MinIO on 19000 by default. `SERVICES_DIR`, `SERVICES_KAFKA_PORT` and
+ * and MinIO on 19000 by default; `SERVICES_KAFKA_BROKERS=3` makes Kafka a
+ * cluster of three nodes (19092, 19094, 19096). `SERVICES_DIR`, `SERVICES_KAFKA_PORT` and
  * `SERVICES_MINIO_PORT` name another set, so that the fault tests can stop
  * and kill their own services while the other tests use the default ones.
  *
@@ -34,6 +35,8 @@ export interface ServicesSettings {
   envFile: string;
   /** Kafka's broker port; its controller listens on the next one. */
   kafkaPort: number;
+  /** Kafka's nodes; node `i` (from 1) listens on `kafkaPort + 2 (i - 1)` and the next port. */
+  kafkaNodes: number;
   /** MinIO's S3 port; its console listens on the next one. */
   minioPort: number;
 }
@@ -42,10 +45,12 @@ export interface ServicesSettings {
  * The set of services the environment names: `SERVICES_DIR` (default
  * `.services/`, whose variables go to `services.env` at the project root;
  * another directory keeps its own `services.env`), `SERVICES_KAFKA_PORT`
- * (19092) and `SERVICES_MINIO_PORT` (19000).
+ * (19092), `SERVICES_KAFKA_BROKERS` (1; 3 for a cluster of three nodes on
+ * 19092, 19094 and 19096) and `SERVICES_MINIO_PORT` (19000).
  *
  * @param env The variables to read; the process's environment by default.
- * @throws {RangeError} When a port is not an integer from 1024 to 65534.
+ * @throws {RangeError} When a port is not an integer from 1024 to 65534, or
+ * the number of brokers not one from 1 to 9.
  */
 export function servicesSettings(
   env: Record<string, string | undefined> = Deno.env.toObject(),
@@ -64,10 +69,22 @@ export function servicesSettings(
     }
     return value;
   };
+  const brokers = env.SERVICES_KAFKA_BROKERS;
+  const kafkaNodes = brokers === undefined || brokers === ""
+    ? 1
+    : Number(brokers);
+  if (!Number.isInteger(kafkaNodes) || kafkaNodes < 1 || kafkaNodes > 9) {
+    throw new RangeError(
+      `Cannot start the services as 'SERVICES_KAFKA_BROKERS' must be an integer from 1 to 9: current value is ${
+        JSON.stringify(brokers)
+      }`,
+    );
+  }
   return {
     root,
     envFile: root === SERVICES_DIR ? SERVICES_ENV : join(root, "services.env"),
     kafkaPort: port("SERVICES_KAFKA_PORT", 19092),
+    kafkaNodes,
     minioPort: port("SERVICES_MINIO_PORT", 19000),
   };
 }
@@ -79,6 +96,7 @@ export function startServicesKafka(settings: ServicesSettings) {
     cache: userCache(),
     port: settings.kafkaPort,
     controllerPort: settings.kafkaPort + 1,
+    nodes: settings.kafkaNodes,
   });
 }
 

@@ -1,6 +1,6 @@
 /**
- * A native Apache Kafka for development and CI: one combined broker and
- * controller in KRaft mode on loopback, from the official Maven Central
+ * A native Apache Kafka for development and CI in KRaft mode on loopback: one
+ * combined broker and controller by default, or a cluster of such nodes, from the official Maven Central
  * artifacts (fetched by Maven into the user cache), run with
  * `java … kafka.Kafka` after `kafka.tools.StorageTool format`.
  *
@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { runTool } from "../../lib/runtime/tool.ts";
 import {
+  type DaemonFiles,
   daemonFiles,
   portOpen,
   runningPid,
@@ -41,27 +42,44 @@ export interface KafkaServiceOptions {
   /** Directory of cached downloads (the user cache). */
   cache: string;
   /**
-   * Broker port on 127.0.0.1.
+   * Broker port of the first node on 127.0.0.1; node `i` (from 1) listens
+   * on `port + 2 (i - 1)`.
    *
    * @default {19092}
    */
   port?: number;
   /**
-   * Controller port on 127.0.0.1.
+   * Controller port of the first node on 127.0.0.1; node `i` (from 1)
+   * listens on `controllerPort + 2 (i - 1)`.
    *
    * @default {19093}
    */
   controllerPort?: number;
+  /**
+   * Nodes of the cluster, each a combined broker and controller with its
+   * own ports and directory (`kafka/` for one node, `kafka-1/` … for more).
+   *
+   * @default {1}
+   */
+  nodes?: number;
 }
 
 /** A running Kafka. */
 export interface KafkaService {
-  /** `127.0.0.1:<port>`. */
+  /** `127.0.0.1:<port>`, comma-separated, one per node. */
   brokers: string;
-  /** Its pid. */
-  pid: number;
-  /** Whether this call started it (false: it was running already). */
-  started: boolean;
+  /** The nodes' pids, in node order. */
+  pids: number[];
+  /** The node ids this call started (the others were running already). */
+  started: number[];
+}
+
+/** One node of a cluster: its id, ports and files. */
+interface KafkaNode {
+  id: number;
+  port: number;
+  controllerPort: number;
+  files: DaemonFiles;
 }
 
 /** The classpath directory of Kafka's jars, fetched by Maven on first use. */
@@ -93,52 +111,81 @@ export async function fetchKafka(cache: string): Promise<string> {
 }
 
 /**
- * Starts Kafka unless it is running already (then it is reused).
+ * Starts the nodes of Kafka that are not running (a node that runs is
+ * reused, so after one node of a cluster was killed only that one starts
+ * again), and waits until each started node takes connections.
  *
- * @param options Directories and ports.
- * @returns The broker address.
+ * @param options Directories, ports and the number of nodes.
+ * @returns The brokers' addresses.
+ * @throws {RangeError} When `nodes` is not an integer from 1 to 9.
  * @throws {FatalError} When Java or Maven is missing.
- * @throws {Error} When Kafka does not start.
+ * @throws {Error} When a node's port is taken by another process, or a node does not start.
  */
 export async function startKafka(
   options: KafkaServiceOptions,
 ): Promise<KafkaService> {
-  const { root, cache, port = 19092, controllerPort = 19093 } = options;
-  const files = daemonFiles(root, "kafka");
-  const brokers = `127.0.0.1:${port}`;
-  const running = await runningPid(files);
-  if (running !== null && await portOpen(port)) {
-    return { brokers, pid: running, started: false };
-  }
-  if (running === null && await portOpen(port)) {
-    throw new Error(
-      `Cannot start Kafka as port ${port} on 127.0.0.1 is taken by another process; stop it or set SERVICES_KAFKA_PORT`,
+  const { root, cache, port = 19092, controllerPort = 19093, nodes = 1 } =
+    options;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
+    throw new RangeError(
+      `Cannot start Kafka as 'SERVICES_KAFKA_BROKERS' must be an integer from 1 to 9: current value is ${nodes}`,
     );
   }
-  await stopDaemon(files);
+  const cluster: KafkaNode[] = Array.from({ length: nodes }, (_, i) => ({
+    id: i + 1,
+    port: port + 2 * i,
+    controllerPort: controllerPort + 2 * i,
+    files: daemonFiles(root, nodes === 1 ? "kafka" : `kafka-${i + 1}`),
+  }));
+  const brokers = cluster.map((node) => `127.0.0.1:${node.port}`).join(",");
+  const pids: number[] = [];
+  const stopped: KafkaNode[] = [];
+  for (const node of cluster) {
+    const running = await runningPid(node.files);
+    if (running !== null && await portOpen(node.port)) {
+      pids.push(running);
+      continue;
+    }
+    if (running === null && await portOpen(node.port)) {
+      throw new Error(
+        `Cannot start Kafka as port ${node.port} on 127.0.0.1 is taken by another process; stop it or set SERVICES_KAFKA_PORT`,
+      );
+    }
+    pids.push(0);
+    stopped.push(node);
+  }
+  if (stopped.length === 0) return { brokers, pids, started: [] };
+
   await runTool("java", ["-version"], JAVA);
   const libs = await fetchKafka(cache);
   const classpath = `${libs}/*`;
-
-  const data = join(files.dir, "data");
-  const properties = join(files.dir, "server.properties");
-  await Deno.mkdir(files.dir, { recursive: true });
-  await Deno.writeTextFile(
-    properties,
-    serverProperties(port, controllerPort, data),
-  );
-  await Deno.writeTextFile(join(files.dir, "log4j2.properties"), LOG4J2);
-  if (!await exists(join(data, "meta.properties"))) {
-    const clusterId = (await runTool("java", [
-      "-cp",
-      classpath,
-      "kafka.tools.StorageTool",
-      "random-uuid",
-    ], JAVA)).trim()
-      .split("\n").pop()!;
-    await runTool(
-      "java",
-      [
+  const voters = cluster.map((node) =>
+    `${node.id}@127.0.0.1:${node.controllerPort}`
+  ).join(",");
+  // Every node of a cluster is formatted with the same id: an existing
+  // node's, or a new one.
+  let clusterId: string | undefined;
+  for (const node of cluster) {
+    clusterId ??= await clusterIdOf(join(node.files.dir, "data"));
+  }
+  for (const node of stopped) {
+    const data = join(node.files.dir, "data");
+    const properties = join(node.files.dir, "server.properties");
+    await stopDaemon(node.files);
+    await Deno.mkdir(node.files.dir, { recursive: true });
+    await Deno.writeTextFile(
+      properties,
+      serverProperties(node, voters, nodes, data),
+    );
+    await Deno.writeTextFile(join(node.files.dir, "log4j2.properties"), LOG4J2);
+    if (!await exists(join(data, "meta.properties"))) {
+      clusterId ??= (await runTool("java", [
+        "-cp",
+        classpath,
+        "kafka.tools.StorageTool",
+        "random-uuid",
+      ], JAVA)).trim().split("\n").pop()!;
+      await runTool("java", [
         "-cp",
         classpath,
         "kafka.tools.StorageTool",
@@ -147,29 +194,59 @@ export async function startKafka(
         clusterId,
         "-c",
         properties,
+      ], JAVA);
+    }
+    pids[node.id - 1] = await startDaemon(node.files, {
+      command: "java",
+      args: [
+        "-Xms256m",
+        "-Xmx768m",
+        `-Dlog4j2.configurationFile=${
+          join(node.files.dir, "log4j2.properties")
+        }`,
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        properties,
       ],
-      JAVA,
-    );
+    });
   }
-  const pid = await startDaemon(files, {
-    command: "java",
-    args: [
-      "-Xms256m",
-      "-Xmx768m",
-      `-Dlog4j2.configurationFile=${join(files.dir, "log4j2.properties")}`,
-      "-cp",
-      classpath,
-      "kafka.Kafka",
-      properties,
-    ],
-  });
-  await waitUntilReady("Kafka", files, () => portOpen(port), 90_000);
-  return { brokers, pid, started: true };
+  // A node of a cluster serves once a quorum of controllers runs: wait for all together.
+  await Promise.all(
+    stopped.map((node) =>
+      waitUntilReady("Kafka", node.files, () => portOpen(node.port), 90_000)
+    ),
+  );
+  return { brokers, pids, started: stopped.map((node) => node.id) };
 }
 
-/** Stops Kafka if it runs; its data stays for the next start. */
+/** Stops every node of Kafka that runs; their data stays for the next start. */
 export async function stopKafka(root: string): Promise<boolean> {
-  return await stopDaemon(daemonFiles(root, "kafka"), 30_000);
+  const names = ["kafka"];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      if (entry.isDirectory && /^kafka-\d$/.test(entry.name)) {
+        names.push(entry.name);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const stopped = await Promise.all(
+    names.map((name) => stopDaemon(daemonFiles(root, name), 30_000)),
+  );
+  return stopped.some(Boolean);
+}
+
+/** The cluster id a node's data was formatted with, if it was. */
+async function clusterIdOf(data: string): Promise<string | undefined> {
+  try {
+    const meta = await Deno.readTextFile(join(data, "meta.properties"));
+    return /^cluster\.id=(.+)$/m.exec(meta)?.[1].trim();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
 }
 
 /** The classpath directory of a fetched Kafka (for Kafka's own tools, e.g. the console consumer). */
@@ -178,23 +255,27 @@ export function kafkaLibs(cache: string): string {
 }
 
 function serverProperties(
-  port: number,
-  controllerPort: number,
+  node: KafkaNode,
+  voters: string,
+  nodes: number,
   data: string,
 ): string {
-  return `# Written by dev/services/kafka.ts: one combined broker and controller on loopback.
+  // Internal topics take every node as a replica (3 at most), and need two in sync when they have three.
+  const replicas = Math.min(nodes, 3);
+  const minIsr = replicas >= 3 ? 2 : 1;
+  return `# Written by dev/services/kafka.ts: node ${node.id} of ${nodes}, a combined broker and controller on loopback.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${controllerPort}
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+node.id=${node.id}
+controller.quorum.voters=${voters}
+listeners=PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${node.port}
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=${data}
 num.partitions=3
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+offsets.topic.replication.factor=${replicas}
+transaction.state.log.replication.factor=${replicas}
+transaction.state.log.min.isr=${minIsr}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 `;

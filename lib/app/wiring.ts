@@ -73,6 +73,7 @@ export function openStream(
       brokers: parseBrokers(config.kafkaBrokers),
       topic,
       partitions: config.partitions,
+      replicationFactor: config.replicationFactor,
       clientId: config.clientId,
       ...kafka,
     });

@@ -134,6 +134,13 @@ export const SETTINGS = {
     doc: "Partitions of the topic when it is created (Kafka and embedded).",
     parse: positiveInt,
   },
+  replicationFactor: {
+    key: "KAFKA_REPLICATION_FACTOR",
+    fallback: "3",
+    doc:
+      "Replicas of each partition when a topic is created, capped at the cluster's brokers (a log line says so); with 3 or more the topic's min.insync.replicas is 2.",
+    parse: positiveInt,
+  },
   groupId: {
     key: "KAFKA_GROUP_ID",
     fallback: "stock-quotes-lake",

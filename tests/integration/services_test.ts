@@ -1,13 +1,18 @@
 /**
- * The native services' set-up: clear errors when a tool is missing, and reuse
- * of what is already running.
+ * The native services' set-up: clear errors when a tool is missing, reuse
+ * of what is already running, and Kafka as a cluster of three nodes.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatEnv, servicesSettings, servicesUp } from "../../dev/services.ts";
-import { startKafka } from "../../dev/services/kafka.ts";
+import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
+import { userCache } from "../../dev/cache.ts";
+import { portOpen } from "../../dev/services/daemon.ts";
+import { startKafka, stopKafka } from "../../dev/services/kafka.ts";
 import { startMinio } from "../../dev/services/minio.ts";
 import { FatalError } from "../../lib/runtime/retry.ts";
+import { KafkaStream } from "../../lib/stream/kafka/stream.ts";
+import { until } from "../_wait.ts";
 
 /** Runs `work` with PATH holding only the named programs (linked from the real PATH). */
 async function withOnly<T>(
@@ -107,4 +112,90 @@ Deno.test({
       0o600,
     );
   },
+});
+
+Deno.test({
+  name:
+    "startKafka() with three nodes runs a cluster whose topics have three replicas and min.insync.replicas 2, and after a node is killed starts only that node",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await Deno.makeTempDir();
+    const options = {
+      root,
+      cache: userCache(),
+      port: 29192,
+      controllerPort: 29193,
+      nodes: 3,
+    };
+    try {
+      const cluster = await startKafka(options);
+      assert.equal(
+        cluster.brokers,
+        "127.0.0.1:29192,127.0.0.1:29194,127.0.0.1:29196",
+      );
+      assert.deepEqual(cluster.started, [1, 2, 3]);
+      const brokers = cluster.brokers.split(",");
+      // Five replicas asked for: three, one per broker.
+      const stream = new KafkaStream({
+        brokers,
+        topic: "cluster-replicated",
+        replicationFactor: 5,
+      });
+      await stream.ensureTopic();
+      const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        assert.equal((await admin.describeCluster()).brokers.length, 3);
+        const [topic] = (await admin.fetchTopicMetadata({
+          topics: ["cluster-replicated"],
+        })).topics;
+        assert.equal(topic.partitions.length, 3);
+        for (const partition of topic.partitions) {
+          assert.equal(partition.replicas.length, 3);
+        }
+        const [config] = (await admin.describeConfigs({
+          resources: [{
+            type: ConfigResourceTypes.TOPIC,
+            name: "cluster-replicated",
+            configNames: ["min.insync.replicas"],
+          }],
+          includeSynonyms: false,
+        })).resources;
+        assert.equal(config.configEntries[0].configValue, "2");
+      } finally {
+        await admin.disconnect();
+      }
+
+      // Node 2 dies; starting the services again starts it alone.
+      Deno.kill(cluster.pids[1], "SIGKILL");
+      await until(async () => !(await portOpen(29194)), {
+        what: "node 2's port to close",
+      });
+      const again = await startKafka(options);
+      assert.deepEqual(again.started, [2]);
+      assert.equal(again.pids[0], cluster.pids[0]);
+      assert.equal(again.pids[2], cluster.pids[2]);
+      assert.notEqual(again.pids[1], cluster.pids[1]);
+    } finally {
+      assert.equal(await stopKafka(root), true);
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("servicesSettings() reads SERVICES_KAFKA_BROKERS: one node by default, and a clear error for a bad count", () => {
+  assert.equal(servicesSettings({}).kafkaNodes, 1);
+  assert.equal(servicesSettings({ SERVICES_KAFKA_BROKERS: "3" }).kafkaNodes, 3);
+  for (const bad of ["0", "three", "10", "2.5"]) {
+    assert.throws(
+      () => servicesSettings({ SERVICES_KAFKA_BROKERS: bad }),
+      {
+        name: "RangeError",
+        message:
+          `Cannot start the services as 'SERVICES_KAFKA_BROKERS' must be an integer from 1 to 9: current value is "${bad}"`,
+      },
+    );
+  }
 });

@@ -4,6 +4,7 @@ import {
   consumerConfig,
   parseBrokers,
   producerConfig,
+  topicReplication,
 } from "../../lib/stream/kafka/config.ts";
 import { classifyKafkaError } from "../../lib/stream/kafka/errors.ts";
 import { kafkaLogCreator } from "../../lib/stream/kafka/log.ts";
@@ -503,4 +504,30 @@ Deno.test("KafkaStream.ensureTopic() fails fast with a RetriableError when no br
     (stream) => stream.ensureTopic(),
     "create topic 'stock-quotes' on",
   );
+});
+
+Deno.test("topicReplication() caps the replicas at the brokers and asks two in sync of three or more", () => {
+  assert.deepEqual(topicReplication(3, 1), {
+    replicationFactor: 1,
+    capped: true,
+  });
+  assert.deepEqual(topicReplication(3, 3), {
+    replicationFactor: 3,
+    minInsyncReplicas: 2,
+    capped: false,
+  });
+  assert.deepEqual(topicReplication(5, 3), {
+    replicationFactor: 3,
+    minInsyncReplicas: 2,
+    capped: true,
+  });
+  assert.deepEqual(topicReplication(2, 3), {
+    replicationFactor: 2,
+    capped: false,
+  });
+  assert.deepEqual(topicReplication(4, 5), {
+    replicationFactor: 4,
+    minInsyncReplicas: 2,
+    capped: false,
+  });
 });

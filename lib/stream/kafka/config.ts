@@ -1,7 +1,7 @@
 /**
  * The kafkajs settings this pipeline runs with, and the checks of what a
- * user configures: the broker list, topic names, the producer's and the
- * consumer's settings, and how long admin reads retry.
+ * user configures: the broker list, topic names, a new topic's replication,
+ * the producer's and the consumer's settings, and how long admin reads retry.
  *
  * @module
  */
@@ -14,6 +14,39 @@ import {
 
 /** Retries of admin reads (offsets, cluster id): about 25 s in all, for a cluster still electing its coordinators. */
 export const ADMIN_RETRY = { maxAttempts: 8, baseMs: 200, maxMs: 5_000 };
+
+/** How a new topic is replicated on a cluster of some brokers. */
+export interface TopicReplication {
+  /** Replicas of each partition: the configured number, at most one per broker. */
+  replicationFactor: number;
+  /** The topic's `min.insync.replicas`: 2 with three replicas or more, else the broker's default. */
+  minInsyncReplicas?: number;
+  /** Whether the configured number was more than the brokers. */
+  capped: boolean;
+}
+
+/**
+ * The replication of a topic created with `configured` replicas on a
+ * cluster of `brokers`: as many replicas as configured, capped at the
+ * brokers (a single development broker takes 1), and with three or more, a
+ * write acknowledged by all (`acks=all`) needs two in sync, so that one
+ * broker can fail without losing an acknowledged event or stopping writes.
+ *
+ * @param configured The replication factor asked for (`KAFKA_REPLICATION_FACTOR`).
+ * @param brokers The cluster's brokers.
+ * @returns The replication factor, `min.insync.replicas`, and whether it was capped.
+ */
+export function topicReplication(
+  configured: number,
+  brokers: number,
+): TopicReplication {
+  const replicationFactor = Math.max(1, Math.min(configured, brokers));
+  return {
+    replicationFactor,
+    ...(replicationFactor >= 3 ? { minInsyncReplicas: 2 } : {}),
+    capped: replicationFactor < configured,
+  };
+}
 
 /** A legal Kafka topic name. */
 export const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;

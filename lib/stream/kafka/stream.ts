@@ -36,6 +36,7 @@ import {
   parseBrokers,
   producerConfig,
   TOPIC_PATTERN,
+  topicReplication,
 } from "./config.ts";
 import { KafkaConsumer } from "./consumer.ts";
 import { streamError } from "./errors.ts";
@@ -86,9 +87,11 @@ export interface KafkaStreamOptions {
    */
   partitions?: number;
   /**
-   * Replication factor of the topic when {@linkcode KafkaStream.ensureTopic} creates it.
+   * Replication factor of the topic when {@linkcode KafkaStream.ensureTopic}
+   * creates it, capped at the cluster's brokers (`topicReplication`); with
+   * three or more replicas the topic gets `min.insync.replicas` 2.
    *
-   * @default {1}
+   * @default {3}
    */
   replicationFactor?: number;
   /**
@@ -166,7 +169,7 @@ export class KafkaStream implements Stream {
       brokers,
       topic,
       partitions = 3,
-      replicationFactor = 1,
+      replicationFactor = 3,
       clientId = "stocks-pipeline",
       logLevel: level = "warn",
       connectionTimeout,
@@ -240,20 +243,40 @@ export class KafkaStream implements Stream {
     );
     try {
       await admin.connect();
+      const { brokers } = await admin.describeCluster();
+      const replication = topicReplication(
+        this.#replicationFactor,
+        brokers.length,
+      );
       const created = await admin.createTopics({
         waitForLeaders: true,
         topics: [{
           topic: this.topic,
           numPartitions: this.#partitions,
-          replicationFactor: this.#replicationFactor,
+          replicationFactor: replication.replicationFactor,
+          configEntries: replication.minInsyncReplicas === undefined ? [] : [{
+            name: "min.insync.replicas",
+            value: String(replication.minInsyncReplicas),
+          }],
         }],
       });
       if (created) {
         log.info("created topic", {
           topic: this.topic,
           partitions: this.#partitions,
+          replication_factor: replication.replicationFactor,
+          ...(replication.minInsyncReplicas === undefined
+            ? {}
+            : { min_insync_replicas: replication.minInsyncReplicas }),
           location: this.location,
         });
+        if (replication.capped) {
+          log.info("replication factor capped at the cluster's brokers", {
+            topic: this.topic,
+            configured: this.#replicationFactor,
+            brokers: brokers.length,
+          });
+        }
       } else {
         // Another process may have created it a moment ago (a producer and
         // a consumer starting together): its partitions may have no leader
