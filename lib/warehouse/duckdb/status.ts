@@ -16,15 +16,14 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { describeHolder, LOCK_CONFLICT, lockHolder } from "./lock_holder.ts";
 import { waitForLock } from "./lock_wait.ts";
 import {
-  MARKS,
   STATUS_LOADED,
   STATUS_PUBLISHED,
   STATUS_TABLES,
   statusNewestSql,
   statusRawEventSql,
   statusRejectedSql,
-  SWEPT,
 } from "./sql.ts";
+import { readDiscoveryState } from "./discovery_state.ts";
 import {
   type KindFacts,
   LAYER_TABLES,
@@ -192,15 +191,7 @@ async function readRaw(
       facts.push(emptyFacts(kind));
       continue;
     }
-    const [[swept]] = await query(SWEPT, [topic]);
-    const marks = (await query(MARKS, [topic, lookbackDays])).map((
-      [day, partition, tag, key],
-    ) => ({
-      day: String(day),
-      partition: Number(partition),
-      tag: String(tag),
-      key: String(key),
-    }));
+    const discovery = await readDiscoveryState(query, topic, lookbackDays);
     const loaded = loadedFromRows(
       await query(STATUS_LOADED, [streamId, topic]),
     );
@@ -212,7 +203,7 @@ async function readRaw(
     const silver = LAYER_TABLES[kind].silver;
     facts.push({
       kind,
-      discovery: { swept: Number(swept) > 0, marks },
+      discovery,
       loaded,
       rawEventAt,
       silverAt: tables.has(silver) ? await newest(query, silver) : null,

@@ -58,7 +58,6 @@ import {
   loadAllSql,
   LOADED_BEFORE,
   loadFreshSql,
-  MARKS,
   MIGRATE_RAW,
   OVERLAP_COUNT,
   OVERLAPS,
@@ -71,9 +70,9 @@ import {
   STAGED,
   stageLinesSql,
   STAGING,
-  SWEPT,
   UNLOADED,
 } from "./sql.ts";
+import { readDiscoveryState } from "./discovery_state.ts";
 
 /** Options for {@linkcode DuckDBWarehouse.open}. */
 export interface DuckDBWarehouseOptions {
@@ -198,16 +197,12 @@ export class DuckDBWarehouse implements Warehouse, WarehouseInventory {
     lookbackDays: number,
   ): Promise<DiscoveryState> {
     const connection = this.#connection;
-    const [[swept]] = (await connection.runAndReadAll(SWEPT, [topic]))
-      .getRows();
-    const marks = (await connection.runAndReadAll(MARKS, [topic, lookbackDays]))
-      .getRows().map(([day, partition, tag, key]) => ({
-        day: String(day),
-        partition: Number(partition),
-        tag: String(tag),
-        key: String(key),
-      }));
-    return { swept: Number(swept) > 0, marks };
+    return await readDiscoveryState(
+      async (sql, params) =>
+        (await connection.runAndReadAll(sql, params)).getRows(),
+      topic,
+      lookbackDays,
+    );
   }
 
   /** Moves marks forward and records a sweep, in one transaction. */

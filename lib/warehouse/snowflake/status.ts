@@ -9,14 +9,13 @@
 import type { EventKind } from "../../contract/kinds.ts";
 import type { SnowflakeSession } from "./session.ts";
 import {
-  MARKS,
   STATUS_LOADED,
   STATUS_TABLES,
   statusNewestSql,
   statusRawEventSql,
   statusRejectedSql,
-  SWEPT,
 } from "./sql.ts";
+import { readDiscoveryState } from "./warehouse.ts";
 import {
   type KindFacts,
   LAYER_TABLES,
@@ -84,15 +83,11 @@ export class SnowflakeStatusReader implements WarehouseStatusReader {
     rows: (sql: string, binds?: (string | number)[]) => Promise<unknown[][]>,
     newest: (table: string) => Promise<number | null>,
   ): Promise<KindFacts> {
-    const [[swept]] = await rows(SWEPT, [topic]);
-    const marks = (await rows(MARKS, [topic, lookbackDays, topic])).map((
-      [day, partition, tag, key],
-    ) => ({
-      day: String(day),
-      partition: Number(partition),
-      tag: String(tag),
-      key: String(key),
-    }));
+    const discovery = await readDiscoveryState(
+      this.#session,
+      topic,
+      lookbackDays,
+    );
     const loaded = loadedFromRows(await rows(STATUS_LOADED, [streamId, topic]));
     const newestLoad = Math.max(...loaded.map((p) => p.loadedAt));
     const rawEventAt = loaded.length === 0 ? null : numberOrNull(
@@ -101,7 +96,7 @@ export class SnowflakeStatusReader implements WarehouseStatusReader {
     );
     return {
       kind,
-      discovery: { swept: Number(swept) > 0, marks },
+      discovery,
       loaded,
       rawEventAt,
       silverAt: await newest(LAYER_TABLES[kind].silver),

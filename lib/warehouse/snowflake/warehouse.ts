@@ -215,21 +215,7 @@ export class SnowflakeWarehouse implements Warehouse, WarehouseInventory {
     topic: string,
     lookbackDays: number,
   ): Promise<DiscoveryState> {
-    const [swept] = (await this.#session.execute(SWEPT, [topic])).rows;
-    const { rows } = await this.#session.execute(MARKS, [
-      topic,
-      lookbackDays,
-      topic,
-    ]);
-    return {
-      swept: Number(swept?.SWEPT ?? 0) > 0,
-      marks: rows.map((row) => ({
-        day: String(row.LANDING_DAY),
-        partition: Number(row.STREAM_PARTITION),
-        tag: String(row.STREAM_TAG),
-        key: String(row.LAST_KEY),
-      })),
-    };
+    return await readDiscoveryState(this.#session, topic, lookbackDays);
   }
 
   /** Moves marks forward and records a sweep, in one transaction. */
@@ -552,4 +538,31 @@ function offsetBounds(objects: LakeObject[]): [number, number] {
     greatest = Math.max(greatest, name.lastOffset);
   }
   return [least, greatest];
+}
+
+/**
+ * Discovery's recent marks of `topic`, and whether its prefix was swept,
+ * through any session on the warehouse (the loader's, or the status's).
+ *
+ * @param session A connected session that may read RAW.
+ * @param topic The topic.
+ * @param lookbackDays Landing days before the newest mark to read.
+ * @returns The discovery state.
+ */
+export async function readDiscoveryState(
+  session: Pick<SnowflakeSession, "execute">,
+  topic: string,
+  lookbackDays: number,
+): Promise<DiscoveryState> {
+  const [swept] = (await session.execute(SWEPT, [topic])).rows;
+  const { rows } = await session.execute(MARKS, [topic, lookbackDays, topic]);
+  return {
+    swept: Number(swept?.SWEPT ?? 0) > 0,
+    marks: rows.map((row) => ({
+      day: String(row.LANDING_DAY),
+      partition: Number(row.STREAM_PARTITION),
+      tag: String(row.STREAM_TAG),
+      key: String(row.LAST_KEY),
+    })),
+  };
 }
